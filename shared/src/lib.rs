@@ -1,0 +1,19 @@
+//! bnb's shared crate: the domain core of every context, the ports the functions speak through,
+//! and the adapters (AWS and embedded) behind them.
+//!
+//! - [`domain`]: the types of every context, knowing nothing of AWS or HTTP;
+//! - [`rooms`]: the room context's use cases;
+//! - [`events`], [`outbox`]: domain events and the transactional outbox;
+//! - [`storage`]: the table port and its DynamoDB and SQLite adapters;
+//! - [`http`]: problem documents, identity from JWT claims, request parsing;
+//! - [`tables`], [`config`], [`telemetry`]: wiring.
+
+pub mod config;
+pub mod domain;
+pub mod events;
+pub mod http;
+pub mod outbox;
+pub mod rooms;
+pub mod storage;
+pub mod tables;
+pub mod telemetry;
