@@ -1,0 +1,9 @@
+//! `bnb-local`: bnb's functions, linked into one process and wired as `template.yaml` wires
+//! them on AWS, over the embedded SQLite store.
+
+pub mod auth;
+pub mod functions;
+pub mod gateway;
+pub mod runtime;
+
+pub use runtime::{start, LocalConfig, Running};
