@@ -46,3 +46,51 @@ pub async fn moto_table(mut spec: TableSpec) -> Arc<dyn Table> {
     table.ensure_exists().await.expect("create table on moto");
     Arc::new(table)
 }
+
+/// Claims as API Gateway's JWT authorizer passes them on.
+pub fn claims(sub: &str, groups: &str) -> std::collections::HashMap<String, String> {
+    std::collections::HashMap::from([("sub".to_string(), sub.to_string()), ("cognito:groups".to_string(), format!("[{groups}]"))])
+}
+
+/// A request exactly as lambda_http reads an API Gateway HTTP API event: built by the same
+/// translator the local gateway uses.
+pub fn api_request(
+    method: &str,
+    route_path: &str,
+    path: &str,
+    body: Option<&str>,
+    claims: Option<std::collections::HashMap<String, String>>,
+    headers: &[(&str, &str)],
+) -> lambda_http::Request {
+    use bnb_local::gateway::{api_gateway_event, Route};
+    let method: http::Method = method.parse().expect("method");
+    let route = Route::new(method.clone(), route_path, "test", claims.is_some());
+    let mut params = std::collections::BTreeMap::new();
+    for (want, got) in route_path.split('/').zip(path.split('/')) {
+        if let Some(name) = want.strip_prefix('{').and_then(|w| w.strip_suffix('}')) {
+            params.insert(name.to_string(), got.to_string());
+        }
+    }
+    let mut header_map = http::HeaderMap::new();
+    if body.is_some() {
+        header_map.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    }
+    for (name, value) in headers {
+        header_map.insert(http::HeaderName::from_bytes(name.as_bytes()).expect("header"), http::HeaderValue::from_str(value).expect("value"));
+    }
+    let uri: http::Uri = path.parse().expect("uri");
+    let event = api_gateway_event(&route, &params, &method, &uri, &header_map, body.unwrap_or("").as_bytes(), claims, "127.0.0.1:9".parse().expect("addr"));
+    lambda_http::request::from_str(&event.to_string()).expect("lambda_http reads the event")
+}
+
+/// Status, content type and JSON body of a function's answer.
+pub fn answer(response: lambda_http::Response<lambda_http::Body>) -> (u16, String, serde_json::Value) {
+    let status = response.status().as_u16();
+    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let body = match response.body() {
+        lambda_http::Body::Text(t) => serde_json::from_str(t).unwrap_or(serde_json::Value::String(t.clone())),
+        lambda_http::Body::Binary(b) => serde_json::from_slice(b).unwrap_or(serde_json::Value::Null),
+        _ => serde_json::Value::Null,
+    };
+    (status, content_type, body)
+}

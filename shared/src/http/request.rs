@@ -48,7 +48,7 @@ pub fn query_param(request: &Request, name: &str) -> Option<String> {
     request.query_string_parameters_ref().and_then(|p| p.first(name)).map(str::to_owned)
 }
 
-/// The body as `T`: JSON, at most [`MAX_BODY_BYTES`], every field known and of the right type.
+/// The body as `T`: a JSON object, at most [`MAX_BODY_BYTES`], every field known and of the right type.
 pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, Problem> {
     if let Some(ct) = request.headers().get(http::header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
@@ -75,7 +75,8 @@ pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, Problem> {
             format!("A body is at most {MAX_BODY_BYTES} bytes; this one is {}.", bytes.len()),
         ));
     }
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    // Every body bnb takes is an object (serde would also read a struct from an array).
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(Problem::bad_request("body", "must be a JSON object"));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
