@@ -14,7 +14,7 @@ fn room() -> Value {
 #[tokio::test]
 async fn a_host_registers_a_room_and_anyone_reads_it_back_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let config = LocalConfig { data_dir: dir.path().to_path_buf(), port: 0 };
+    let config = LocalConfig::new(dir.path(), support::template_path());
     let running = start(config.clone()).await.unwrap();
     let base = running.url();
     let token = Authority::load_or_create(dir.path()).unwrap().mint("hana", &["host".into()], None, None, 600).unwrap();
@@ -42,7 +42,7 @@ async fn a_host_registers_a_room_and_anyone_reads_it_back_after_a_restart() {
 #[tokio::test]
 async fn the_authorizer_turns_away_bad_tokens_before_any_function_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let running = start(LocalConfig { data_dir: dir.path().to_path_buf(), port: 0 }).await.unwrap();
+    let running = start(LocalConfig::new(dir.path(), support::template_path())).await.unwrap();
     let url = format!("{}/rooms", running.url());
     let http = reqwest::Client::new();
     let authority = Authority::load_or_create(dir.path()).unwrap();

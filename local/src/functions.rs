@@ -1,31 +1,56 @@
-//! Every function the local runtime links, by the name `template.yaml` gives it, with the
-//! stores it is handed.
+//! Every function the local runtime links, by the binary name `template.yaml` gives it, handed
+//! the resources its environment names — as Lambda would run it.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use aws_lambda_events::event::dynamodb::Event as StreamEvent;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use bnb::rooms::RoomStore;
 use bnb::storage::Table;
+use bnb::tables::{TableKind, ROOMS, VIEWS};
+use bnb::views::ViewProjector;
 use lambda_http::{Body, Request, Response};
 
-pub type HttpFuture = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
-/// An API function: a request in, a response out, as lambda_http runs it.
-pub type HttpFunction = Arc<dyn Fn(Request) -> HttpFuture + Send + Sync>;
+use crate::template::{name_from_arn, FunctionDecl};
+use crate::wiring::{Wiring, WiringError};
 
-/// The tables the functions are handed.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+/// An API function: a request in, a response out, as lambda_http runs it.
+pub type HttpFunction = Arc<dyn Fn(Request) -> BoxFuture<Response<Body>> + Send + Sync>;
+/// A DynamoDB Stream function.
+pub type StreamFunction = Arc<dyn Fn(StreamEvent) -> BoxFuture<DynamoDbEventResponse> + Send + Sync>;
+/// An SQS function.
+pub type SqsFunction = Arc<dyn Fn(SqsEvent) -> BoxFuture<SqsBatchResponse> + Send + Sync>;
+
+/// A linked function.
 #[derive(Clone)]
-pub struct Tables {
-    pub rooms: Arc<dyn Table>,
+pub enum Handler {
+    Http(HttpFunction),
+    Stream(StreamFunction),
+    Sqs(SqsFunction),
 }
 
-fn http_fn<F, Fut>(f: F) -> HttpFunction
+/// Every binary the workspace builds and this runtime links.
+pub const LINKED: &[&str] = &[register_room::NAME, get_room::NAME, publish_events::NAME, view_projector::NAME];
+
+fn table(decl: &FunctionDecl, kind: TableKind, wiring: &Wiring) -> Result<Arc<dyn Table>, WiringError> {
+    let name = decl.environment.get(kind.env).ok_or_else(|| format!("function {} has no {} in its environment", decl.logical_id, kind.env))?;
+    wiring.table(name)
+}
+
+fn env<'a>(decl: &'a FunctionDecl, var: &str) -> Result<&'a str, WiringError> {
+    decl.environment.get(var).map(String::as_str).ok_or_else(|| format!("function {} has no {var} in its environment", decl.logical_id).into())
+}
+
+fn http<F, Fut>(f: F) -> Handler
 where
     F: Fn(Request) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Response<Body>, std::convert::Infallible>> + Send + 'static,
 {
-    Arc::new(move |request| {
+    Handler::Http(Arc::new(move |request| {
         let fut = f(request);
         Box::pin(async move {
             match fut.await {
@@ -33,26 +58,40 @@ where
                 Err(never) => match never {},
             }
         })
-    })
+    }))
 }
 
-/// The API functions, by logical name.
-pub fn http_functions(tables: &Tables) -> BTreeMap<&'static str, HttpFunction> {
-    let rooms = RoomStore::new(tables.rooms.clone());
-    let mut functions: BTreeMap<&'static str, HttpFunction> = BTreeMap::new();
-    {
-        let rooms = rooms.clone();
-        functions.insert(register_room::NAME, http_fn(move |r| {
-            let rooms = rooms.clone();
-            async move { register_room::handle(&rooms, r).await }
-        }));
-    }
-    {
-        let rooms = rooms.clone();
-        functions.insert(get_room::NAME, http_fn(move |r| {
-            let rooms = rooms.clone();
-            async move { get_room::handle(&rooms, r).await }
-        }));
-    }
-    functions
+/// Links the function `decl` names, handing it what its environment points at.
+pub fn link(decl: &FunctionDecl, wiring: &Wiring) -> Result<Handler, WiringError> {
+    Ok(match decl.binary.as_str() {
+        register_room::NAME => {
+            let rooms = RoomStore::new(table(decl, ROOMS, wiring)?);
+            http(move |r| {
+                let rooms = rooms.clone();
+                async move { register_room::handle(&rooms, r).await }
+            })
+        }
+        get_room::NAME => {
+            let rooms = RoomStore::new(table(decl, ROOMS, wiring)?);
+            http(move |r| {
+                let rooms = rooms.clone();
+                async move { get_room::handle(&rooms, r).await }
+            })
+        }
+        publish_events::NAME => {
+            let topic = wiring.topic(&name_from_arn(env(decl, "DOMAIN_EVENTS_TOPIC_ARN")?))?;
+            Handler::Stream(Arc::new(move |event| {
+                let topic = topic.clone();
+                Box::pin(async move { publish_events::handle(topic.as_ref(), event).await })
+            }))
+        }
+        view_projector::NAME => {
+            let projector = Arc::new(ViewProjector::new(table(decl, VIEWS, wiring)?));
+            Handler::Sqs(Arc::new(move |event| {
+                let projector = projector.clone();
+                Box::pin(async move { view_projector::handle(&projector, event).await })
+            }))
+        }
+        other => return Err(format!("function {} (binary {other}) is in template.yaml but bnb-local does not link it", decl.logical_id).into()),
+    })
 }

@@ -67,7 +67,8 @@ impl Route {
 
 pub struct Gateway {
     pub routes: Vec<Route>,
-    pub functions: BTreeMap<&'static str, HttpFunction>,
+    /// By the function's logical id in the template.
+    pub functions: BTreeMap<String, HttpFunction>,
     pub authority: Authority,
 }
 

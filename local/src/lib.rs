@@ -4,6 +4,9 @@
 pub mod auth;
 pub mod functions;
 pub mod gateway;
+pub mod pump;
 pub mod runtime;
+pub mod wiring;
+pub mod template;
 
 pub use runtime::{start, LocalConfig, Running};

@@ -1,30 +1,47 @@
 //! `bnb-local`: run bnb on this machine.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use bnb_local::auth::Authority;
+use bnb_local::runtime::database_path;
+use bnb_local::template::Topology;
+use bnb_local::wiring::{Backend, Wiring};
 use bnb_local::{start, LocalConfig};
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
 #[command(name = "bnb-local", version, about = "Run bnb's whole serverless topology on this machine: no AWS account, no Docker")]
 struct Cli {
-    /// The folder that holds the embedded store and the local signing key.
+    /// The folder that holds the embedded store, the stream checkpoints and the local signing key.
     #[arg(long, global = true, default_value = ".bnb", env = "BNB_DATA_DIR")]
     data_dir: PathBuf,
+    /// The SAM template that says what runs.
+    #[arg(long, global = true, default_value = "template.yaml", env = "BNB_TEMPLATE")]
+    template: PathBuf,
+    /// Run on an AWS API endpoint (e.g. moto at http://127.0.0.1:5000) instead of the embedded store.
+    #[arg(long, global = true, env = "BNB_ENDPOINT")]
+    endpoint: Option<String>,
+    /// With --endpoint: put this before every table, topic and queue name.
+    #[arg(long, global = true, default_value = "", env = "BNB_PREFIX")]
+    prefix: String,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the HTTP API on 127.0.0.1 over the embedded store.
+    /// Serve the HTTP API on 127.0.0.1 and run every stream and queue trigger.
     Up {
         /// The port to listen on (0 picks a free one).
         #[arg(long, default_value_t = 3000, env = "BNB_PORT")]
         port: u16,
         #[arg(long, value_enum, default_value_t = LogFormat::Pretty)]
         log_format: LogFormat,
+        /// Retry failed queue messages after this many seconds instead of each queue's
+        /// VisibilityTimeout.
+        #[arg(long)]
+        visibility_timeout: Option<u64>,
     },
     /// Mint a bearer token the local API accepts.
     Token {
@@ -44,6 +61,25 @@ enum Command {
         #[arg(long, default_value_t = 12 * 3600)]
         ttl: i64,
     },
+    /// Look into and empty the dead-letter queues.
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DlqCommand {
+    /// Every dead-letter queue, with how many messages it holds and where they came from.
+    List,
+    /// Print the messages of a dead-letter queue (they stay there).
+    Show {
+        queue: String,
+        #[arg(long, default_value_t = 10)]
+        max: usize,
+    },
+    /// Move every message of a dead-letter queue back to the queue it came from.
+    Redrive { queue: String },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -64,27 +100,103 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    match cli.command {
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+fn backend(cli: &Cli) -> Backend {
+    match &cli.endpoint {
+        Some(endpoint) => Backend::Aws { endpoint: endpoint.clone() },
+        None => Backend::Embedded,
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Error> {
+    match &cli.command {
         Command::Token { sub, groups, phone, locale, ttl } => {
             let authority = Authority::load_or_create(&cli.data_dir)?;
-            println!("{}", authority.mint(&sub, &groups, phone.as_deref(), locale.as_deref(), ttl)?);
+            println!("{}", authority.mint(sub, groups, phone.as_deref(), locale.as_deref(), *ttl)?);
             Ok(())
         }
-        Command::Up { port, log_format } => {
+        Command::Up { port, log_format, visibility_timeout } => {
             match log_format {
                 LogFormat::Pretty => bnb::telemetry::init_pretty(),
                 LogFormat::Json => bnb::telemetry::init_json(),
             }
-            let running = start(LocalConfig { data_dir: cli.data_dir.clone(), port }).await?;
-            for route in &running.routes {
-                tracing::info!(route = %route.key(), function = %route.function, authorized = route.authorized, "route");
+            let config = LocalConfig {
+                data_dir: cli.data_dir.clone(),
+                template: cli.template.clone(),
+                port: *port,
+                backend: backend(&cli),
+                visibility_override: visibility_timeout.map(Duration::from_secs),
+                prefix: cli.prefix.clone(),
+            };
+            let running = start(config).await?;
+            for w in &running.wired {
+                tracing::info!(function = %w.function, trigger = %w.trigger, "wired");
             }
-            tracing::info!(url = %running.url(), store = %running.store.path().display(), "bnb is up; Ctrl-C stops it");
+            let store = match &cli.endpoint {
+                Some(endpoint) => format!("AWS endpoint {endpoint}"),
+                None => running.store.path().display().to_string(),
+            };
+            tracing::info!(url = %running.url(), %store, "bnb is up; Ctrl-C stops it");
             tokio::signal::ctrl_c().await?;
-            tracing::info!("stopping: finishing requests in flight");
+            tracing::info!("stopping: finishing the work in hand");
             running.stop().await?;
             Ok(())
         }
+        Command::Dlq { command } => {
+            let topology = Topology::load(&cli.template)?;
+            let store = bnb::storage::embedded::EmbeddedStore::open(database_path(&cli.data_dir))?;
+            let wiring = Wiring::build(&backend(&cli), &store, &topology, None, &cli.prefix).await?;
+            let dlqs = dead_letter_queues(&topology);
+            match command {
+                DlqCommand::List => {
+                    println!("{:<36} {:>8} {:>9}  from", "queue", "messages", "in flight");
+                    for (dlq, sources) in &dlqs {
+                        let depth = wiring.queue(dlq)?.depth().await?;
+                        println!("{dlq:<36} {:>8} {:>9}  {}", depth.visible, depth.in_flight, sources.join(", "));
+                    }
+                    Ok(())
+                }
+                DlqCommand::Show { queue, max } => {
+                    let q = wiring.queue(queue)?;
+                    let messages = q.receive(*max).await?;
+                    for m in &messages {
+                        q.release(&m.receipt_handle).await?;
+                    }
+                    for m in &messages {
+                        println!("{}", serde_json::json!({"messageId": m.message_id, "sentAtMs": m.sent_at_ms, "attributes": m.attributes, "body": m.body}));
+                    }
+                    eprintln!("{} message(s) shown; they stay in {queue}", messages.len());
+                    Ok(())
+                }
+                DlqCommand::Redrive { queue } => {
+                    let sources = dlqs.iter().find(|(d, _)| d == queue).map(|(_, s)| s.clone()).ok_or_else(|| format!("{queue} is not a dead-letter queue"))?;
+                    let [source] = sources.as_slice() else {
+                        return Err(format!("{queue} takes messages from {sources:?}; redrive needs exactly one source queue").into());
+                    };
+                    let moved = bnb::messaging::redrive(wiring.queue(queue)?.as_ref(), wiring.queue(source)?.as_ref(), 100_000).await?;
+                    println!("moved {moved} message(s) from {queue} back to {source}");
+                    Ok(())
+                }
+            }
+        }
     }
+}
+
+/// Each queue that is some queue's DLQ or some stream's failure destination, with its sources.
+fn dead_letter_queues(topology: &Topology) -> Vec<(String, Vec<String>)> {
+    let mut out: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    for q in &topology.queues {
+        if let Some(dlq) = &q.dlq {
+            out.entry(dlq.clone()).or_default().push(q.name.clone());
+        }
+    }
+    for f in &topology.functions {
+        for t in &f.triggers {
+            if let bnb_local::template::Trigger::Stream { on_failure: Some(dest), table, .. } = t {
+                out.entry(dest.clone()).or_default().push(format!("stream:{table}"));
+            }
+        }
+    }
+    out.into_iter().collect()
 }

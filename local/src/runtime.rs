@@ -1,48 +1,68 @@
-//! Starting and stopping the local system.
+//! Starting and stopping the local system: read the template, make its resources real on the
+//! chosen backend, link every function, and run the API and every trigger.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bnb::storage::embedded::EmbeddedStore;
-use bnb::storage::Table;
 use http::Method;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::auth::Authority;
-use crate::functions::{http_functions, Tables};
+use crate::functions::{link, Handler};
 use crate::gateway::{Gateway, Route};
+use crate::pump::{Checkpoints, QueuePump, StreamPump};
+use crate::template::{Topology, Trigger};
+use crate::wiring::{Backend, Wiring};
 
-/// Where the local system keeps its state and listens.
+/// Where the local system keeps its state, what it runs and where it listens.
 #[derive(Debug, Clone)]
 pub struct LocalConfig {
     pub data_dir: PathBuf,
+    pub template: PathBuf,
     /// 0 picks a free port.
     pub port: u16,
+    pub backend: Backend,
+    /// Shortens every queue's visibility timeout (tests and demos want retries in seconds).
+    pub visibility_override: Option<Duration>,
+    /// Goes before every resource name on an AWS endpoint.
+    pub prefix: String,
 }
 
-/// The HTTP API's routes, as `template.yaml` declares them.
-pub fn routes() -> Vec<Route> {
-    vec![
-        Route::new(Method::POST, "/rooms", register_room::NAME, true),
-        Route::new(Method::GET, "/rooms/{roomId}", get_room::NAME, false),
-    ]
+impl LocalConfig {
+    /// Embedded backend, a free port.
+    pub fn new(data_dir: impl Into<PathBuf>, template: impl Into<PathBuf>) -> Self {
+        LocalConfig { data_dir: data_dir.into(), template: template.into(), port: 0, backend: Backend::Embedded, visibility_override: None, prefix: String::new() }
+    }
 }
 
 /// The database file inside a data folder.
-pub fn database_path(data_dir: &std::path::Path) -> PathBuf {
+pub fn database_path(data_dir: &Path) -> PathBuf {
     data_dir.join("bnb.db")
+}
+
+/// What runs: one line per route and trigger, for the start-up log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wired {
+    pub function: String,
+    pub trigger: String,
 }
 
 /// A running local system.
 pub struct Running {
     pub addr: SocketAddr,
     pub routes: Vec<Route>,
+    pub wired: Vec<Wired>,
     pub store: EmbeddedStore,
-    shutdown: Option<oneshot::Sender<()>>,
+    pub wiring: Wiring,
+    pub topology: Topology,
+    stop: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
+    pumps: Vec<JoinHandle<()>>,
 }
 
 impl Running {
@@ -50,43 +70,92 @@ impl Running {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting requests, lets the ones in flight finish, and returns.
-    pub async fn stop(mut self) -> std::io::Result<()> {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+    /// Stops taking requests and polling, lets the work in hand finish, and returns.
+    pub async fn stop(self) -> std::io::Result<()> {
+        let _ = self.stop.send(true);
+        for pump in self.pumps {
+            let _ = pump.await;
         }
-        self.server.await.map_err(std::io::Error::other)?
-    }
-
-    /// Runs until the server ends (Ctrl-C is wired by the caller through [`Running::stop`]).
-    pub async fn wait(self) -> std::io::Result<()> {
         self.server.await.map_err(std::io::Error::other)?
     }
 }
 
-/// Opens the store in the data folder, links every function and serves the API on 127.0.0.1.
-pub async fn start(config: LocalConfig) -> Result<Running, Box<dyn std::error::Error + Send + Sync>> {
+pub type StartError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Starts everything `template.yaml` declares. A function or trigger the runtime cannot run is
+/// an error naming it, before anything starts.
+pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
+    let topology = Topology::load(&config.template)?;
     let store = EmbeddedStore::open(database_path(&config.data_dir))?;
     let authority = Authority::load_or_create(&config.data_dir)?;
-    let rooms: Arc<dyn Table> = Arc::new(store.table(bnb::tables::rooms()));
-    let tables = Tables { rooms };
-    let routes = routes();
-    let gateway = Arc::new(Gateway { routes: routes.clone(), functions: http_functions(&tables), authority });
-    for route in &routes {
-        if !gateway.functions.contains_key(route.function.as_str()) {
-            return Err(format!("route {} names function {}, which bnb-local does not link", route.key(), route.function).into());
+    let wiring = Wiring::build(&config.backend, &store, &topology, config.visibility_override, &config.prefix).await?;
+    let checkpoints = Checkpoints::open(store.clone()).await?;
+
+    let mut routes = Vec::new();
+    let mut http_functions = std::collections::BTreeMap::new();
+    let mut stream_pumps = Vec::new();
+    let mut queue_pumps = Vec::new();
+    let mut wired = Vec::new();
+    for decl in &topology.functions {
+        let handler = link(decl, &wiring)?;
+        let timeout = Duration::from_secs(decl.timeout_seconds.max(1) as u64);
+        for trigger in &decl.triggers {
+            let mismatch = || format!("function {} cannot take its {trigger:?} trigger", decl.logical_id);
+            match (trigger, &handler) {
+                (Trigger::Http { method, path, authorized }, Handler::Http(f)) => {
+                    let method: Method = method.parse().map_err(|_| format!("function {}: bad method {method}", decl.logical_id))?;
+                    routes.push(Route::new(method, path, &decl.logical_id, *authorized));
+                    http_functions.insert(decl.logical_id.clone(), f.clone());
+                    wired.push(Wired { function: decl.binary.clone(), trigger: format!("HTTP {} {path}{}", routes.last().map(|r| r.method.to_string()).unwrap_or_default(), if *authorized { "" } else { " (no auth)" }) });
+                }
+                (Trigger::Stream { table, batch_size, maximum_retry_attempts, on_failure, .. }, Handler::Stream(f)) => {
+                    stream_pumps.push(StreamPump {
+                        function: decl.binary.clone(),
+                        table: wiring.table(table).map_err(|e| format!("function {}: {e}", decl.logical_id))?,
+                        handler: f.clone(),
+                        batch_size: *batch_size,
+                        maximum_retry_attempts: *maximum_retry_attempts,
+                        on_failure: on_failure.as_deref().map(|q| wiring.queue(q)).transpose()?,
+                        timeout,
+                        checkpoints: checkpoints.clone(),
+                    });
+                    wired.push(Wired { function: decl.binary.clone(), trigger: format!("stream of table {table}, batches of {batch_size}") });
+                }
+                (Trigger::Sqs { queue, batch_size, report_failures }, Handler::Sqs(f)) => {
+                    queue_pumps.push(QueuePump {
+                        function: decl.binary.clone(),
+                        queue: wiring.queue(queue).map_err(|e| format!("function {}: {e}", decl.logical_id))?,
+                        handler: f.clone(),
+                        batch_size: *batch_size,
+                        report_failures: *report_failures,
+                        timeout,
+                    });
+                    wired.push(Wired { function: decl.binary.clone(), trigger: format!("queue {queue}, batches of {batch_size}") });
+                }
+                _ => return Err(mismatch().into()),
+            }
         }
     }
+
+    let gateway = Arc::new(Gateway { routes: routes.clone(), functions: http_functions, authority });
     let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
     let addr = listener.local_addr()?;
-    let (tx, rx) = oneshot::channel::<()>();
+    let (stop, stopped) = watch::channel(false);
     let app = gateway.router().into_make_service_with_connect_info::<SocketAddr>();
+    let mut server_stop = stopped.clone();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
+            .with_graceful_shutdown(async move {
+                let _ = server_stop.wait_for(|s| *s).await;
             })
             .await
     });
-    Ok(Running { addr, routes, store, shutdown: Some(tx), server })
+    let mut pumps = Vec::new();
+    for pump in stream_pumps {
+        pumps.push(tokio::spawn(pump.run(stopped.clone())));
+    }
+    for pump in queue_pumps {
+        pumps.push(tokio::spawn(pump.run(stopped.clone())));
+    }
+    Ok(Running { addr, routes, wired, store, wiring, topology, stop, server, pumps })
 }

@@ -9,11 +9,14 @@
 //! - [`tables`], [`config`], [`telemetry`]: wiring.
 
 pub mod config;
+pub mod consumer;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod messaging;
 pub mod outbox;
 pub mod rooms;
 pub mod storage;
 pub mod tables;
 pub mod telemetry;
+pub mod views;

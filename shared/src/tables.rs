@@ -1,18 +1,44 @@
-//! Every context's table: its name (from the environment, as `template.yaml` sets it) and its
-//! indexes. One place, so the functions, the local runtime and the tests cannot disagree.
+//! Every context's table: the environment variable that names it (set by `template.yaml`, or by
+//! `bnb-local` from the same template) and its indexes. One place, so the functions, the local
+//! runtime and the tests cannot disagree.
 
 use crate::storage::TableSpec;
 
+/// A kind of table bnb has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableKind {
+    /// The environment variable that holds the table's name.
+    pub env: &'static str,
+    /// The name when the variable is not set (tests, local runs).
+    pub default_name: &'static str,
+    pub indexes: &'static [&'static str],
+}
+
+impl TableKind {
+    /// The table as this process's environment names it.
+    pub fn spec(&self) -> TableSpec {
+        let name = std::env::var(self.env).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| self.default_name.to_owned());
+        self.named(&name)
+    }
+
+    pub fn named(&self, name: &str) -> TableSpec {
+        self.indexes.iter().fold(TableSpec::new(name), |spec, index| spec.with_index(index))
+    }
+}
+
 /// Rooms: `ROOM#<id>/ROOM`; `gsi1` = active rooms by city, `gsi2` = rooms by host.
+pub const ROOMS: TableKind = TableKind { env: "ROOMS_TABLE", default_name: "rooms", indexes: &["gsi1", "gsi2"] };
+
+/// Views (CQRS read models): `HOST#<hostId>`, `GUEST#<guestId>`, `RESERVATION#<id>` partitions.
+pub const VIEWS: TableKind = TableKind { env: "VIEWS_TABLE", default_name: "views", indexes: &[] };
+
+/// Every kind of table bnb has.
+pub const ALL: &[TableKind] = &[ROOMS, VIEWS];
+
 pub fn rooms() -> TableSpec {
-    TableSpec::new(table_name("ROOMS_TABLE", "rooms")).with_index("gsi1").with_index("gsi2")
+    ROOMS.spec()
 }
 
-/// Every table bnb has, for provisioning locally or on an AWS endpoint.
-pub fn all() -> Vec<TableSpec> {
-    vec![rooms()]
-}
-
-fn table_name(var: &str, default: &str) -> String {
-    std::env::var(var).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned())
+pub fn views() -> TableSpec {
+    VIEWS.spec()
 }

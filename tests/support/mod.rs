@@ -20,6 +20,11 @@ pub fn moto_url() -> String {
     }
 }
 
+/// The workspace's `template.yaml`.
+pub fn template_path() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../template.yaml")
+}
+
 /// A name no other test uses, so tests share one moto server and one machine safely.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::now_v7().simple())

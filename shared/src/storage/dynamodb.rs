@@ -430,6 +430,7 @@ impl Table for DynamoTable {
                 };
                 let sequence_number = change.sequence_number.clone().unwrap_or_default();
                 let keys = from_stream_attributes(change.keys.unwrap_or_default());
+                position.insert(shard.clone(), sequence_number.clone());
                 records.push(StreamRecord {
                     sequence_number: sequence_number.clone(),
                     kind,
@@ -437,8 +438,8 @@ impl Table for DynamoTable {
                     old_image: change.old_image.map(from_stream_attributes),
                     new_image: change.new_image.map(from_stream_attributes),
                     created_at: change.approximate_creation_date_time.map(|t| t.secs()).unwrap_or(0),
+                    position: encode_position(&position),
                 });
-                position.insert(shard.clone(), sequence_number);
             }
         }
         Ok(StreamBatch { records, next: encode_position(&position) })

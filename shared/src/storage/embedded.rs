@@ -385,6 +385,7 @@ fn read_changes(conn: &Connection, tbl: &str, from: &StreamPosition, limit: usiz
             old_image: parse(old)?,
             new_image: parse(new)?,
             created_at,
+            position: StreamPosition(seq.to_string()),
         });
         last = seq;
     }

@@ -10,6 +10,7 @@ mod condition;
 pub mod cursor;
 pub mod dynamodb;
 pub mod embedded;
+pub mod lambda_event;
 mod item;
 mod schema;
 
@@ -228,6 +229,8 @@ pub struct StreamRecord {
     pub new_image: Option<Item>,
     /// Seconds since the Unix epoch when the change was written.
     pub created_at: i64,
+    /// The position just after this record: reading from it resumes with the next one.
+    pub position: StreamPosition,
 }
 
 impl StreamRecord {

@@ -1,0 +1,295 @@
+//! The event-source mappings, run locally as Lambda runs them: each table's change stream feeds
+//! its function in DynamoDB Stream batches (checkpointed, retried, poison records sent to the
+//! failure destination), and each queue feeds its function in SQS batches (successes deleted,
+//! failures left to reappear after the visibility timeout, and so to reach the DLQ).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use bnb::messaging::{Attributes, Queue, ReceivedMessage};
+use bnb::storage::embedded::EmbeddedStore;
+use bnb::storage::lambda_event::stream_event;
+use bnb::storage::{StorageError, StreamPosition, StreamRecord, Table};
+use rusqlite::{params, OptionalExtension};
+use serde_json::json;
+use tokio::sync::watch;
+use tracing::Instrument;
+
+use crate::functions::{SqsFunction, StreamFunction};
+use crate::template::{ACCOUNT, REGION};
+
+/// How long an idle poller waits before looking again.
+pub const IDLE_POLL: Duration = Duration::from_millis(25);
+
+/// Where each stream reader stands, kept in the data folder's SQLite file.
+#[derive(Clone)]
+pub struct Checkpoints {
+    store: EmbeddedStore,
+}
+
+impl Checkpoints {
+    pub async fn open(store: EmbeddedStore) -> Result<Checkpoints, StorageError> {
+        store
+            .with_conn(|c| {
+                c.execute_batch("CREATE TABLE IF NOT EXISTS checkpoints (name TEXT PRIMARY KEY, position TEXT NOT NULL)")
+                    .map_err(|e| StorageError::Unavailable(e.to_string()))
+            })
+            .await?;
+        Ok(Checkpoints { store })
+    }
+
+    pub async fn load(&self, name: &str) -> Result<StreamPosition, StorageError> {
+        let name = name.to_owned();
+        self.store
+            .with_conn(move |c| {
+                let position: Option<String> = c
+                    .query_row("SELECT position FROM checkpoints WHERE name = ?1", [name], |r| r.get(0))
+                    .optional()
+                    .map_err(|e| StorageError::Unavailable(e.to_string()))?;
+                Ok(StreamPosition(position.unwrap_or_default()))
+            })
+            .await
+    }
+
+    pub async fn save(&self, name: &str, position: &StreamPosition) -> Result<(), StorageError> {
+        let (name, position) = (name.to_owned(), position.0.clone());
+        self.store
+            .with_conn(move |c| {
+                c.execute(
+                    "INSERT INTO checkpoints (name, position) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+                    params![name, position],
+                )
+                .map(|_| ())
+                .map_err(|e| StorageError::Unavailable(e.to_string()))
+            })
+            .await
+    }
+}
+
+/// A DynamoDB Stream event-source mapping.
+pub struct StreamPump {
+    pub function: String,
+    pub table: Arc<dyn Table>,
+    pub handler: StreamFunction,
+    pub batch_size: usize,
+    pub maximum_retry_attempts: u32,
+    pub on_failure: Option<Arc<dyn Queue>>,
+    pub timeout: Duration,
+    pub checkpoints: Checkpoints,
+}
+
+impl StreamPump {
+    fn checkpoint_name(&self) -> String {
+        format!("stream:{}:{}", self.table.name(), self.function)
+    }
+
+    fn stream_arn(&self) -> String {
+        format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{}/stream/local", self.table.name())
+    }
+
+    /// Runs until `stop` turns true, finishing the batch in hand first.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let span = tracing::info_span!("stream", function = %self.function, table = %self.table.name());
+        async move {
+            let name = self.checkpoint_name();
+            let mut position = match self.checkpoints.load(&name).await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the stream checkpoint; the stream does not run");
+                    return;
+                }
+            };
+            let mut attempts = 0u32;
+            while !*stop.borrow() {
+                match self.step(&mut position, &mut attempts).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        let backoff = if attempts > 0 { Duration::from_millis(50 * 2u64.pow(attempts.min(6))) } else { IDLE_POLL };
+                        tokio::select! {
+                            _ = tokio::time::sleep(backoff) => {}
+                            _ = stop.changed() => {}
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "stream poll failed; retrying");
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                            _ = stop.changed() => {}
+                        }
+                    }
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// One batch. `Ok(true)` when it made progress and should go on at once.
+    async fn step(&self, position: &mut StreamPosition, attempts: &mut u32) -> Result<bool, StorageError> {
+        let batch = self.table.read_stream(position, self.batch_size).await?;
+        if batch.records.is_empty() {
+            return Ok(false);
+        }
+        let event = stream_event(self.table.name(), &self.stream_arn(), &batch.records).map_err(|e| StorageError::Invalid(e.to_string()))?;
+        let failed_at = match run_guarded(self.timeout, (self.handler)(event)).await {
+            Some(response) => response
+                .batch_item_failures
+                .iter()
+                .filter_map(|f| f.item_identifier.as_deref())
+                .filter_map(|seq| batch.records.iter().position(|r| r.sequence_number == seq))
+                .min(),
+            None => Some(0),
+        };
+        let Some(index) = failed_at else {
+            *position = batch.next;
+            *attempts = 0;
+            self.checkpoints.save(&self.checkpoint_name(), position).await?;
+            return Ok(true);
+        };
+        // Everything before the failed record is done: checkpoint it, as Lambda does.
+        if index > 0 {
+            *position = batch.records[index - 1].position.clone();
+            *attempts = 0;
+            self.checkpoints.save(&self.checkpoint_name(), position).await?;
+        }
+        *attempts += 1;
+        let record = &batch.records[index];
+        if *attempts > self.maximum_retry_attempts {
+            tracing::error!(sequence_number = %record.sequence_number, attempts = *attempts, "retries exhausted; sending the record to the failure destination");
+            self.send_to_failure_destination(record).await;
+            *position = record.position.clone();
+            *attempts = 0;
+            self.checkpoints.save(&self.checkpoint_name(), position).await?;
+            return Ok(true);
+        }
+        tracing::warn!(sequence_number = %record.sequence_number, attempt = *attempts, "record failed; retrying");
+        Ok(false)
+    }
+
+    async fn send_to_failure_destination(&self, record: &StreamRecord) {
+        let Some(queue) = &self.on_failure else {
+            tracing::error!(sequence_number = %record.sequence_number, "no failure destination: the record is skipped");
+            return;
+        };
+        // The shape Lambda sends to an on-failure destination for a stream source.
+        let body = json!({
+            "requestContext": {"condition": "RetryAttemptsExhausted", "functionArn": format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{}", self.function), "approximateInvokeCount": self.maximum_retry_attempts + 1},
+            "DDBStreamBatchInfo": {"shardId": "local", "startSequenceNumber": record.sequence_number, "endSequenceNumber": record.sequence_number, "streamArn": self.stream_arn(), "batchSize": 1},
+            "record": {"keys": record.keys, "newImage": record.new_image},
+        });
+        if let Err(e) = queue.send(&body.to_string(), &Attributes::new()).await {
+            tracing::error!(error = %e, "could not write to the failure destination");
+        }
+    }
+}
+
+/// An SQS event-source mapping.
+pub struct QueuePump {
+    pub function: String,
+    pub queue: Arc<dyn Queue>,
+    pub handler: SqsFunction,
+    pub batch_size: usize,
+    pub report_failures: bool,
+    pub timeout: Duration,
+}
+
+impl QueuePump {
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let span = tracing::info_span!("queue", function = %self.function, queue = %self.queue.name());
+        async move {
+            while !*stop.borrow() {
+                let pause = match self.step().await {
+                    Ok(true) => None,
+                    Ok(false) => Some(IDLE_POLL),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "queue poll failed; retrying");
+                        Some(Duration::from_millis(500))
+                    }
+                };
+                if let Some(pause) = pause {
+                    tokio::select! {
+                        _ = tokio::time::sleep(pause) => {}
+                        _ = stop.changed() => {}
+                    }
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn step(&self) -> Result<bool, bnb::messaging::MessagingError> {
+        let messages = self.queue.receive(self.batch_size).await?;
+        if messages.is_empty() {
+            return Ok(false);
+        }
+        let event = sqs_event(&self.queue.arn(), &messages);
+        let Some(response) = run_guarded(self.timeout, (self.handler)(event)).await else {
+            // The function failed as a whole: every message comes back after its timeout.
+            return Ok(true);
+        };
+        let failed: HashSet<String> = if self.report_failures {
+            response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect()
+        } else {
+            HashSet::new()
+        };
+        for message in &messages {
+            if !failed.contains(&message.message_id) {
+                self.queue.delete(&message.receipt_handle).await?;
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// The SQS event Lambda hands a function for these messages.
+pub fn sqs_event(queue_arn: &str, messages: &[ReceivedMessage]) -> SqsEvent {
+    let records: Vec<serde_json::Value> = messages
+        .iter()
+        .map(|m| {
+            let attributes: serde_json::Map<String, serde_json::Value> = m
+                .attributes
+                .iter()
+                .map(|(k, v)| (k.clone(), json!({"stringValue": v, "stringListValues": [], "binaryListValues": [], "dataType": "String"})))
+                .collect();
+            json!({
+                "messageId": m.message_id,
+                "receiptHandle": m.receipt_handle,
+                "body": m.body,
+                "attributes": {
+                    "ApproximateReceiveCount": m.receive_count.to_string(),
+                    "SentTimestamp": m.sent_at_ms.to_string(),
+                    "SenderId": ACCOUNT,
+                    "ApproximateFirstReceiveTimestamp": m.sent_at_ms.to_string(),
+                },
+                "messageAttributes": attributes,
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": REGION,
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).unwrap_or_default()
+}
+
+/// Runs a function invocation under its timeout, on its own task so a panic is a failed
+/// invocation, not a dead runtime. `None` when it failed as a whole.
+async fn run_guarded<T: Send + 'static>(timeout: Duration, invocation: crate::functions::BoxFuture<T>) -> Option<T> {
+    let mut task = tokio::spawn(invocation);
+    match tokio::time::timeout(timeout, &mut task).await {
+        Ok(Ok(value)) => Some(value),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "function invocation failed");
+            None
+        }
+        Err(_) => {
+            // Lambda ends an invocation at its timeout; so does this runtime.
+            task.abort();
+            tracing::error!(timeout_ms = timeout.as_millis() as u64, "function timed out");
+            None
+        }
+    }
+}

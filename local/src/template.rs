@@ -1,0 +1,473 @@
+//! Reads `template.yaml`, the single source of truth for what runs where: routes, tables and
+//! their streams, topics, queues and their DLQs, filtered subscriptions, and each function's
+//! triggers, batch sizes, retries, environment and timeout. CloudFormation's short-form tags
+//! (`!Ref`, `!GetAtt`, `!Sub`) and their long forms are resolved to local names and ARNs.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{Map, Value};
+use serde_yaml_ng::value::{Tag, TaggedValue};
+
+pub const ACCOUNT: &str = "000000000000";
+pub const REGION: &str = "local";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("cannot read {0}: {1}")]
+    Read(String, String),
+    #[error("template.yaml is not valid YAML: {0}")]
+    Yaml(String),
+    #[error("template.yaml: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableDecl {
+    pub logical_id: String,
+    pub name: String,
+    pub indexes: Vec<String>,
+    pub stream: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicDecl {
+    pub logical_id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueDecl {
+    pub logical_id: String,
+    pub name: String,
+    pub visibility_timeout_seconds: u32,
+    pub dlq: Option<String>,
+    pub max_receive_count: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscriptionDecl {
+    pub topic: String,
+    pub queue: String,
+    pub filter_policy: Option<Value>,
+    pub raw: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Trigger {
+    Http { method: String, path: String, authorized: bool },
+    Stream { table: String, batch_size: usize, maximum_retry_attempts: u32, bisect_on_error: bool, on_failure: Option<String>, report_failures: bool },
+    Sqs { queue: String, batch_size: usize, report_failures: bool },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionDecl {
+    pub logical_id: String,
+    /// The binary `cargo lambda` builds (`Metadata.BuildProperties.Binary`): what the local
+    /// runtime links.
+    pub binary: String,
+    pub timeout_seconds: u32,
+    pub environment: BTreeMap<String, String>,
+    pub triggers: Vec<Trigger>,
+}
+
+/// Everything the template declares that the runtime wires.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Topology {
+    pub tables: Vec<TableDecl>,
+    pub topics: Vec<TopicDecl>,
+    pub queues: Vec<QueueDecl>,
+    pub subscriptions: Vec<SubscriptionDecl>,
+    pub functions: Vec<FunctionDecl>,
+}
+
+impl Topology {
+    pub fn load(path: &Path) -> Result<Topology, TemplateError> {
+        let text = std::fs::read_to_string(path).map_err(|e| TemplateError::Read(path.display().to_string(), e.to_string()))?;
+        Topology::parse(&text)
+    }
+
+    pub fn parse(text: &str) -> Result<Topology, TemplateError> {
+        let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| TemplateError::Yaml(e.to_string()))?;
+        let raw = to_json(yaml);
+        let resources = raw.get("Resources").and_then(Value::as_object).cloned().unwrap_or_default();
+        let parameters: BTreeMap<String, String> = raw
+            .get("Parameters")
+            .and_then(Value::as_object)
+            .map(|p| p.iter().map(|(k, v)| (k.clone(), v.get("Default").map(scalar_text).unwrap_or_default())).collect())
+            .unwrap_or_default();
+        let resolver = Resolver { resources: &resources, parameters };
+        let resolved: Map<String, Value> = resources.iter().map(|(k, v)| (k.clone(), resolver.resolve(v))).collect();
+        let globals = resolver.resolve(raw.get("Globals").and_then(|g| g.get("Function")).unwrap_or(&Value::Null));
+
+        let mut topology = Topology::default();
+        for (id, resource) in &resolved {
+            let props = resource.get("Properties").cloned().unwrap_or(Value::Null);
+            match resource.get("Type").and_then(Value::as_str).unwrap_or_default() {
+                "AWS::DynamoDB::Table" => topology.tables.push(TableDecl {
+                    logical_id: id.clone(),
+                    name: resolver.local_name(id),
+                    indexes: props
+                        .get("GlobalSecondaryIndexes")
+                        .and_then(Value::as_array)
+                        .map(|l| l.iter().filter_map(|i| i.get("IndexName").and_then(Value::as_str).map(str::to_owned)).collect())
+                        .unwrap_or_default(),
+                    stream: props.get("StreamSpecification").is_some(),
+                }),
+                "AWS::SNS::Topic" => topology.topics.push(TopicDecl { logical_id: id.clone(), name: resolver.local_name(id) }),
+                "AWS::SQS::Queue" => {
+                    let redrive = props.get("RedrivePolicy");
+                    topology.queues.push(QueueDecl {
+                        logical_id: id.clone(),
+                        name: resolver.local_name(id),
+                        visibility_timeout_seconds: number(props.get("VisibilityTimeout")).unwrap_or(30) as u32,
+                        dlq: redrive.and_then(|r| r.get("deadLetterTargetArn")).and_then(Value::as_str).map(name_from_arn),
+                        max_receive_count: number(redrive.and_then(|r| r.get("maxReceiveCount"))).map(|n| n as u32),
+                    });
+                }
+                "AWS::SNS::Subscription" => {
+                    let protocol = props.get("Protocol").and_then(Value::as_str).unwrap_or_default();
+                    if protocol != "sqs" {
+                        return Err(TemplateError::Invalid(format!("subscription {id}: bnb-local delivers only to SQS, not {protocol}")));
+                    }
+                    if let Some(scope) = props.get("FilterPolicyScope").and_then(Value::as_str) {
+                        if scope != "MessageAttributes" {
+                            return Err(TemplateError::Invalid(format!("subscription {id}: filter policy scope {scope} is not supported")));
+                        }
+                    }
+                    topology.subscriptions.push(SubscriptionDecl {
+                        topic: props.get("TopicArn").and_then(Value::as_str).map(name_from_arn).unwrap_or_default(),
+                        queue: props.get("Endpoint").and_then(Value::as_str).map(name_from_arn).unwrap_or_default(),
+                        filter_policy: props.get("FilterPolicy").cloned(),
+                        raw: boolean(props.get("RawMessageDelivery")),
+                    });
+                }
+                "AWS::Serverless::Function" => topology.functions.push(function(id, resource, &props, &globals)?),
+                _ => {}
+            }
+        }
+        Ok(topology)
+    }
+
+    pub fn queue(&self, name: &str) -> Option<&QueueDecl> {
+        self.queues.iter().find(|q| q.name == name)
+    }
+
+    pub fn function(&self, binary: &str) -> Option<&FunctionDecl> {
+        self.functions.iter().find(|f| f.binary == binary)
+    }
+}
+
+fn function(id: &str, resource: &Value, props: &Value, globals: &Value) -> Result<FunctionDecl, TemplateError> {
+    let binary = resource
+        .pointer("/Metadata/BuildProperties/Binary")
+        .and_then(Value::as_str)
+        .ok_or_else(|| TemplateError::Invalid(format!("function {id} names no binary (Metadata.BuildProperties.Binary)")))?
+        .to_owned();
+    let mut environment = BTreeMap::new();
+    for source in [globals, props] {
+        if let Some(vars) = source.pointer("/Environment/Variables").and_then(Value::as_object) {
+            environment.extend(vars.iter().map(|(k, v)| (k.clone(), scalar_text(v))));
+        }
+    }
+    let timeout = number(props.get("Timeout")).or_else(|| number(globals.get("Timeout"))).unwrap_or(3) as u32;
+    let mut triggers = Vec::new();
+    for (name, event) in props.get("Events").and_then(Value::as_object).cloned().unwrap_or_default() {
+        let p = event.get("Properties").cloned().unwrap_or(Value::Null);
+        let reports = p
+            .get("FunctionResponseTypes")
+            .and_then(Value::as_array)
+            .is_some_and(|l| l.iter().any(|t| t.as_str() == Some("ReportBatchItemFailures")));
+        let trigger = match event.get("Type").and_then(Value::as_str).unwrap_or_default() {
+            "HttpApi" => Trigger::Http {
+                method: p.get("Method").and_then(Value::as_str).unwrap_or("ANY").to_uppercase(),
+                path: p.get("Path").and_then(Value::as_str).unwrap_or("/").to_owned(),
+                authorized: p.pointer("/Auth/Authorizer").and_then(Value::as_str) != Some("NONE"),
+            },
+            "DynamoDB" => Trigger::Stream {
+                table: p.get("Stream").and_then(Value::as_str).map(table_from_stream_arn).unwrap_or_default(),
+                batch_size: number(p.get("BatchSize")).unwrap_or(100) as usize,
+                maximum_retry_attempts: number(p.get("MaximumRetryAttempts")).unwrap_or(10_000) as u32,
+                bisect_on_error: boolean(p.get("BisectBatchOnFunctionError")),
+                on_failure: p.pointer("/DestinationConfig/OnFailure/Destination").and_then(Value::as_str).map(name_from_arn),
+                report_failures: reports,
+            },
+            "SQS" => Trigger::Sqs {
+                queue: p.get("Queue").and_then(Value::as_str).map(name_from_arn).unwrap_or_default(),
+                batch_size: number(p.get("BatchSize")).unwrap_or(10) as usize,
+                report_failures: reports,
+            },
+            other => return Err(TemplateError::Invalid(format!("function {id}: event {name} has type {other}, which bnb-local cannot run"))),
+        };
+        triggers.push(trigger);
+    }
+    Ok(FunctionDecl { logical_id: id.to_owned(), binary, timeout_seconds: timeout, environment, triggers })
+}
+
+/// The local name of a resource: `RoomsTable` → `rooms`, `DomainEventsTopic` → `domain-events`,
+/// `ViewProjectorQueue` → `view-projector-queue`.
+pub fn local_name(logical_id: &str, resource_type: &str) -> String {
+    let trimmed = match resource_type {
+        "AWS::DynamoDB::Table" => logical_id.strip_suffix("Table").unwrap_or(logical_id),
+        "AWS::SNS::Topic" => logical_id.strip_suffix("Topic").unwrap_or(logical_id),
+        _ => logical_id,
+    };
+    let mut out = String::new();
+    let chars: Vec<char> = trimmed.chars().collect();
+    for (i, c) in chars.iter().enumerate() {
+        if c.is_uppercase() && i > 0 && (chars[i - 1].is_lowercase() || chars.get(i + 1).is_some_and(|n| n.is_lowercase())) {
+            out.push('-');
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
+/// The last part of an ARN (`arn:aws:sqs:local:0:view-projector-queue` → `view-projector-queue`).
+pub fn name_from_arn(arn: &str) -> String {
+    arn.rsplit(':').next().unwrap_or(arn).to_owned()
+}
+
+fn table_from_stream_arn(arn: &str) -> String {
+    arn.split("table/").nth(1).and_then(|rest| rest.split('/').next()).unwrap_or_default().to_owned()
+}
+
+struct Resolver<'a> {
+    resources: &'a Map<String, Value>,
+    parameters: BTreeMap<String, String>,
+}
+
+impl Resolver<'_> {
+    fn resource_type(&self, id: &str) -> Option<&str> {
+        self.resources.get(id).and_then(|r| r.get("Type")).and_then(Value::as_str)
+    }
+
+    fn local_name(&self, id: &str) -> String {
+        local_name(id, self.resource_type(id).unwrap_or_default())
+    }
+
+    /// What `!Ref` gives: a parameter's value, a table's or queue's name... as CloudFormation
+    /// does (a topic's `!Ref` is its ARN, a queue's its URL).
+    fn reference(&self, id: &str) -> Value {
+        if let Some(p) = self.parameters.get(id) {
+            return Value::String(p.clone());
+        }
+        match id {
+            "AWS::Region" => return Value::String(REGION.into()),
+            "AWS::AccountId" => return Value::String(ACCOUNT.into()),
+            "AWS::StackName" => return Value::String("bnb-local".into()),
+            "AWS::URLSuffix" => return Value::String("localhost".into()),
+            "AWS::Partition" => return Value::String("aws".into()),
+            _ => {}
+        }
+        let name = self.local_name(id);
+        Value::String(match self.resource_type(id) {
+            Some("AWS::SNS::Topic") => format!("arn:aws:sns:{REGION}:{ACCOUNT}:{name}"),
+            Some("AWS::SQS::Queue") => format!("http://localhost/{ACCOUNT}/{name}"),
+            _ => name,
+        })
+    }
+
+    fn attribute(&self, id: &str, attr: &str) -> Value {
+        let name = self.local_name(id);
+        Value::String(match (self.resource_type(id), attr) {
+            (Some("AWS::SQS::Queue"), "Arn") => format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"),
+            (Some("AWS::SQS::Queue"), "QueueName") => name,
+            (Some("AWS::DynamoDB::Table"), "Arn") => format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"),
+            (Some("AWS::DynamoDB::Table"), "StreamArn") => format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}/stream/local"),
+            (Some("AWS::SNS::Topic"), "TopicName") => name,
+            (Some("AWS::SNS::Topic"), _) => format!("arn:aws:sns:{REGION}:{ACCOUNT}:{name}"),
+            _ => format!("arn:aws:local:{REGION}:{ACCOUNT}:{id}.{attr}"),
+        })
+    }
+
+    fn substitute(&self, text: &str, vars: &Map<String, Value>) -> Value {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let Some(end) = rest[start..].find('}') else { break };
+            let name = &rest[start + 2..start + end];
+            let value = match vars.get(name) {
+                Some(v) => scalar_text(&self.resolve(v)),
+                None => match name.split_once('.') {
+                    Some((id, attr)) if !name.starts_with("AWS::") => scalar_text(&self.attribute(id, attr)),
+                    _ => scalar_text(&self.reference(name)),
+                },
+            };
+            out.push_str(&value);
+            rest = &rest[start + end + 1..];
+        }
+        out.push_str(rest);
+        Value::String(out)
+    }
+
+    fn resolve(&self, value: &Value) -> Value {
+        match value {
+            Value::Object(o) if o.len() == 1 => {
+                let (k, v) = o.iter().next().map(|(k, v)| (k.as_str(), v)).unwrap_or(("", &Value::Null));
+                match k {
+                    "Ref" => self.reference(&scalar_text(v)),
+                    "Fn::GetAtt" => {
+                        let (id, attr) = match v {
+                            Value::Array(parts) => (parts.first().map(scalar_text).unwrap_or_default(), parts.get(1).map(scalar_text).unwrap_or_default()),
+                            other => {
+                                let text = scalar_text(other);
+                                let (a, b) = text.split_once('.').unwrap_or((&text, "Arn"));
+                                (a.to_owned(), b.to_owned())
+                            }
+                        };
+                        self.attribute(&id, &attr)
+                    }
+                    "Fn::Sub" => match v {
+                        Value::String(s) => self.substitute(s, &Map::new()),
+                        Value::Array(parts) => {
+                            let vars = parts.get(1).and_then(Value::as_object).cloned().unwrap_or_default();
+                            self.substitute(&parts.first().map(scalar_text).unwrap_or_default(), &vars)
+                        }
+                        other => other.clone(),
+                    },
+                    "Fn::Join" => {
+                        let sep = v.get(0).map(scalar_text).unwrap_or_default();
+                        let items = v.get(1).and_then(Value::as_array).cloned().unwrap_or_default();
+                        Value::String(items.iter().map(|i| scalar_text(&self.resolve(i))).collect::<Vec<_>>().join(&sep))
+                    }
+                    _ => Value::Object(o.iter().map(|(k, v)| (k.clone(), self.resolve(v))).collect()),
+                }
+            }
+            Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), self.resolve(v))).collect()),
+            Value::Array(a) => Value::Array(a.iter().map(|v| self.resolve(v)).collect()),
+            other => other.clone(),
+        }
+    }
+}
+
+/// YAML to JSON, turning CloudFormation's short-form tags into their long forms.
+fn to_json(value: serde_yaml_ng::Value) -> Value {
+    use serde_yaml_ng::Value as Y;
+    match value {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(b),
+        Y::Number(n) => n.as_i64().map(Value::from).or_else(|| n.as_f64().map(Value::from)).unwrap_or(Value::Null),
+        Y::String(s) => Value::String(s),
+        Y::Sequence(s) => Value::Array(s.into_iter().map(to_json).collect()),
+        Y::Mapping(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| (match k { Y::String(s) => s, other => scalar_text(&to_json(other)) }, to_json(v)))
+                .collect(),
+        ),
+        Y::Tagged(tagged) => {
+            let TaggedValue { tag, value } = *tagged;
+            let name = tag_name(&tag);
+            let key = if name == "Ref" || name == "Condition" { name } else { format!("Fn::{name}") };
+            let mut inner = to_json(value);
+            if key == "Fn::GetAtt" {
+                if let Value::String(s) = &inner {
+                    let parts: Vec<Value> = s.splitn(2, '.').map(|p| Value::String(p.to_owned())).collect();
+                    inner = Value::Array(parts);
+                }
+            }
+            Value::Object(Map::from_iter([(key, inner)]))
+        }
+    }
+}
+
+fn tag_name(tag: &Tag) -> String {
+    tag.to_string().trim_start_matches('!').to_owned()
+}
+
+fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn number(v: Option<&Value>) -> Option<i64> {
+    match v? {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+fn boolean(v: Option<&Value>) -> bool {
+    match v {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_tags_resolve() {
+        assert_eq!(local_name("RoomsTable", "AWS::DynamoDB::Table"), "rooms");
+        assert_eq!(local_name("DomainEventsTopic", "AWS::SNS::Topic"), "domain-events");
+        assert_eq!(local_name("ViewProjectorDLQ", "AWS::SQS::Queue"), "view-projector-dlq");
+        let t = Topology::parse(
+            r#"
+Parameters:
+  Stage: { Type: String, Default: dev }
+Globals:
+  Function:
+    Timeout: 7
+    Environment:
+      Variables:
+        ROOMS_TABLE: !Ref RoomsTable
+        TOPIC: !Ref EventsTopic
+        NAME: !Sub "bnb-${Stage}-${AWS::Region}"
+Resources:
+  RoomsTable:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      StreamSpecification: { StreamViewType: NEW_AND_OLD_IMAGES }
+      GlobalSecondaryIndexes: [{ IndexName: gsi1 }]
+  EventsTopic: { Type: AWS::SNS::Topic }
+  WorkDLQ: { Type: AWS::SQS::Queue }
+  WorkQueue:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: 60
+      RedrivePolicy: { deadLetterTargetArn: !GetAtt WorkDLQ.Arn, maxReceiveCount: 5 }
+  Sub:
+    Type: AWS::SNS::Subscription
+    Properties:
+      Protocol: sqs
+      TopicArn: !Ref EventsTopic
+      Endpoint: { "Fn::GetAtt": [WorkQueue, Arn] }
+      RawMessageDelivery: true
+      FilterPolicy: { eventType: [RoomRegistered] }
+  Fn:
+    Type: AWS::Serverless::Function
+    Metadata: { BuildProperties: { Binary: worker } }
+    Properties:
+      Events:
+        Stream:
+          Type: DynamoDB
+          Properties: { Stream: !GetAtt RoomsTable.StreamArn, BatchSize: 25, MaximumRetryAttempts: 3, FunctionResponseTypes: [ReportBatchItemFailures], DestinationConfig: { OnFailure: { Destination: !GetAtt WorkDLQ.Arn } } }
+        Queue:
+          Type: SQS
+          Properties: { Queue: !GetAtt WorkQueue.Arn, BatchSize: 4 }
+"#,
+        )
+        .unwrap();
+        assert_eq!(t.tables[0].name, "rooms");
+        assert_eq!(t.tables[0].indexes, ["gsi1"]);
+        let q = t.queue("work-queue").unwrap();
+        assert_eq!((q.visibility_timeout_seconds, q.dlq.as_deref(), q.max_receive_count), (60, Some("work-dlq"), Some(5)));
+        assert_eq!(t.subscriptions[0], SubscriptionDecl { topic: "events".into(), queue: "work-queue".into(), filter_policy: Some(serde_json::json!({"eventType": ["RoomRegistered"]})), raw: true });
+        let f = t.function("worker").unwrap();
+        assert_eq!(f.timeout_seconds, 7);
+        assert_eq!(f.environment["ROOMS_TABLE"], "rooms");
+        assert_eq!(f.environment["TOPIC"], "arn:aws:sns:local:000000000000:events");
+        assert_eq!(f.environment["NAME"], "bnb-dev-local");
+        assert!(f.triggers.contains(&Trigger::Stream { table: "rooms".into(), batch_size: 25, maximum_retry_attempts: 3, bisect_on_error: false, on_failure: Some("work-dlq".into()), report_failures: true }));
+        assert!(f.triggers.contains(&Trigger::Sqs { queue: "work-queue".into(), batch_size: 4, report_failures: false }));
+        assert!(Topology::parse("Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties: {}\n").is_err(), "no binary");
+    }
+}
