@@ -99,3 +99,73 @@ pub fn answer(response: lambda_http::Response<lambda_http::Body>) -> (u16, Strin
     };
     (status, content_type, body)
 }
+
+/// Which backend a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum On {
+    Embedded,
+    Moto,
+}
+
+/// `bnb-local` in process on a backend: the embedded store in `dir`, or moto with names no
+/// other test uses. Queue retries come quickly (100 ms embedded, 1 s on moto).
+pub fn local_config(on: On, dir: &std::path::Path) -> bnb_local::LocalConfig {
+    let mut config = bnb_local::LocalConfig::new(dir, template_path());
+    match on {
+        On::Embedded => config.visibility_override = Some(std::time::Duration::from_millis(100)),
+        On::Moto => {
+            config.backend = bnb_local::wiring::Backend::Aws { endpoint: moto_url() };
+            config.prefix = format!("{}-", unique("t"));
+            config.visibility_override = Some(std::time::Duration::from_secs(1));
+        }
+    }
+    config
+}
+
+/// Polls `check` until it holds or `seconds` pass; the deadline makes every wait bounded.
+pub async fn eventually<F, Fut>(seconds: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        if check().await {
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            panic!("timed out after {seconds}s waiting for: {what}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Every item of one partition.
+pub async fn partition(table: &dyn Table, pk: &str) -> Vec<bnb::storage::Item> {
+    let mut out = Vec::new();
+    let mut query = bnb::storage::Query::partition(pk).limit(500);
+    for _ in 0..1000 {
+        let page = table.query(&query).await.expect("query");
+        out.extend(page.items);
+        match page.next {
+            Some(c) => query = query.after(Some(c)),
+            None => break,
+        }
+    }
+    out
+}
+
+/// Every record of a table's change stream.
+pub async fn all_changes(table: &dyn Table) -> Vec<bnb::storage::StreamRecord> {
+    let mut out = Vec::new();
+    let mut position = bnb::storage::StreamPosition::start();
+    for _ in 0..1000 {
+        let batch = table.read_stream(&position, 1000).await.expect("read stream");
+        if batch.records.is_empty() {
+            break;
+        }
+        out.extend(batch.records);
+        position = batch.next;
+    }
+    out
+}

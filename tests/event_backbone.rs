@@ -1,0 +1,363 @@
+//! The event backbone, on the embedded adapters and on moto: outbox → stream → publish-events →
+//! topic → filtered queues → consumers, with idempotent consumers, DLQs and redrive, the
+//! correlation id carried through every hop, and a pump that survives being stopped mid-stream.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use bnb::consumer::{decode, handle_sqs_event};
+use bnb::events::{Causation, Envelope, EventType};
+use bnb::messaging::aws::{SnsTopic, SqsQueue};
+use bnb::messaging::embedded::{EmbeddedBus, QueueSettings};
+use bnb::messaging::{Attributes, FilterPolicy, Queue, Topic};
+use bnb::rooms::RoomStore;
+use bnb::storage::{ChangeKind, Table};
+use bnb::views::ViewProjector;
+use bnb_local::pump::sqs_event;
+use serde_json::{json, Value};
+use support::{eventually, local_config, On};
+
+fn room_body() -> String {
+    json!({"title": "Hanok", "city": "Seoul", "address": "1 Bukchon-ro", "capacity": 2, "nightlyPrice": {"amount": 120000, "currency": "KRW"}}).to_string()
+}
+
+async fn register_room_over_http(base: &str, host: &str, correlation_id: &str, data_dir: &std::path::Path) -> Value {
+    let token = bnb_local::auth::Authority::load_or_create(data_dir).unwrap().mint(host, &["host".into()], None, None, 600).unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("{base}/rooms"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .header("x-correlation-id", correlation_id)
+        .body(room_body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    response.json().await.unwrap()
+}
+
+fn event_types(queue_messages: &[bnb::messaging::ReceivedMessage]) -> Vec<String> {
+    let mut types: Vec<String> = queue_messages.iter().map(|m| decode(&m.body).map(|e| e.event_type.to_string()).unwrap_or_else(|e| format!("undecodable: {e}"))).collect();
+    types.sort();
+    types
+}
+
+async fn drain(queue: &dyn Queue) -> Vec<bnb::messaging::ReceivedMessage> {
+    let mut out = Vec::new();
+    for _ in 0..20 {
+        let batch = queue.receive(10).await.unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        for m in &batch {
+            queue.delete(&m.receipt_handle).await.unwrap();
+        }
+        out.extend(batch);
+    }
+    out
+}
+
+fn envelope(event_type: EventType, room: &str, version: u64, correlation_id: &str) -> Envelope {
+    Envelope::new(
+        event_type,
+        room,
+        version,
+        &Causation::request(correlation_id),
+        json!({"roomId": room, "hostId": "hana", "title": format!("Room {room}"), "status": "ACTIVE", "city": "Seoul"}),
+    )
+    .unwrap()
+}
+
+// ---------------------------------------------------------------- filter policies
+
+/// A topic with three filtered subscriptions (raw and SNS-wrapped) on one backend.
+async fn filtered_fanout(on: On) -> (Arc<dyn Topic>, Vec<(Arc<dyn Queue>, Value)>, Option<tempfile::TempDir>) {
+    let policies = vec![
+        json!({"eventType": ["RoomDeleted", "PaymentRefunded"]}),
+        json!({"eventType": [{"anything-but": ["PaymentDeclined"]}]}),
+        json!({"eventType": [{"prefix": "Reservation"}]}),
+    ];
+    match on {
+        On::Embedded => {
+            let (store, dir) = support::embedded_store();
+            let bus = EmbeddedBus::open(store).await.unwrap();
+            let mut queues = Vec::new();
+            for (i, policy) in policies.into_iter().enumerate() {
+                let name = format!("q{i}");
+                let q = bus.declare_queue(QueueSettings { name: name.clone(), visibility_timeout_ms: 30_000, max_receive_count: None, dlq: None }).await.unwrap();
+                bus.subscribe("events", &name, Some(&policy), i != 1).await.unwrap();
+                queues.push((Arc::new(q) as Arc<dyn Queue>, policy));
+            }
+            (Arc::new(bus.topic("events")), queues, Some(dir))
+        }
+        On::Moto => {
+            let config = bnb::config::aws_sdk_config_for(&support::moto_url()).await;
+            let topic = SnsTopic::ensure(&config, &support::unique("events")).await.unwrap();
+            let mut queues = Vec::new();
+            for (i, policy) in policies.into_iter().enumerate() {
+                let q = SqsQueue::ensure(&config, &support::unique("q"), 30, None).await.unwrap();
+                topic.subscribe_queue(&q.arn(), Some(&policy), i != 1).await.unwrap();
+                queues.push((Arc::new(q) as Arc<dyn Queue>, policy));
+            }
+            (Arc::new(topic), queues, None)
+        }
+    }
+}
+
+async fn filter_policies_route_each_event_to_exactly_the_admitting_queues(on: On) {
+    let (topic, queues, _dir) = filtered_fanout(on).await;
+    let published = [EventType::RoomRegistered, EventType::PaymentDeclined, EventType::ReservationConfirmed, EventType::RoomDeleted];
+    for t in published {
+        let body = serde_json::to_string(&envelope(t, "r1", 1, "c1")).unwrap();
+        topic.publish(&body, &Attributes::from([("eventType".to_string(), t.as_str().to_string())])).await.unwrap();
+    }
+    for (queue, policy) in &queues {
+        let filter = FilterPolicy::parse(policy).unwrap();
+        let mut expected: Vec<String> = published
+            .iter()
+            .filter(|t| filter.admits(&BTreeMap::from([("eventType".to_string(), t.as_str().to_string())])))
+            .map(|t| t.to_string())
+            .collect();
+        expected.sort();
+        assert_eq!(event_types(&drain(queue.as_ref()).await), expected, "queue with filter {policy}");
+    }
+}
+
+// ---------------------------------------------------------------- the template's fan-out
+
+/// A room registered over HTTP produces RoomRegistered on every queue of the template whose
+/// filter admits it, and on no other.
+async fn room_registered_reaches_the_template_queues_that_admit_it(on: On) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = local_config(on, dir.path());
+    let topology = bnb_local::template::Topology::load(&config.template).unwrap();
+    let store = bnb::storage::embedded::EmbeddedStore::open(bnb_local::runtime::database_path(dir.path())).unwrap();
+    let wiring = bnb_local::wiring::Wiring::build(&config.backend, &store, &topology, None, &config.prefix).await.unwrap();
+    let rooms = wiring.table("rooms").unwrap();
+    let request = support::api_request("POST", "/rooms", "/rooms", Some(&room_body()), Some(support::claims("hana", "host")), &[]);
+    let (status, _, _) = support::answer(register_room::handle(&RoomStore::new(rooms.clone()), request).await.unwrap());
+    assert_eq!(status, 201);
+    // What Lambda's stream mapping would hand publish-events.
+    let batch = rooms.read_stream(&bnb::storage::StreamPosition::start(), 100).await.unwrap();
+    let event = bnb::storage::lambda_event::stream_event("rooms", "arn:aws:dynamodb:local:0:table/rooms/stream/x", &batch.records).unwrap();
+    let response = publish_events::handle(wiring.topic("domain-events").unwrap().as_ref(), event).await;
+    assert!(response.batch_item_failures.is_empty());
+    let attributes = BTreeMap::from([("eventType".to_string(), "RoomRegistered".to_string())]);
+    let mut admitting = 0;
+    for subscription in &topology.subscriptions {
+        let admits = subscription.filter_policy.as_ref().is_none_or(|p| FilterPolicy::parse(p).unwrap().admits(&attributes));
+        let got = event_types(&drain(wiring.queue(&subscription.queue).unwrap().as_ref()).await);
+        if admits {
+            admitting += 1;
+            assert_eq!(got, ["RoomRegistered"], "queue {}", subscription.queue);
+        } else {
+            assert!(got.is_empty(), "queue {} must not get RoomRegistered: {got:?}", subscription.queue);
+        }
+    }
+    assert!(admitting >= 1, "the view projector at least takes RoomRegistered");
+}
+
+// ---------------------------------------------------------------- idempotent consumers
+
+async fn the_same_message_twice_changes_a_consumer_once(on: On) {
+    let (views, _dir): (Arc<dyn Table>, _) = match on {
+        On::Embedded => {
+            let (t, d) = support::embedded_table(bnb::tables::views());
+            (t, Some(d))
+        }
+        On::Moto => (support::moto_table(bnb::tables::views()).await, None),
+    };
+    let projector = ViewProjector::new(views.clone());
+    let e = envelope(EventType::RoomRegistered, "01a20000-0000-7000-8000-000000000001", 1, "c-dup");
+    let body = serde_json::to_string(&e).unwrap();
+    let message = |id: &str| bnb::messaging::ReceivedMessage {
+        message_id: id.into(),
+        receipt_handle: format!("rh-{id}"),
+        body: body.clone(),
+        attributes: Attributes::new(),
+        receive_count: 1,
+        sent_at_ms: 0,
+    };
+    // Twice in one batch, and once more in a later one.
+    let first: SqsEvent = sqs_event("arn:aws:sqs:local:0:q", &[message("m1"), message("m2")]);
+    assert!(handle_sqs_event(&projector, first).await.batch_item_failures.is_empty());
+    let again: SqsEvent = sqs_event("arn:aws:sqs:local:0:q", &[message("m3")]);
+    assert!(handle_sqs_event(&projector, again).await.batch_item_failures.is_empty());
+    let changes = support::all_changes(views.as_ref()).await;
+    let host_rows: Vec<ChangeKind> = changes.iter().filter(|c| c.keys.pk == "HOST#hana").map(|c| c.kind).collect();
+    assert_eq!(host_rows, [ChangeKind::Insert], "one change to the view, however often the event came");
+    assert_eq!(changes.iter().filter(|c| c.keys.pk.starts_with("PROCESSED#")).count(), 1);
+    // An older version arriving late changes nothing either.
+    let newer = envelope(EventType::RoomModified, "01a20000-0000-7000-8000-000000000001", 3, "c-dup");
+    let older = envelope(EventType::RoomModified, "01a20000-0000-7000-8000-000000000001", 2, "c-dup");
+    for e in [&newer, &older] {
+        let m = bnb::messaging::ReceivedMessage { body: serde_json::to_string(e).unwrap(), ..message("m4") };
+        assert!(handle_sqs_event(&projector, sqs_event("arn:aws:sqs:local:0:q", &[m])).await.batch_item_failures.is_empty());
+    }
+    let row = views.get(&bnb::storage::Key::new("HOST#hana", "ROOM#01a20000-0000-7000-8000-000000000001")).await.unwrap().unwrap();
+    assert_eq!(row["version"], 3);
+}
+
+// ---------------------------------------------------------------- DLQ and redrive
+
+async fn a_poison_message_reaches_the_dlq_while_its_batch_succeeds_and_redrive_brings_it_back(on: On) {
+    let dir = tempfile::tempdir().unwrap();
+    let running = bnb_local::start(local_config(on, dir.path())).await.unwrap();
+    let queue = running.wiring.queue("view-projector-queue").unwrap();
+    let dlq = running.wiring.queue("view-projector-dlq").unwrap();
+    let views = running.wiring.table("views").unwrap();
+    let good = ["01a20000-0000-7000-8000-00000000000a", "01a20000-0000-7000-8000-00000000000b"];
+    queue.send(&serde_json::to_string(&envelope(EventType::RoomRegistered, good[0], 1, "c-p")).unwrap(), &Attributes::new()).await.unwrap();
+    queue.send("this is not an event", &Attributes::new()).await.unwrap();
+    queue.send(&serde_json::to_string(&envelope(EventType::RoomRegistered, good[1], 1, "c-p")).unwrap(), &Attributes::new()).await.unwrap();
+    eventually(90, "the poison message in the DLQ and both good events applied", || {
+        let (dlq, views) = (dlq.clone(), views.clone());
+        async move { dlq.depth().await.unwrap().visible == 1 && support::partition(views.as_ref(), "HOST#hana").await.len() == 2 }
+    })
+    .await;
+    let wiring = running.wiring.clone();
+    running.stop().await.unwrap();
+    let depth = queue.depth().await.unwrap();
+    assert_eq!((depth.visible, depth.in_flight), (0, 0), "nothing is left behind in the source queue");
+    let moved = bnb::messaging::redrive(dlq.as_ref(), queue.as_ref(), 100).await.unwrap();
+    assert_eq!(moved, 1);
+    assert_eq!(dlq.depth().await.unwrap().visible, 0);
+    let back = drain(wiring.queue("view-projector-queue").unwrap().as_ref()).await;
+    assert_eq!(back.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["this is not an event"]);
+}
+
+// ---------------------------------------------------------------- correlation id
+
+/// Log lines written by every test of this binary, as JSON.
+fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer = buffer.clone();
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .flatten_event(true)
+            .with_writer(move || CaptureWriter(writer.clone()))
+            .try_init();
+        buffer
+    })
+    .clone()
+}
+
+struct CaptureWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for CaptureWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut b) = self.0.lock() {
+            b.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+async fn the_correlation_id_of_the_request_reaches_the_consumer_and_its_logs(on: On) {
+    let logs = captured_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let running = bnb_local::start(local_config(on, dir.path())).await.unwrap();
+    let correlation_id = format!("corr-{}", uuid::Uuid::now_v7().simple());
+    let host = format!("host-{}", uuid::Uuid::now_v7().simple());
+    let room = register_room_over_http(&running.url(), &host, &correlation_id, dir.path()).await;
+    let views = running.wiring.table("views").unwrap();
+    let pk = format!("HOST#{host}");
+    eventually(60, "the view projector applied RoomRegistered", || {
+        let (views, pk) = (views.clone(), pk.clone());
+        async move { !support::partition(views.as_ref(), &pk).await.is_empty() }
+    })
+    .await;
+    let row = &support::partition(views.as_ref(), &pk).await[0];
+    assert_eq!(row["roomId"], room["roomId"]);
+    // The consumer's processed-event record keeps the envelope's correlation id.
+    let marker = views
+        .get(&bnb::storage::Key::new(format!("PROCESSED#view-projector#{}", row["lastEventId"].as_str().unwrap()), "PROCESSED"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(marker["correlationId"], correlation_id.as_str());
+    running.stop().await.unwrap();
+    // And every hop logged it: the command, the publisher, the consumer.
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    let lines: Vec<Value> = text.lines().filter(|l| l.contains(&correlation_id)).filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let said = |msg: &str| lines.iter().any(|l| l["message"] == msg);
+    assert!(said("room registered"), "the command logged it");
+    assert!(said("event published"), "publish-events logged it");
+    assert!(lines.iter().any(|l| l["message"] == "event handled" && l["span"]["consumer"] == "view-projector"), "the consumer logged it");
+}
+
+// ---------------------------------------------------------------- stopping mid-stream
+
+async fn stopping_the_pump_mid_stream_loses_no_event_and_duplicates_no_effect(on: On) {
+    const ROOMS: usize = 30;
+    let dir = tempfile::tempdir().unwrap();
+    let config = local_config(on, dir.path());
+    let running = bnb_local::start(config.clone()).await.unwrap();
+    let host = format!("host-{}", uuid::Uuid::now_v7().simple());
+    let base = running.url();
+    let mut tasks = Vec::new();
+    for i in 0..ROOMS {
+        let (base, host, data) = (base.clone(), host.clone(), dir.path().to_path_buf());
+        tasks.push(tokio::spawn(async move { register_room_over_http(&base, &host, &format!("stop-{i}"), &data).await }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // Stop at once: some events are published and applied, some not yet.
+    let views = running.wiring.table("views").unwrap();
+    running.stop().await.unwrap();
+    let running = bnb_local::start(config).await.unwrap();
+    let pk = format!("HOST#{host}");
+    eventually(120, "every room on the host's dashboard", || {
+        let (views, pk) = (views.clone(), pk.clone());
+        async move { support::partition(views.as_ref(), &pk).await.len() == ROOMS }
+    })
+    .await;
+    // Give a duplicate a moment to show up, had there been one.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    running.stop().await.unwrap();
+    let changes = support::all_changes(views.as_ref()).await;
+    let kinds: Vec<ChangeKind> = changes.iter().filter(|c| c.keys.pk == pk).map(|c| c.kind).collect();
+    assert_eq!(kinds.len(), ROOMS, "one write per room, none twice: {kinds:?}");
+    assert!(kinds.iter().all(|k| *k == ChangeKind::Insert));
+}
+
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(super::On::Embedded).await;
+                }
+            )*
+        }
+        mod moto {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(super::On::Moto).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    filter_policies_route_each_event_to_exactly_the_admitting_queues,
+    room_registered_reaches_the_template_queues_that_admit_it,
+    the_same_message_twice_changes_a_consumer_once,
+    a_poison_message_reaches_the_dlq_while_its_batch_succeeds_and_redrive_brings_it_back,
+    the_correlation_id_of_the_request_reaches_the_consumer_and_its_logs,
+    stopping_the_pump_mid_stream_loses_no_event_and_duplicates_no_effect,
+);
