@@ -71,3 +71,97 @@ async fn the_authorizer_turns_away_bad_tokens_before_any_function_runs() {
     assert_eq!(http.delete(&url).send().await.unwrap().status(), 405);
     running.stop().await.unwrap();
 }
+
+/// The room story as a new user tries it against `bnb-local up`, on both backends: register,
+/// search by city and dates, modify with a stale version (409), delete, gone from search.
+async fn a_host_manages_rooms_over_http(on: support::On) {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(support::local_config(on, dir.path())).await.unwrap();
+    let base = running.url();
+    let http = reqwest::Client::new();
+    let authority = Authority::load_or_create(dir.path()).unwrap();
+    let host = authority.mint("hana", &["host".into()], None, None, 600).unwrap();
+    let city = format!("City-{}", uuid::Uuid::now_v7().simple());
+    let mut ids = Vec::new();
+    for title in ["Hanok", "Loft"] {
+        let mut body = room();
+        body["title"] = json!(title);
+        body["city"] = json!(city);
+        let created = http.post(format!("{base}/rooms")).bearer_auth(&host).json(&body).send().await.unwrap();
+        assert_eq!(created.status(), 201);
+        ids.push(created.json::<Value>().await.unwrap()["roomId"].as_str().unwrap().to_owned());
+    }
+    let search = |query: String| {
+        let http = http.clone();
+        let url = format!("{base}/rooms?{query}");
+        async move {
+            let page: Value = http.get(url).send().await.unwrap().json().await.unwrap();
+            let mut titles: Vec<String> = page["items"].as_array().unwrap().iter().map(|r| r["title"].as_str().unwrap().to_owned()).collect();
+            titles.sort();
+            titles
+        }
+    };
+    assert_eq!(search(format!("city={city}&guests=2&checkIn=2026-12-24&checkOut=2026-12-27")).await, ["Hanok", "Loft"]);
+    // Modify at a stale version: 409; at the ETag GET gives: 200.
+    let mut changed = room();
+    changed["title"] = json!("Hanok with garden");
+    changed["city"] = json!(city);
+    let stale = http.put(format!("{base}/rooms/{}", ids[0])).bearer_auth(&host).header("if-match", "\"7\"").json(&changed).send().await.unwrap();
+    assert_eq!(stale.status(), 409);
+    assert_eq!(stale.headers()["content-type"], "application/problem+json");
+    let etag = http.get(format!("{base}/rooms/{}", ids[0])).send().await.unwrap().headers()["etag"].to_str().unwrap().to_owned();
+    let ok = http.put(format!("{base}/rooms/{}", ids[0])).bearer_auth(&host).header("if-match", etag).json(&changed).send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.headers()["etag"], "\"2\"");
+    // Delete: gone from reads and search.
+    let deleted = http.delete(format!("{base}/rooms/{}", ids[1])).bearer_auth(&host).send().await.unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(http.get(format!("{base}/rooms/{}", ids[1])).send().await.unwrap().status(), 404);
+    assert_eq!(search(format!("city={city}")).await, ["Hanok with garden"]);
+    running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_host_manages_rooms_over_http_embedded() {
+    a_host_manages_rooms_over_http(support::On::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_host_manages_rooms_over_http_on_moto() {
+    a_host_manages_rooms_over_http(support::On::Moto).await;
+}
+
+#[tokio::test]
+async fn every_function_the_workspace_builds_is_in_the_template_and_linked() {
+    let topology = bnb_local::template::Topology::load(&support::template_path()).unwrap();
+    let mut in_template: Vec<&str> = topology.functions.iter().map(|f| f.binary.as_str()).collect();
+    in_template.sort();
+    let mut workspace: Vec<String> = std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../functions"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("Cargo.toml").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    workspace.sort();
+    assert_eq!(in_template, workspace, "functions/ and template.yaml name the same functions");
+    let mut linked: Vec<&str> = bnb_local::functions::LINKED.to_vec();
+    linked.sort();
+    assert_eq!(linked, workspace, "bnb-local links every function");
+}
+
+#[tokio::test]
+async fn a_function_the_runtime_cannot_run_stops_start_up_with_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = std::fs::read_to_string(support::template_path()).unwrap();
+    let drifted = template.replace(
+        "Outputs:",
+        "  ChargeCardFunction:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildMethod: rust-cargolambda\n      BuildProperties:\n        Binary: charge-card\n    Properties:\n      CodeUri: .\n\nOutputs:",
+    );
+    let path = dir.path().join("template.yaml");
+    std::fs::write(&path, drifted).unwrap();
+    let error = match start(LocalConfig::new(dir.path(), &path)).await {
+        Ok(_) => panic!("a template with a function bnb-local cannot run must not start"),
+        Err(e) => e.to_string(),
+    };
+    assert!(error.contains("ChargeCardFunction") && error.contains("charge-card"), "{error}");
+}

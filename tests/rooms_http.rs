@@ -6,7 +6,9 @@ mod support;
 
 use std::sync::Arc;
 
-use bnb::rooms::RoomStore;
+use bnb::consumer::apply_once;
+use bnb::events::{Causation, Envelope, EventType};
+use bnb::rooms::{RoomHandler, RoomStore};
 use bnb::storage::{StreamPosition, Table};
 use serde_json::{json, Value};
 use support::{answer, api_request, claims};
@@ -135,6 +137,270 @@ async fn identity_and_media_are_checked_first(table: Arc<dyn Table>) {
     nothing_written(table.as_ref()).await;
 }
 
+// ---------------------------------------------------------------- modify, delete, search
+
+/// Calls one room endpoint as API Gateway would.
+async fn call(store: &RoomStore, method: &str, path: &str, body: Option<&str>, who: Option<(&str, &str)>, headers: &[(&str, &str)]) -> (u16, String, Value) {
+    let route = if path == "/rooms" || path.starts_with("/rooms?") { "/rooms" } else { "/rooms/{roomId}" };
+    let request = api_request(method, route, path, body, who.map(|(s, g)| claims(s, g)), headers);
+    let response = match (method, route) {
+        ("POST", "/rooms") => register_room::handle(store, request).await,
+        ("GET", "/rooms") => search_rooms::handle(store, request).await,
+        ("GET", _) => get_room::handle(store, request).await,
+        ("PUT", _) => modify_room::handle(store, request).await,
+        ("DELETE", _) => delete_room::handle(store, request).await,
+        other => panic!("no route {other:?}"),
+    };
+    answer(response.unwrap())
+}
+
+const HANA: Option<(&str, &str)> = Some(("hana", "host"));
+const OTHER_HOST: Option<(&str, &str)> = Some(("jisoo", "host"));
+const GUEST: Option<(&str, &str)> = Some(("minho", "guest"));
+
+fn room_with(title: &str, city: &str, capacity: i64) -> String {
+    let mut room = valid_room();
+    room["title"] = json!(title);
+    room["city"] = json!(city);
+    room["capacity"] = json!(capacity);
+    room.to_string()
+}
+
+async fn new_room(store: &RoomStore, title: &str, city: &str, capacity: i64) -> String {
+    let (status, _, room) = call(store, "POST", "/rooms", Some(&room_with(title, city, capacity)), HANA, &[]).await;
+    assert_eq!(status, 201, "{room}");
+    room["roomId"].as_str().unwrap().to_owned()
+}
+
+async fn search(store: &RoomStore, query: &str) -> (u16, Value) {
+    let (status, _, body) = call(store, "GET", &format!("/rooms?{query}"), None, None, &[]).await;
+    (status, body)
+}
+
+fn titles(page: &Value) -> Vec<String> {
+    let mut t: Vec<String> = page["items"].as_array().map(|a| a.iter().map(|r| r["title"].as_str().unwrap_or("").to_owned()).collect()).unwrap_or_default();
+    t.sort();
+    t
+}
+
+async fn modify_needs_the_current_version_and_the_owner(table: Arc<dyn Table>) {
+    let store = RoomStore::new(table.clone());
+    let id = new_room(&store, "Before", "Seoul", 2).await;
+    let path = format!("/rooms/{id}");
+    let (status, _, read) = call(&store, "GET", &path, None, None, &[]).await;
+    assert_eq!((status, read["version"].clone()), (200, json!(1)));
+    let after = room_with("After", "Seoul", 3);
+    // The owner, at the version read: 200, version 2.
+    let (status, _, room) = call(&store, "PUT", &path, Some(&after), HANA, &[("if-match", "\"1\"")]).await;
+    assert_eq!((status, room["version"].clone(), room["title"].clone()), (200, json!(2), json!("After")), "{room}");
+    // Again at version 1: stale, 409 naming the version; the room keeps version 2.
+    let (status, content_type, problem) = call(&store, "PUT", &path, Some(&after), HANA, &[("if-match", "1")]).await;
+    assert_eq!((status, content_type.as_str()), (409, "application/problem+json"));
+    assert_eq!(problem["errors"][0]["field"], "version");
+    // The version in the body works as well as If-Match.
+    let mut with_version: Value = serde_json::from_str(&after).unwrap();
+    with_version["version"] = json!(2);
+    with_version["title"] = json!("Third");
+    let (status, _, room) = call(&store, "PUT", &path, Some(&with_version.to_string()), HANA, &[]).await;
+    assert_eq!((status, room["version"].clone()), (200, json!(3)));
+    // No version at all: 428.
+    let (status, _, _) = call(&store, "PUT", &path, Some(&after), HANA, &[]).await;
+    assert_eq!(status, 428);
+    let (status, _, _) = call(&store, "PUT", &path, Some(&after), HANA, &[("if-match", "soon")]).await;
+    assert_eq!(status, 400);
+    // Not the owner.
+    for who in [OTHER_HOST, GUEST] {
+        let (status, _, _) = call(&store, "PUT", &path, Some(&after), who, &[("if-match", "3")]).await;
+        assert_eq!(status, 403);
+    }
+    let (status, _, _) = call(&store, "PUT", &path, Some(&after), None, &[("if-match", "3")]).await;
+    assert_eq!(status, 401);
+    // Bad details are named, and change nothing.
+    let mut bad: Value = serde_json::from_str(&after).unwrap();
+    bad["capacity"] = json!(0);
+    let (status, _, problem) = call(&store, "PUT", &path, Some(&bad.to_string()), HANA, &[("if-match", "3")]).await;
+    assert_eq!((status, problem["errors"][0]["field"].clone()), (400, json!("capacity")));
+    let (status, _, _) = call(&store, "PUT", "/rooms/01936f4e-0000-7000-8000-000000000000", Some(&after), HANA, &[("if-match", "1")]).await;
+    assert_eq!(status, 404);
+    let (_, _, read) = call(&store, "GET", &path, None, None, &[]).await;
+    assert_eq!((read["version"].clone(), read["title"].clone(), read["capacity"].clone()), (json!(3), json!("Third"), json!(3)));
+    // Every accepted change went out as an event, in version order.
+    let events: Vec<(String, u64)> = support::all_changes(table.as_ref())
+        .await
+        .iter()
+        .filter_map(|c| c.new_image.as_ref())
+        .filter(|i| i["pk"].as_str().unwrap_or("").starts_with("OUTBOX#"))
+        .map(|i| (i["eventType"].as_str().unwrap_or("").to_owned(), i["envelope"]["version"].as_u64().unwrap_or(0)))
+        .collect();
+    assert_eq!(events, [("RoomRegistered".to_string(), 1), ("RoomModified".to_string(), 2), ("RoomModified".to_string(), 3)]);
+}
+
+async fn a_deleted_room_is_gone_from_reads_and_search(table: Arc<dyn Table>) {
+    let store = RoomStore::new(table.clone());
+    let id = new_room(&store, "Doomed", "Jeju", 2).await;
+    new_room(&store, "Stays", "Jeju", 2).await;
+    let path = format!("/rooms/{id}");
+    for (who, status) in [(None, 401), (GUEST, 403), (OTHER_HOST, 403)] {
+        assert_eq!(call(&store, "DELETE", &path, None, who, &[]).await.0, status);
+    }
+    assert_eq!(titles(&search(&store, "city=jeju").await.1), ["Doomed", "Stays"]);
+    let (status, _, _) = call(&store, "DELETE", &path, None, HANA, &[]).await;
+    assert_eq!(status, 204);
+    assert_eq!(call(&store, "GET", &path, None, None, &[]).await.0, 404);
+    assert_eq!(titles(&search(&store, "city=jeju").await.1), ["Stays"]);
+    assert_eq!(call(&store, "DELETE", &path, None, HANA, &[]).await.0, 404);
+    assert_eq!(call(&store, "PUT", &path, Some(&room_with("Back", "Jeju", 2)), HANA, &[("if-match", "2")]).await.0, 404);
+    let deleted: Vec<Value> = support::all_changes(table.as_ref())
+        .await
+        .iter()
+        .filter_map(|c| c.new_image.clone())
+        .filter(|i| i.get("eventType") == Some(&json!("RoomDeleted")))
+        .map(|i| i["envelope"].clone())
+        .collect();
+    assert_eq!(deleted.len(), 1);
+    assert_eq!((deleted[0]["payload"]["roomId"].clone(), deleted[0]["payload"]["hostId"].clone()), (json!(id), json!("hana")));
+}
+
+async fn search_finds_rooms_by_city_and_guests_page_by_page(table: Arc<dyn Table>) {
+    let store = RoomStore::new(table);
+    for (title, city, capacity) in [("S2", "Seoul", 2), ("S4", "seoul", 4), ("S6", " SEOUL ", 6), ("B4", "Busan", 4)] {
+        new_room(&store, title, city, capacity).await;
+    }
+    assert_eq!(titles(&search(&store, "city=Seoul").await.1), ["S2", "S4", "S6"]);
+    assert_eq!(titles(&search(&store, "city=seoul&guests=3").await.1), ["S4", "S6"]);
+    assert_eq!(titles(&search(&store, "city=seoul&guests=6").await.1), ["S6"]);
+    assert!(titles(&search(&store, "city=seoul&guests=7").await.1).is_empty());
+    assert!(titles(&search(&store, "city=Daegu").await.1).is_empty());
+    // Page by page with the cursor.
+    let mut seen = Vec::new();
+    let mut query = "city=seoul&limit=1".to_string();
+    for _ in 0..10 {
+        let (status, page) = search(&store, &query).await;
+        assert_eq!(status, 200);
+        assert!(page["items"].as_array().unwrap().len() <= 1);
+        seen.extend(titles(&page));
+        match page["nextCursor"].as_str() {
+            Some(cursor) => query = format!("city=seoul&limit=1&cursor={cursor}"),
+            None => break,
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, ["S2", "S4", "S6"]);
+}
+
+async fn bad_search_parameters_are_named(table: Arc<dyn Table>) {
+    let store = RoomStore::new(table);
+    for (query, field) in [
+        ("guests=2", "city"),
+        ("city=seoul&guests=0", "guests"),
+        ("city=seoul&guests=x", "guests"),
+        ("city=seoul&guests=51", "guests"),
+        ("city=seoul&limit=500", "limit"),
+        ("city=seoul&checkIn=2026-12-01", "checkOut"),
+        ("city=seoul&checkOut=2026-12-01", "checkIn"),
+        ("city=seoul&checkIn=2026-12-05&checkOut=2026-12-01", "checkOut"),
+        ("city=seoul&checkIn=tomorrow&checkOut=2026-12-01", "checkIn"),
+        ("city=seoul&cursor=not-a-cursor", "cursor"),
+        ("city=seoul&gusts=2", "gusts"),
+    ] {
+        let (status, content_type, problem) = call(&store, "GET", &format!("/rooms?{query}"), None, None, &[]).await;
+        assert_eq!((status, content_type.as_str()), (400, "application/problem+json"), "{query}: {problem}");
+        assert_eq!(problem["errors"][0]["field"], field, "{query}: {problem}");
+    }
+}
+
+// ---------------------------------------------------------------- the room handler
+
+fn reservation_event(event_type: EventType, room: &str, reservation: &str, check_in: &str, check_out: &str, version: u64) -> Envelope {
+    let status = if event_type == EventType::ReservationConfirmed { "CONFIRMED" } else { "CANCELLED" };
+    Envelope::new(
+        event_type,
+        reservation,
+        version,
+        &Causation::request("c-room-handler"),
+        json!({
+            "reservationId": reservation, "roomId": room, "guestId": "minho", "hostId": "hana",
+            "checkIn": check_in, "checkOut": check_out, "guests": 2,
+            "amount": {"amount": 240000, "currency": "KRW"}, "status": status, "version": version,
+            "paymentId": "01a20000-0000-7000-8000-0000000000ff"
+        }),
+    )
+    .unwrap()
+}
+
+async fn deliver(handler: &RoomHandler, events: &[&Envelope]) {
+    for e in events {
+        assert_eq!(apply_once(handler, e).await.map(|_| ()).map_err(|e| e.to_string()), Ok(()));
+    }
+}
+
+async fn stays_take_nights_out_of_search_and_cancellations_free_them(table: Arc<dyn Table>) {
+    let store = RoomStore::new(table.clone());
+    let handler = RoomHandler::new(table.clone());
+    let a = new_room(&store, "A", "Busan", 2).await;
+    new_room(&store, "B", "Busan", 2).await;
+    let r1 = "01a20000-0000-7000-8000-000000000101";
+    let confirmed = reservation_event(EventType::ReservationConfirmed, &a, r1, "2026-12-01", "2026-12-03", 2);
+    let free = |q: &str| format!("city=busan&{q}");
+    deliver(&handler, &[&confirmed, &confirmed]).await;
+    assert_eq!(titles(&search(&store, &free("checkIn=2026-12-02&checkOut=2026-12-04")).await.1), ["B"]);
+    assert_eq!(titles(&search(&store, &free("checkIn=2026-11-28&checkOut=2026-12-02")).await.1), ["B"]);
+    assert_eq!(titles(&search(&store, &free("checkIn=2026-12-03&checkOut=2026-12-05")).await.1), ["A", "B"], "check-out day is free");
+    assert_eq!(titles(&search(&store, &free("checkIn=2026-11-20&checkOut=2026-12-01")).await.1), ["A", "B"]);
+    let cancelled = reservation_event(EventType::ReservationCancelled, &a, r1, "2026-12-01", "2026-12-03", 3);
+    deliver(&handler, &[&cancelled]).await;
+    assert_eq!(titles(&search(&store, &free("checkIn=2026-12-02&checkOut=2026-12-04")).await.1), ["A", "B"]);
+    // Out of order: the cancellation first, the confirmation late. The nights stay free.
+    let r2 = "01a20000-0000-7000-8000-000000000102";
+    let late_confirmed = reservation_event(EventType::ReservationConfirmed, &a, r2, "2026-12-10", "2026-12-12", 2);
+    let early_cancelled = reservation_event(EventType::ReservationCancelled, &a, r2, "2026-12-10", "2026-12-12", 3);
+    deliver(&handler, &[&early_cancelled, &late_confirmed]).await;
+    assert_eq!(titles(&search(&store, &free("checkIn=2026-12-10&checkOut=2026-12-11")).await.1), ["A", "B"]);
+}
+
+async fn reviews_move_the_rating_once_each(table: Arc<dyn Table>) {
+    let store = RoomStore::new(table.clone());
+    let handler = RoomHandler::new(table.clone());
+    let a = new_room(&store, "Rated", "Gangneung", 2).await;
+    let review = |rating: u8, reservation: &str| {
+        Envelope::new(
+            EventType::ReviewWritten,
+            reservation,
+            1,
+            &Causation::request("c-review"),
+            json!({"reviewId": uuid::Uuid::now_v7().to_string(), "roomId": a, "reservationId": reservation, "guestId": "minho", "rating": rating, "text": "Lovely"}),
+        )
+        .unwrap()
+    };
+    let four = review(4, "01a20000-0000-7000-8000-000000000201");
+    let five = review(5, "01a20000-0000-7000-8000-000000000202");
+    deliver(&handler, &[&four, &four, &five, &four]).await;
+    let (_, _, room) = call(&store, "GET", &format!("/rooms/{a}"), None, None, &[]).await;
+    assert_eq!(room["rating"], json!({"count": 2, "average": 4.5}));
+    assert_eq!(room["version"], 1, "a rating is not a host's change: If-Match still works");
+}
+
+async fn every_endpoint_checks_who_calls(table: Arc<dyn Table>) {
+    let store = RoomStore::new(table);
+    let id = new_room(&store, "Owned", "Suwon", 2).await;
+    let path = format!("/rooms/{id}");
+    let body = room_with("Owned", "Suwon", 2);
+    // (method, path, body, headers, [anonymous, guest, other host, owning host])
+    let cases: Vec<(&str, String, Option<&str>, Vec<(&str, &str)>, [u16; 4])> = vec![
+        ("POST", "/rooms".into(), Some(&body), vec![], [401, 403, 201, 201]),
+        ("GET", path.clone(), None, vec![], [200, 200, 200, 200]),
+        ("GET", "/rooms?city=suwon".into(), None, vec![], [200, 200, 200, 200]),
+        ("PUT", path.clone(), Some(&body), vec![("if-match", "1")], [401, 403, 403, 200]),
+        ("DELETE", path.clone(), None, vec![], [401, 403, 403, 204]),
+    ];
+    for (method, path, body, headers, expected) in cases {
+        for (who, want) in [None, GUEST, OTHER_HOST, HANA].into_iter().zip(expected) {
+            let (status, _, answer) = call(&store, method, &path, body, who, &headers).await;
+            assert_eq!(status, want, "{method} {path} as {who:?}: {answer}");
+        }
+    }
+}
+
 macro_rules! on_both_adapters {
     ($($case:ident),* $(,)?) => {
         mod embedded {
@@ -162,4 +428,11 @@ on_both_adapters!(
     unknown_and_malformed_room_ids_are_not_found,
     bad_bodies_get_a_problem_naming_the_field,
     identity_and_media_are_checked_first,
+    modify_needs_the_current_version_and_the_owner,
+    a_deleted_room_is_gone_from_reads_and_search,
+    search_finds_rooms_by_city_and_guests_page_by_page,
+    bad_search_parameters_are_named,
+    stays_take_nights_out_of_search_and_cancellations_free_them,
+    reviews_move_the_rating_once_each,
+    every_endpoint_checks_who_calls,
 );

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
-use bnb::rooms::RoomStore;
+use bnb::rooms::{RoomHandler, RoomStore};
 use bnb::storage::Table;
 use bnb::tables::{TableKind, ROOMS, VIEWS};
 use bnb::views::ViewProjector;
@@ -34,7 +34,16 @@ pub enum Handler {
 }
 
 /// Every binary the workspace builds and this runtime links.
-pub const LINKED: &[&str] = &[register_room::NAME, get_room::NAME, publish_events::NAME, view_projector::NAME];
+pub const LINKED: &[&str] = &[
+    register_room::NAME,
+    get_room::NAME,
+    modify_room::NAME,
+    delete_room::NAME,
+    search_rooms::NAME,
+    room_handler::NAME,
+    publish_events::NAME,
+    view_projector::NAME,
+];
 
 fn table(decl: &FunctionDecl, kind: TableKind, wiring: &Wiring) -> Result<Arc<dyn Table>, WiringError> {
     let name = decl.environment.get(kind.env).ok_or_else(|| format!("function {} has no {} in its environment", decl.logical_id, kind.env))?;
@@ -77,6 +86,34 @@ pub fn link(decl: &FunctionDecl, wiring: &Wiring) -> Result<Handler, WiringError
                 let rooms = rooms.clone();
                 async move { get_room::handle(&rooms, r).await }
             })
+        }
+        modify_room::NAME => {
+            let rooms = RoomStore::new(table(decl, ROOMS, wiring)?);
+            http(move |r| {
+                let rooms = rooms.clone();
+                async move { modify_room::handle(&rooms, r).await }
+            })
+        }
+        delete_room::NAME => {
+            let rooms = RoomStore::new(table(decl, ROOMS, wiring)?);
+            http(move |r| {
+                let rooms = rooms.clone();
+                async move { delete_room::handle(&rooms, r).await }
+            })
+        }
+        search_rooms::NAME => {
+            let rooms = RoomStore::new(table(decl, ROOMS, wiring)?);
+            http(move |r| {
+                let rooms = rooms.clone();
+                async move { search_rooms::handle(&rooms, r).await }
+            })
+        }
+        room_handler::NAME => {
+            let handler = Arc::new(RoomHandler::new(table(decl, ROOMS, wiring)?));
+            Handler::Sqs(Arc::new(move |event| {
+                let handler = handler.clone();
+                Box::pin(async move { room_handler::handle(&handler, event).await })
+            }))
         }
         publish_events::NAME => {
             let topic = wiring.topic(&name_from_arn(env(decl, "DOMAIN_EVENTS_TOPIC_ARN")?))?;

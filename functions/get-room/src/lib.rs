@@ -4,7 +4,7 @@ use std::convert::Infallible;
 
 use bnb::http::{json, path_param, serve};
 use bnb::rooms::{get_room, RoomDocument, RoomError, RoomStore};
-use lambda_http::http::StatusCode;
+use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request, Response};
 
 pub const NAME: &str = "get-room";
@@ -13,7 +13,12 @@ pub async fn handle(store: &RoomStore, request: Request) -> Result<Response<Body
     serve(NAME, request, |request, _meta| async move {
         let room_id = path_param(&request, "roomId").ok_or(RoomError::NotFound)?;
         let room = get_room(store, &room_id).await?;
-        json(StatusCode::OK, &RoomDocument::from(&room))
+        let mut response = json(StatusCode::OK, &RoomDocument::from(&room))?;
+        // The version, for `If-Match` on PUT.
+        if let Ok(etag) = header::HeaderValue::from_str(&format!("\"{}\"", room.version)) {
+            response.headers_mut().insert(header::ETAG, etag);
+        }
+        Ok(response)
     })
     .await
 }

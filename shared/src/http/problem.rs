@@ -131,6 +131,16 @@ impl From<RoomError> for Problem {
                 p.errors = vec![FieldError { field: "version".into(), message: format!("is stale; current is {current}") }];
                 p
             }
+            RoomError::VersionRequired => {
+                let mut p = Problem::new(
+                    StatusCode::PRECONDITION_REQUIRED,
+                    "version-required",
+                    "Say which version you changed",
+                    "Send the version you read, as `If-Match` or as `version` in the body, so a change made meanwhile is not overwritten.",
+                );
+                p.errors = vec![FieldError { field: "version".into(), message: "is required".into() }];
+                p
+            }
             RoomError::Storage(e) => Problem::from(e),
         }
     }

@@ -36,6 +36,51 @@ impl From<RegisterRoomRequest> for RoomInput {
     }
 }
 
+/// `PUT /rooms/{roomId}`: the room's new details, replacing the old, and the version they were
+/// read at (or send it as `If-Match`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ModifyRoomRequest {
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    pub city: String,
+    pub address: String,
+    pub capacity: i64,
+    pub nightly_price: MoneyDocument,
+    #[serde(default)]
+    pub amenities: Vec<String>,
+    #[serde(default)]
+    pub version: Option<u64>,
+}
+
+impl ModifyRoomRequest {
+    pub fn into_parts(self) -> (RoomInput, Option<u64>) {
+        let version = self.version;
+        let input = RoomInput {
+            title: self.title,
+            description: self.description,
+            city: self.city,
+            address: self.address,
+            capacity: self.capacity,
+            price_amount: self.nightly_price.amount,
+            price_currency: self.nightly_price.currency,
+            amenities: self.amenities,
+        };
+        (input, version)
+    }
+}
+
+/// A page of search results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomPage {
+    pub items: Vec<RoomDocument>,
+    /// Pass back as `cursor` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MoneyDocument {

@@ -1,13 +1,24 @@
-//! The room context: hosts register, change and delete rooms; anyone reads them.
+//! The room context: hosts register, change and delete rooms; anyone reads and searches them;
+//! the room handler keeps occupancy and ratings from other contexts' events.
 
+mod delete_room;
 mod document;
 mod get_room;
+mod handler;
+mod modify_room;
+mod occupancy;
 mod register_room;
+mod search_rooms;
 mod store;
 
-pub use document::{MoneyDocument, RegisterRoomRequest, RoomDocument};
+pub use delete_room::delete_room;
+pub use document::{ModifyRoomRequest, MoneyDocument, RegisterRoomRequest, RoomDocument, RoomPage};
 pub use get_room::get_room;
+pub use handler::{rating_of, RoomHandler};
+pub use modify_room::modify_room;
+pub use occupancy::record_nights;
 pub use register_room::register_room;
+pub use search_rooms::{search_rooms, SearchInput, MAX_PAGE};
 pub use store::RoomStore;
 
 use crate::domain::Invalid;
@@ -25,6 +36,8 @@ pub enum RoomError {
     NotFound,
     #[error("stale version; the room is at {current}")]
     StaleVersion { current: u64 },
+    #[error("the request names no version: send If-Match or `version`")]
+    VersionRequired,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }

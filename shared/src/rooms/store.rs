@@ -2,7 +2,11 @@
 //!
 //! | item | pk | sk | gsi1 (search) | gsi2 (host) |
 //! |---|---|---|---|---|
-//! | room | `ROOM#<id>` | `ROOM` | `CITY#<city>` / `<roomId>`, active rooms only | `HOST#<hostId>` / `ROOM#<roomId>` |
+//! | room | `ROOM#<id>` | `ROOM` | `CITY#<city>` / `CAP#<capacity:03>#<roomId>`, active rooms only | `HOST#<hostId>` / `ROOM#<roomId>` |
+//! | occupied night | `ROOM#<id>` | `NIGHT#<date>#<reservationId>` | | |
+//!
+//! Search by city and guests is one index query (`gsi1sk >= CAP#<guests>`), so rooms too small
+//! are never read; a stay's availability is one query of the room's own partition.
 
 use std::sync::Arc;
 
@@ -92,11 +96,17 @@ impl RoomStore {
         if room.status == RoomStatus::Active {
             // Only active rooms are in the search index: deleting a room takes it out.
             item.insert("gsi1pk".into(), format!("CITY#{}", city_key(&d.city)).into());
-            item.insert("gsi1sk".into(), room.id.to_string().into());
+            item.insert("gsi1sk".into(), search_sort_key(d.capacity, &room.id).into());
         }
         item.insert("gsi2pk".into(), format!("HOST#{}", room.host_id).into());
         item.insert("gsi2sk".into(), format!("ROOM#{}", room.id).into());
         Ok(item)
+    }
+
+    /// Reads a room that must exist, whatever its status.
+    pub async fn load(&self, id: &str) -> Result<Room, super::RoomError> {
+        let id = RoomId::parse(id).ok_or(super::RoomError::NotFound)?;
+        self.get(&id).await?.ok_or(super::RoomError::NotFound)
     }
 
     pub fn from_item(item: &Item) -> Result<Room, StorageError> {
@@ -124,4 +134,15 @@ impl RoomStore {
             updated_at: record.updated_at,
         })
     }
+}
+
+/// Where a room sorts in its city's search partition: by capacity, so that "at least N guests"
+/// is a key condition.
+pub fn search_sort_key(capacity: u32, id: &RoomId) -> String {
+    format!("{}{id}", capacity_prefix(capacity))
+}
+
+/// The sort-key prefix of rooms with this capacity.
+pub fn capacity_prefix(capacity: u32) -> String {
+    format!("CAP#{capacity:03}#")
 }

@@ -1,0 +1,12 @@
+//! `room-handler`: keeps the room context's occupancy calendar (reservation events) and ratings
+//! (reviews).
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use bnb::consumer::handle_sqs_event;
+use bnb::rooms::RoomHandler;
+
+pub const NAME: &str = RoomHandler::NAME;
+
+pub async fn handle(handler: &RoomHandler, event: SqsEvent) -> SqsBatchResponse {
+    handle_sqs_event(handler, event).await
+}

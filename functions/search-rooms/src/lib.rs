@@ -1,0 +1,28 @@
+//! `GET /rooms?city=&guests=&checkIn=&checkOut=&cursor=&limit=`: anyone searches active rooms.
+
+use std::convert::Infallible;
+
+use bnb::http::{json, query_param, serve, Problem};
+use bnb::rooms::{search_rooms, RoomStore, SearchInput};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, RequestExt, Response};
+
+pub const NAME: &str = "search-rooms";
+
+const PARAMETERS: &[&str] = &["city", "guests", "checkIn", "checkOut", "cursor", "limit"];
+
+pub async fn handle(store: &RoomStore, request: Request) -> Result<Response<Body>, Infallible> {
+    serve(NAME, request, |request, _meta| async move {
+        // An unknown parameter is refused, not ignored: `gusts=4` must not search for anyone.
+        if let Some(params) = request.query_string_parameters_ref() {
+            if let Some((unknown, _)) = params.iter().find(|(k, _)| !PARAMETERS.contains(k)) {
+                return Err(Problem::bad_request(unknown, format!("is not a search parameter; use {}", PARAMETERS.join(", "))));
+            }
+        }
+        let q = |name: &str| query_param(&request, name);
+        let input = SearchInput { city: q("city"), guests: q("guests"), check_in: q("checkIn"), check_out: q("checkOut"), cursor: q("cursor"), limit: q("limit") };
+        let page = search_rooms(store, input).await?;
+        json(StatusCode::OK, &page)
+    })
+    .await
+}

@@ -1,0 +1,79 @@
+//! The room handler: keeps the room context's own copies of what other contexts decide — the
+//! occupancy calendar (from reservation events) and each room's rating (from reviews).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use super::occupancy::record_nights;
+use super::RoomStore;
+use crate::consumer::{Consumer, ConsumerError};
+use crate::domain::reservation::Reservation;
+use crate::domain::review::Review;
+use crate::domain::RoomId;
+use crate::events::{Envelope, EventType};
+use crate::storage::{Condition, Table, Update, WriteOp};
+
+pub struct RoomHandler {
+    store: RoomStore,
+    table: Arc<dyn Table>,
+}
+
+impl RoomHandler {
+    pub const NAME: &'static str = "room-handler";
+
+    pub fn new(table: Arc<dyn Table>) -> Self {
+        RoomHandler { store: RoomStore::new(table.clone()), table }
+    }
+}
+
+fn payload<T: serde::de::DeserializeOwned>(event: &Envelope) -> Result<T, ConsumerError> {
+    serde_json::from_value(event.payload.clone())
+        .map_err(|e| ConsumerError::Transient(format!("{} payload does not read: {e}", event.event_type)))
+}
+
+#[async_trait]
+impl Consumer for RoomHandler {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    fn table(&self) -> &dyn Table {
+        self.table.as_ref()
+    }
+
+    async fn apply(&self, event: &Envelope) -> Result<Vec<WriteOp>, ConsumerError> {
+        match event.event_type {
+            EventType::ReservationConfirmed | EventType::ReservationCancelled => {
+                let reservation: Reservation = payload(event)?;
+                Ok(record_nights(&reservation))
+            }
+            EventType::ReviewWritten => {
+                let review: Review = payload(event)?;
+                let room_id = RoomId::parse(review.room_id.as_str())
+                    .ok_or_else(|| ConsumerError::Transient(format!("review names room {}", review.room_id)))?;
+                // Additions commute, so reviews may arrive in any order; the processed-event
+                // record written with this update makes a redelivery add nothing.
+                let update = Update::new(RoomStore::key(&room_id))
+                    .add("ratingCount", 1)
+                    .add("ratingTotal", i64::from(review.rating))
+                    .when(Condition::Exists);
+                Ok(vec![update.into_op()])
+            }
+            _ => Ok(Vec::new()),
+        }
+    }
+}
+
+/// The rating fields as stored (for tests and readers of raw items).
+pub fn rating_of(item: &crate::storage::Item) -> (i64, i64) {
+    let n = |k: &str| item.get(k).and_then(Value::as_i64).unwrap_or(0);
+    (n("ratingCount"), n("ratingTotal"))
+}
+
+impl RoomHandler {
+    pub fn store(&self) -> &RoomStore {
+        &self.store
+    }
+}
