@@ -8,13 +8,16 @@ use std::sync::Arc;
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
+use bnb::payments::invoker::{InProcessInvoker, InvokeFuture};
+use bnb::payments::{BreakerConfig, CircuitBreaker, FaultConfig, PaymentHandler, PaymentService};
+use bnb::reservations::{IdempotencyStore, PlaceReservation, ReservationHandler, ReservationSettings, ReservationStore};
 use bnb::rooms::{RoomHandler, RoomStore};
 use bnb::storage::Table;
-use bnb::tables::{TableKind, ROOMS, VIEWS};
+use bnb::tables::{TableKind, PAYMENTS, RESERVATIONS, ROOMS, VIEWS};
 use bnb::views::ViewProjector;
 use lambda_http::{Body, Request, Response};
 
-use crate::template::{name_from_arn, FunctionDecl};
+use crate::template::{local_name, name_from_arn, FunctionDecl, Topology};
 use crate::wiring::{Wiring, WiringError};
 
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -25,16 +28,26 @@ pub type StreamFunction = Arc<dyn Fn(StreamEvent) -> BoxFuture<DynamoDbEventResp
 /// An SQS function.
 pub type SqsFunction = Arc<dyn Fn(SqsEvent) -> BoxFuture<SqsBatchResponse> + Send + Sync>;
 
+/// A function invoked synchronously (or on a schedule): a JSON payload in, JSON out.
+pub type InvokeFunction = Arc<dyn Fn(serde_json::Value) -> InvokeFuture + Send + Sync>;
+
 /// A linked function.
 #[derive(Clone)]
 pub enum Handler {
     Http(HttpFunction),
     Stream(StreamFunction),
     Sqs(SqsFunction),
+    Invoke(InvokeFunction),
 }
 
 /// Every binary the workspace builds and this runtime links.
 pub const LINKED: &[&str] = &[
+    process_payment::NAME,
+    place_reservation::NAME,
+    cancel_reservation::NAME,
+    payment_handler::NAME,
+    reservation_handler::NAME,
+    expire_holds::NAME,
     register_room::NAME,
     get_room::NAME,
     modify_room::NAME,
@@ -70,9 +83,74 @@ where
     }))
 }
 
+fn lookup(decl: &FunctionDecl) -> impl Fn(&str) -> Option<String> + '_ {
+    move |var| decl.environment.get(var).cloned()
+}
+
 /// Links the function `decl` names, handing it what its environment points at.
-pub fn link(decl: &FunctionDecl, wiring: &Wiring) -> Result<Handler, WiringError> {
+pub fn link(decl: &FunctionDecl, topology: &Topology, wiring: &Wiring) -> Result<Handler, WiringError> {
     Ok(match decl.binary.as_str() {
+        process_payment::NAME => {
+            let payments = PaymentService::new(table(decl, PAYMENTS, wiring)?, FaultConfig::from_lookup(lookup(decl)));
+            Handler::Invoke(Arc::new(move |payload| {
+                let payments = payments.clone();
+                Box::pin(async move { process_payment::handle(&payments, payload).await.and_then(|r| serde_json::to_value(r).map_err(|e| e.to_string())) })
+            }))
+        }
+        place_reservation::NAME => {
+            let target = env(decl, "PAYMENT_FUNCTION_NAME")?;
+            let payment_decl = topology
+                .functions
+                .iter()
+                .find(|f| local_name(&f.logical_id, "AWS::Serverless::Function") == target)
+                .ok_or_else(|| format!("function {}: PAYMENT_FUNCTION_NAME names {target}, which is not in the template", decl.logical_id))?;
+            let Handler::Invoke(payment) = link(payment_decl, topology, wiring)? else {
+                return Err(format!("function {} is not one that can be invoked", payment_decl.logical_id).into());
+            };
+            let reservations = table(decl, RESERVATIONS, wiring)?;
+            let deps = Arc::new(place_reservation::Deps {
+                place: PlaceReservation {
+                    reservations: ReservationStore::new(reservations.clone()),
+                    rooms: RoomStore::new(table(decl, ROOMS, wiring)?),
+                    payments: Arc::new(InProcessInvoker::new(payment)),
+                    breaker: Arc::new(CircuitBreaker::new(reservations.clone(), "payment", BreakerConfig::from_lookup(lookup(decl)))),
+                    settings: ReservationSettings::from_lookup(lookup(decl)),
+                },
+                idempotency: IdempotencyStore::new(reservations),
+            });
+            http(move |r| {
+                let deps = deps.clone();
+                async move { place_reservation::handle(&deps, r).await }
+            })
+        }
+        cancel_reservation::NAME => {
+            let store = ReservationStore::new(table(decl, RESERVATIONS, wiring)?);
+            http(move |r| {
+                let store = store.clone();
+                async move { cancel_reservation::handle(&store, r).await }
+            })
+        }
+        payment_handler::NAME => {
+            let handler = Arc::new(PaymentHandler::new(PaymentService::new(table(decl, PAYMENTS, wiring)?, FaultConfig::default())));
+            Handler::Sqs(Arc::new(move |event| {
+                let handler = handler.clone();
+                Box::pin(async move { payment_handler::handle(&handler, event).await })
+            }))
+        }
+        reservation_handler::NAME => {
+            let handler = Arc::new(ReservationHandler::new(table(decl, RESERVATIONS, wiring)?));
+            Handler::Sqs(Arc::new(move |event| {
+                let handler = handler.clone();
+                Box::pin(async move { reservation_handler::handle(&handler, event).await })
+            }))
+        }
+        expire_holds::NAME => {
+            let store = ReservationStore::new(table(decl, RESERVATIONS, wiring)?);
+            Handler::Invoke(Arc::new(move |_payload| {
+                let store = store.clone();
+                Box::pin(async move { expire_holds::handle(&store).await.map(|n| serde_json::json!({ "expired": n })) })
+            }))
+        }
         register_room::NAME => {
             let rooms = RoomStore::new(table(decl, ROOMS, wiring)?);
             http(move |r| {

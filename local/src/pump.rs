@@ -293,3 +293,28 @@ async fn run_guarded<T: Send + 'static>(timeout: Duration, invocation: crate::fu
         }
     }
 }
+
+/// An EventBridge schedule: invokes the function every `every`, the first time one period after
+/// start-up.
+pub async fn run_schedule(function: String, every: Duration, handler: crate::functions::InvokeFunction, timeout: Duration, mut stop: watch::Receiver<bool>) {
+    let span = tracing::info_span!("schedule", function = %function);
+    async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop.changed() => {}
+            }
+            if *stop.borrow() {
+                return;
+            }
+            let event = json!({"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "account": ACCOUNT, "region": REGION, "detail": {}});
+            match run_guarded(timeout, handler(event)).await {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => tracing::warn!(error = %e, "scheduled run failed"),
+                None => {}
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}

@@ -96,8 +96,9 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
     let mut stream_pumps = Vec::new();
     let mut queue_pumps = Vec::new();
     let mut wired = Vec::new();
+    let mut schedules = Vec::new();
     for decl in &topology.functions {
-        let handler = link(decl, &wiring)?;
+        let handler = link(decl, &topology, &wiring)?;
         let timeout = Duration::from_secs(decl.timeout_seconds.max(1) as u64);
         for trigger in &decl.triggers {
             let mismatch = || format!("function {} cannot take its {trigger:?} trigger", decl.logical_id);
@@ -132,6 +133,10 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
                     });
                     wired.push(Wired { function: decl.binary.clone(), trigger: format!("queue {queue}, batches of {batch_size}") });
                 }
+                (Trigger::Schedule { every }, Handler::Invoke(f)) => {
+                    schedules.push((decl.binary.clone(), *every, f.clone(), timeout));
+                    wired.push(Wired { function: decl.binary.clone(), trigger: format!("every {} s", every.as_secs()) });
+                }
                 _ => return Err(mismatch().into()),
             }
         }
@@ -156,6 +161,9 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
     }
     for pump in queue_pumps {
         pumps.push(tokio::spawn(pump.run(stopped.clone())));
+    }
+    for (function, every, handler, timeout) in schedules {
+        pumps.push(tokio::spawn(crate::pump::run_schedule(function, every, handler, timeout, stopped.clone())));
     }
     Ok(Running { addr, routes, wired, store, wiring, topology, stop, server, pumps })
 }

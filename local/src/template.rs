@@ -58,6 +58,8 @@ pub enum Trigger {
     Http { method: String, path: String, authorized: bool },
     Stream { table: String, batch_size: usize, maximum_retry_attempts: u32, bisect_on_error: bool, on_failure: Option<String>, report_failures: bool },
     Sqs { queue: String, batch_size: usize, report_failures: bool },
+    /// EventBridge `rate(...)`.
+    Schedule { every: std::time::Duration },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -197,11 +199,32 @@ fn function(id: &str, resource: &Value, props: &Value, globals: &Value) -> Resul
                 batch_size: number(p.get("BatchSize")).unwrap_or(10) as usize,
                 report_failures: reports,
             },
+            "Schedule" => {
+                let expression = p.get("Schedule").and_then(Value::as_str).unwrap_or_default();
+                let every = parse_rate(expression)
+                    .ok_or_else(|| TemplateError::Invalid(format!("function {id}: schedule {expression:?} is not a rate(...) bnb-local can run")))?;
+                Trigger::Schedule { every }
+            }
             other => return Err(TemplateError::Invalid(format!("function {id}: event {name} has type {other}, which bnb-local cannot run"))),
         };
         triggers.push(trigger);
     }
     Ok(FunctionDecl { logical_id: id.to_owned(), binary, timeout_seconds: timeout, environment, triggers })
+}
+
+/// `rate(1 minute)`, `rate(5 minutes)`, `rate(1 hour)`.
+fn parse_rate(expression: &str) -> Option<std::time::Duration> {
+    let inner = expression.trim().strip_prefix("rate(")?.strip_suffix(')')?;
+    let (n, unit) = inner.trim().split_once(' ')?;
+    let n: u64 = n.parse().ok()?;
+    let seconds = match unit.trim().trim_end_matches('s') {
+        "second" => 1,
+        "minute" => 60,
+        "hour" => 3600,
+        "day" => 86_400,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_secs(n * seconds))
 }
 
 /// The local name of a resource: `RoomsTable` → `rooms`, `DomainEventsTopic` → `domain-events`,

@@ -15,6 +15,8 @@ pub mod events;
 pub mod http;
 pub mod messaging;
 pub mod outbox;
+pub mod payments;
+pub mod reservations;
 pub mod rooms;
 pub mod storage;
 pub mod tables;

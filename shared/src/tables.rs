@@ -32,8 +32,23 @@ pub const ROOMS: TableKind = TableKind { env: "ROOMS_TABLE", default_name: "room
 /// Views (CQRS read models): `HOST#<hostId>`, `GUEST#<guestId>`, `RESERVATION#<id>` partitions.
 pub const VIEWS: TableKind = TableKind { env: "VIEWS_TABLE", default_name: "views", indexes: &[] };
 
+/// Reservations, night locks, idempotency records and the payment breaker; `gsi1` = a room's
+/// confirmed stays by check-in, `gsi2` = holds by expiry.
+pub const RESERVATIONS: TableKind = TableKind { env: "RESERVATIONS_TABLE", default_name: "reservations", indexes: &["gsi1", "gsi2"] };
+
+/// Payments, one per reservation.
+pub const PAYMENTS: TableKind = TableKind { env: "PAYMENTS_TABLE", default_name: "payments", indexes: &[] };
+
 /// Every kind of table bnb has.
-pub const ALL: &[TableKind] = &[ROOMS, VIEWS];
+pub const ALL: &[TableKind] = &[ROOMS, VIEWS, RESERVATIONS, PAYMENTS];
+
+pub fn reservations() -> TableSpec {
+    RESERVATIONS.spec()
+}
+
+pub fn payments() -> TableSpec {
+    PAYMENTS.spec()
+}
 
 pub fn rooms() -> TableSpec {
     ROOMS.spec()

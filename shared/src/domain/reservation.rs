@@ -31,6 +31,7 @@ pub enum AbortReason {
     Timeout,
     BreakerOpen,
     HoldExpired,
+    PaymentFailed,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

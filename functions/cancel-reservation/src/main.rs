@@ -1,0 +1,13 @@
+use std::sync::Arc;
+
+use bnb::reservations::ReservationStore;
+use bnb::storage::dynamodb::DynamoTable;
+use lambda_http::{run, service_fn, Error};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    bnb::telemetry::init_json();
+    let aws = bnb::config::aws_sdk_config().await;
+    let store = ReservationStore::new(Arc::new(DynamoTable::new(&aws, bnb::tables::reservations())));
+    run(service_fn(|request| cancel_reservation::handle(&store, request))).await
+}

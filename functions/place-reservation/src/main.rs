@@ -1,0 +1,28 @@
+use std::sync::Arc;
+
+use bnb::payments::invoker::LambdaInvoker;
+use bnb::payments::{BreakerConfig, CircuitBreaker};
+use bnb::reservations::{IdempotencyStore, PlaceReservation, ReservationSettings, ReservationStore};
+use bnb::rooms::RoomStore;
+use bnb::storage::dynamodb::DynamoTable;
+use bnb::storage::Table;
+use lambda_http::{run, service_fn, Error};
+use place_reservation::Deps;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    bnb::telemetry::init_json();
+    let aws = bnb::config::aws_sdk_config().await;
+    let reservations: Arc<dyn Table> = Arc::new(DynamoTable::new(&aws, bnb::tables::reservations()));
+    let deps = Deps {
+        place: PlaceReservation {
+            reservations: ReservationStore::new(reservations.clone()),
+            rooms: RoomStore::new(Arc::new(DynamoTable::new(&aws, bnb::tables::rooms()))),
+            payments: Arc::new(LambdaInvoker::new(&aws, std::env::var("PAYMENT_FUNCTION_NAME")?)),
+            breaker: Arc::new(CircuitBreaker::new(reservations.clone(), "payment", BreakerConfig::from_env())),
+            settings: ReservationSettings::from_env(),
+        },
+        idempotency: IdempotencyStore::new(reservations),
+    };
+    run(service_fn(|request| place_reservation::handle(&deps, request))).await
+}
