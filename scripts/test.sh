@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every bnb test, from a fresh clone or the hundredth time in a row:
 #   1. installs the test tools (a pinned moto server, cfn-lint) into .tools/, once;
-#   2. starts moto on a free loopback port, for the AWS adapter tests;
+#   2. starts moto on a free loopback port, for the AWS adapter tests (one request at a time:
+#      see scripts/moto_server.py);
 #   3. lints template.yaml;
 #   4. runs the whole workspace's tests against moto;
 #   5. stops moto. Any failure exits non-zero; nothing is skipped.
@@ -47,7 +48,7 @@ start_moto() {
     local port
     port=$(free_port)
     step "starting moto on 127.0.0.1:$port"
-    "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" > "$tools/moto.log" 2>&1 &
+    "$venv/bin/python" scripts/moto_server.py 127.0.0.1 "$port" > "$tools/moto.log" 2>&1 &
     moto_pid=$!
     for _ in $(seq 1 100); do
         if curl -fsS -o /dev/null "http://127.0.0.1:$port/moto-api/"; then

@@ -1,0 +1,504 @@
+//! Booking and paying, on the embedded adapters and on moto: no double booking under
+//! concurrency, declines, timeouts with late approvals refunded, the shared circuit breaker,
+//! idempotency keys, cancellation with refund, a deleted room's stays cancelled, and a
+//! randomized run after which invariants 1 and 2 of design.md §7 are checked over the store.
+
+mod support;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bnb::consumer::{apply_once, Consumer};
+use bnb::domain::reservation::CancelledBy;
+use bnb::events::{Causation, Envelope, EventType};
+use bnb::outbox::envelope_of;
+use bnb::payments::invoker::InProcessInvoker;
+use bnb::payments::{BreakerConfig, CircuitBreaker, FaultConfig, PaymentHandler, PaymentService, Permit};
+use bnb::reservations::{IdempotencyStore, PlaceReservation, ReservationHandler, ReservationSettings, ReservationStore};
+use bnb::rooms::RoomStore;
+use bnb::storage::{Item, Key, StreamPosition, Table, TableSpec};
+use place_reservation::Deps;
+use serde_json::{json, Value};
+use support::{answer, api_request, claims, On};
+
+/// Three tables, the functions over them, and the consumers that settle the saga.
+struct World {
+    rooms: Arc<dyn Table>,
+    reservations: Arc<dyn Table>,
+    payments: Arc<dyn Table>,
+    deps: Deps,
+    /// How many times process-payment was invoked.
+    calls: Arc<AtomicUsize>,
+    payment_service: PaymentService,
+    positions: tokio::sync::Mutex<BTreeMap<String, StreamPosition>>,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+async fn table(on: On, spec: TableSpec, dirs: &mut Vec<tempfile::TempDir>) -> Arc<dyn Table> {
+    match on {
+        On::Embedded => {
+            let (t, d) = support::embedded_table(spec);
+            dirs.push(d);
+            t
+        }
+        On::Moto => support::moto_table(spec).await,
+    }
+}
+
+fn breaker_config() -> BreakerConfig {
+    BreakerConfig { failure_threshold: 1000, window: Duration::from_secs(60), cool_down: Duration::from_millis(500), probe_timeout: Duration::from_secs(5), cache_ttl: Duration::ZERO }
+}
+
+async fn world(on: On, faults: FaultConfig, settings: ReservationSettings, breaker: BreakerConfig) -> World {
+    let mut dirs = Vec::new();
+    let rooms = table(on, bnb::tables::rooms(), &mut dirs).await;
+    let reservations = table(on, bnb::tables::reservations(), &mut dirs).await;
+    let payments = table(on, bnb::tables::payments(), &mut dirs).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let payment_service = PaymentService::new(payments.clone(), faults);
+    let deps = deps_for(&rooms, &reservations, &payment_service, &calls, settings, breaker);
+    World { rooms, reservations, payments, deps, calls, payment_service, positions: Default::default(), _dirs: dirs }
+}
+
+/// One instance of place-reservation: its own invoker and its own breaker client.
+fn deps_for(rooms: &Arc<dyn Table>, reservations: &Arc<dyn Table>, payments: &PaymentService, calls: &Arc<AtomicUsize>, settings: ReservationSettings, breaker: BreakerConfig) -> Deps {
+    let (service, counter) = (payments.clone(), calls.clone());
+    let invoker = InProcessInvoker::new(Arc::new(move |payload| {
+        let (service, counter) = (service.clone(), counter.clone());
+        Box::pin(async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            process_payment::handle(&service, payload).await.and_then(|r| serde_json::to_value(r).map_err(|e| e.to_string()))
+        })
+    }));
+    Deps {
+        place: PlaceReservation {
+            reservations: ReservationStore::new(reservations.clone()),
+            rooms: RoomStore::new(rooms.clone()),
+            payments: Arc::new(invoker),
+            breaker: Arc::new(CircuitBreaker::new(reservations.clone(), "payment", breaker)),
+            settings,
+        },
+        idempotency: IdempotencyStore::new(reservations.clone()),
+    }
+}
+
+fn settings(timeout_ms: u64) -> ReservationSettings {
+    ReservationSettings { payment_timeout: Duration::from_millis(timeout_ms), hold: Duration::from_secs(120) }
+}
+
+impl World {
+    async fn room(&self, capacity: i64, price: i64) -> String {
+        let body = json!({"title": "Hanok", "city": "Seoul", "address": "1 Bukchon-ro", "capacity": capacity, "nightlyPrice": {"amount": price, "currency": "KRW"}});
+        let request = api_request("POST", "/rooms", "/rooms", Some(&body.to_string()), Some(claims("hana", "host")), &[]);
+        let (status, _, room) = answer(register_room::handle(&RoomStore::new(self.rooms.clone()), request).await.unwrap());
+        assert_eq!(status, 201);
+        room["roomId"].as_str().unwrap().to_owned()
+    }
+
+    async fn book_with(&self, deps: &Deps, guest: &str, room: &str, check_in: &str, check_out: &str, token: &str, key: Option<&str>) -> (u16, Value, Option<String>) {
+        let body = json!({"roomId": room, "checkIn": check_in, "checkOut": check_out, "guests": 1, "cardToken": token}).to_string();
+        let headers: Vec<(&str, &str)> = key.map(|k| vec![("idempotency-key", k)]).unwrap_or_default();
+        let request = api_request("POST", "/reservations", "/reservations", Some(&body), Some(claims(guest, "guest")), &headers);
+        let response = place_reservation::handle(deps, request).await.unwrap();
+        let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+        let (status, _, body) = answer(response);
+        (status, body, retry_after)
+    }
+
+    async fn book(&self, guest: &str, room: &str, check_in: &str, check_out: &str, token: &str) -> (u16, Value, Option<String>) {
+        self.book_with(&self.deps, guest, room, check_in, check_out, token, None).await
+    }
+
+    async fn cancel(&self, guest: &str, id: &str) -> (u16, Value) {
+        let path = format!("/reservations/{id}/cancel");
+        let request = api_request("POST", "/reservations/{reservationId}/cancel", &path, None, Some(claims(guest, "guest")), &[]);
+        let (status, _, body) = answer(cancel_reservation::handle(&ReservationStore::new(self.reservations.clone()), request).await.unwrap());
+        (status, body)
+    }
+
+    /// Runs the consumers on every event published since the last call, until nothing new
+    /// comes: the saga settles (refunds, cancellations of a deleted room's stays).
+    async fn settle(&self) -> Vec<Envelope> {
+        let payment_handler = PaymentHandler::new(PaymentService::new(self.payments.clone(), FaultConfig::default()));
+        let reservation_handler = ReservationHandler::new(self.reservations.clone());
+        let mut seen = Vec::new();
+        for _ in 0..20 {
+            let mut fresh = Vec::new();
+            for (name, table) in [("rooms", &self.rooms), ("reservations", &self.reservations), ("payments", &self.payments)] {
+                let mut positions = self.positions.lock().await;
+                let position = positions.entry(name.to_owned()).or_insert_with(StreamPosition::start);
+                loop {
+                    let batch = table.read_stream(position, 500).await.unwrap();
+                    if batch.records.is_empty() {
+                        break;
+                    }
+                    *position = batch.next;
+                    for r in batch.records {
+                        if r.kind == bnb::storage::ChangeKind::Insert {
+                            if let Some(Ok(envelope)) = r.new_image.as_ref().and_then(envelope_of) {
+                                fresh.push(envelope);
+                            }
+                        }
+                    }
+                }
+            }
+            if fresh.is_empty() {
+                return seen;
+            }
+            for event in &fresh {
+                for consumer in [&payment_handler as &dyn Consumer, &reservation_handler] {
+                    apply_once(consumer, event).await.unwrap();
+                }
+            }
+            seen.extend(fresh);
+        }
+        panic!("the saga did not settle");
+    }
+
+    async fn payment(&self, reservation: &str) -> Option<Item> {
+        self.payments.get(&Key::new(format!("PAYMENT#{reservation}"), "PAYMENT")).await.unwrap()
+    }
+
+    async fn reservation(&self, id: &str) -> Item {
+        self.reservations.get(&Key::new(format!("RESERVATION#{id}"), "RESERVATION")).await.unwrap().expect("reservation item")
+    }
+
+    async fn lock(&self, room: &str, night: &str) -> Option<Item> {
+        self.reservations.get(&Key::new(format!("NIGHT#{room}#{night}"), "LOCK")).await.unwrap()
+    }
+}
+
+/// A date `days` from today, as YYYY-MM-DD.
+fn day(days: i64) -> String {
+    bnb::domain::stay::format_date(time::OffsetDateTime::now_utc().date() + time::Duration::days(days))
+}
+
+/// Every item as it stands now, folded from the table's change stream.
+async fn current_items(table: &dyn Table) -> HashMap<Key, Item> {
+    let mut items = HashMap::new();
+    for change in support::all_changes(table).await {
+        match change.new_image {
+            Some(image) => items.insert(change.keys, image),
+            None => items.remove(&change.keys),
+        };
+    }
+    items
+}
+
+// ---------------------------------------------------------------- the cases
+
+async fn fifty_concurrent_bookings_of_overlapping_nights_have_one_winner(on: On) {
+    let w = Arc::new(world(on, FaultConfig::default(), settings(5000), breaker_config()).await);
+    let room = w.room(4, 100_000).await;
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let (w, room) = (w.clone(), room.clone());
+        // Every range covers night +12.
+        let start = 10 + (i % 3) as i64;
+        tasks.push(tokio::spawn(async move { w.book(&format!("guest-{i}"), &room, &day(start), &day(start + 3), "tok_visa").await }));
+    }
+    let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
+    let mut winner = None;
+    for t in tasks {
+        let (status, body, _) = t.await.unwrap();
+        *statuses.entry(status).or_default() += 1;
+        if status == 201 {
+            winner = Some(body);
+        } else {
+            assert_eq!(body["type"], "https://bnb.dev/problems/nights-taken", "{body}");
+        }
+    }
+    assert_eq!(statuses, BTreeMap::from([(201, 1), (409, 49)]));
+    assert_eq!(w.calls.load(Ordering::SeqCst), 1, "only the winner paid");
+    let winner = winner.unwrap();
+    let (check_in, check_out) = (winner["reservation"]["checkIn"].as_str().unwrap(), winner["reservation"]["checkOut"].as_str().unwrap());
+    let id = winner["reservation"]["reservationId"].as_str().unwrap();
+    for d in 9..16 {
+        let lock = w.lock(&room, &day(d)).await;
+        let inside = day(d).as_str() >= check_in && day(d).as_str() < check_out;
+        assert_eq!(lock.map(|l| l["reservationId"] == id), inside.then_some(true), "night {}", day(d));
+    }
+}
+
+async fn a_declined_card_books_nothing(on: On) {
+    let w = world(on, FaultConfig::default(), settings(5000), breaker_config()).await;
+    let room = w.room(2, 100_000).await;
+    let (status, problem, _) = w.book("minho", &room, &day(5), &day(7), "tok_declined").await;
+    assert_eq!(status, 402, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("card_declined"));
+    assert!(w.lock(&room, &day(5)).await.is_none() && w.lock(&room, &day(6)).await.is_none(), "no night stays locked");
+    let reservations = current_items(w.reservations.as_ref()).await;
+    assert!(reservations.values().all(|i| i.get("status").and_then(Value::as_str) != Some("CONFIRMED")), "no reservation");
+    let events = w.settle().await;
+    let types: Vec<EventType> = events.iter().map(|e| e.event_type).filter(|t| *t != EventType::RoomRegistered).collect();
+    assert_eq!(types, [EventType::PaymentDeclined], "no event but the decline");
+    // The nights can be booked at once.
+    assert_eq!(w.book("minho", &room, &day(5), &day(7), "tok_visa").await.0, 201);
+}
+
+async fn a_payment_slower_than_the_timeout_is_refunded_whichever_lands_first(on: On) {
+    let faults = FaultConfig { slow: Duration::from_millis(700), ..FaultConfig::default() };
+    let w = world(on, faults, settings(200), breaker_config()).await;
+    let room = w.room(2, 100_000).await;
+    for (case, refund_first) in [("refund before the late approval", true), ("late approval before the refund", false)] {
+        let offset = if refund_first { 20 } else { 30 };
+        let (status, problem, retry_after) = w.book("minho", &room, &day(offset), &day(offset + 1), "tok_slow").await;
+        assert_eq!(status, 503, "{case}: {problem}");
+        assert!(retry_after.is_some_and(|s| s.parse::<u32>().is_ok()), "{case}: Retry-After");
+        assert_eq!(problem["title"], "Payment is busy, try again shortly");
+        assert!(w.lock(&room, &day(offset)).await.is_none(), "{case}: the night is free again");
+        let aborted = current_items(w.reservations.as_ref()).await.into_values().find(|i| i.get("kind") == Some(&json!("reservation")) && i["checkIn"] == day(offset)).unwrap();
+        assert_eq!(aborted["status"], "REJECTED", "{case}: no reservation");
+        let id = aborted["reservationId"].as_str().unwrap().to_owned();
+        if !refund_first {
+            tokio::time::sleep(Duration::from_millis(900)).await;
+            assert_eq!(w.payment(&id).await.unwrap()["status"], "APPROVED", "{case}: the slow approval went through");
+        }
+        w.settle().await;
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        w.settle().await;
+        let payment = w.payment(&id).await.expect("a payment record");
+        assert_eq!(payment["status"], "REFUNDED", "{case}: {payment:?}");
+    }
+}
+
+async fn the_breaker_opens_fails_fast_probes_once_and_closes(on: On) {
+    let breaker = BreakerConfig { failure_threshold: 3, ..breaker_config() };
+    let w = world(on, FaultConfig::default(), settings(2000), breaker).await;
+    let room = w.room(2, 100_000).await;
+    for i in 0..3 {
+        let (status, _, _) = w.book("minho", &room, &day(40 + i), &day(41 + i), "tok_error").await;
+        assert_eq!(status, 503);
+    }
+    assert_eq!(w.calls.load(Ordering::SeqCst), 3);
+    // Open: no call is made, nothing is held, for this instance and another one.
+    let other = deps_for(&w.rooms, &w.reservations, &w.payment_service, &w.calls, settings(2000), breaker);
+    for deps in [&w.deps, &other] {
+        let (status, problem, retry_after) = w.book_with(deps, "minho", &room, &day(50), &day(51), "tok_visa", None).await;
+        assert_eq!(status, 503, "{problem}");
+        assert!(problem["detail"].as_str().unwrap().contains("breaker-open"));
+        assert!(retry_after.is_some());
+    }
+    assert_eq!(w.calls.load(Ordering::SeqCst), 3, "fail fast: payment was not invoked");
+    assert!(w.lock(&room, &day(50)).await.is_none());
+    // After the cool-down exactly one caller becomes the probe.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let a = CircuitBreaker::new(w.reservations.clone(), "payment", breaker);
+    let b = CircuitBreaker::new(w.reservations.clone(), "payment", breaker);
+    assert_eq!(a.acquire().await, Ok(Permit::Probe));
+    assert!(b.acquire().await.is_err(), "a second instance does not probe at the same time");
+    a.failed(Permit::Probe).await;
+    assert!(b.acquire().await.is_err(), "a failed probe opens the breaker again");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    // The probe is a real booking; its success closes the breaker for everyone.
+    assert_eq!(w.book_with(&other, "minho", &room, &day(50), &day(51), "tok_visa", None).await.0, 201);
+    assert_eq!(w.book("minho", &room, &day(52), &day(53), "tok_visa").await.0, 201);
+    assert_eq!(b.acquire().await, Ok(Permit::Closed));
+}
+
+async fn an_idempotency_key_replays_refuses_and_waits(on: On) {
+    let faults = FaultConfig { latency: Duration::from_millis(300), ..FaultConfig::default() };
+    let w = Arc::new(world(on, faults, settings(5000), breaker_config()).await);
+    let room = w.room(2, 100_000).await;
+    let (first_status, first, _) = w.book_with(&w.deps, "minho", &room, &day(60), &day(62), "tok_visa", Some("key-1")).await;
+    assert_eq!(first_status, 201);
+    let (again_status, again, _) = w.book_with(&w.deps, "minho", &room, &day(60), &day(62), "tok_visa", Some("key-1")).await;
+    assert_eq!((again_status, &again), (201, &first), "the same answer");
+    assert_eq!(w.calls.load(Ordering::SeqCst), 1, "paid once");
+    let (status, problem, _) = w.book_with(&w.deps, "minho", &room, &day(63), &day(64), "tok_visa", Some("key-1")).await;
+    assert_eq!((status, problem["errors"][0]["field"].clone()), (422, json!("Idempotency-Key")));
+    // Another guest's key is theirs alone.
+    assert_eq!(w.book_with(&w.deps, "jiwoo", &room, &day(65), &day(66), "tok_visa", Some("key-1")).await.0, 201);
+    // Two at once with one key: one books, the other is told to wait.
+    let (a, b) = {
+        let (w1, w2, r1, r2) = (w.clone(), w.clone(), room.clone(), room.clone());
+        tokio::join!(
+            tokio::spawn(async move { w1.book_with(&w1.deps, "minho", &r1, &day(70), &day(71), "tok_visa", Some("key-2")).await.0 }),
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                w2.book_with(&w2.deps, "minho", &r2, &day(70), &day(71), "tok_visa", Some("key-2")).await.0
+            })
+        )
+    };
+    assert_eq!((a.unwrap(), b.unwrap()), (201, 409));
+    let (status, _, _) = w.book_with(&w.deps, "minho", &room, &day(70), &day(71), "tok_visa", Some("bad key with spaces")).await;
+    assert_eq!(status, 400);
+}
+
+async fn a_cancellation_is_refunded_and_frees_the_nights(on: On) {
+    let w = world(on, FaultConfig::default(), settings(5000), breaker_config()).await;
+    let room = w.room(2, 100_000).await;
+    let (_, booked, _) = w.book("minho", &room, &day(80), &day(82), "tok_visa").await;
+    let id = booked["reservation"]["reservationId"].as_str().unwrap().to_owned();
+    assert_eq!(w.book("jiwoo", &room, &day(81), &day(83), "tok_visa").await.0, 409);
+    assert_eq!(w.cancel("jiwoo", &id).await.0, 404, "someone else's reservation is not found");
+    let (status, cancelled) = w.cancel("minho", &id).await;
+    assert_eq!((status, cancelled["status"].clone()), (200, json!("CANCELLED")));
+    assert_eq!(w.cancel("minho", &id).await.0, 409, "already cancelled");
+    w.settle().await;
+    assert_eq!(w.payment(&id).await.unwrap()["status"], "REFUNDED");
+    assert_eq!(w.book("jiwoo", &room, &day(81), &day(83), "tok_visa").await.0, 201, "the nights are bookable again");
+    // A stay that has started cannot be cancelled.
+    let (_, today, _) = w.book("minho", &room, &day(0), &day(1), "tok_visa").await;
+    let (status, problem) = w.cancel("minho", today["reservation"]["reservationId"].as_str().unwrap()).await;
+    assert_eq!(status, 409, "{problem}");
+}
+
+async fn a_deleted_rooms_future_stays_are_cancelled_and_refunded(on: On) {
+    let w = world(on, FaultConfig::default(), settings(5000), breaker_config()).await;
+    let room = w.room(2, 100_000).await;
+    let mut ids = Vec::new();
+    for (guest, from) in [("minho", 90), ("jiwoo", 95)] {
+        let (status, booked, _) = w.book(guest, &room, &day(from), &day(from + 2), "tok_visa").await;
+        assert_eq!(status, 201);
+        ids.push(booked["reservation"]["reservationId"].as_str().unwrap().to_owned());
+    }
+    let path = format!("/rooms/{room}");
+    let request = api_request("DELETE", "/rooms/{roomId}", &path, None, Some(claims("hana", "host")), &[]);
+    assert_eq!(answer(delete_room::handle(&RoomStore::new(w.rooms.clone()), request).await.unwrap()).0, 204);
+    let events = w.settle().await;
+    for id in &ids {
+        let r = w.reservation(id).await;
+        assert_eq!((r["status"].clone(), r["cancelledBy"].clone()), (json!("CANCELLED"), json!("room-deleted")));
+        assert_eq!(w.payment(id).await.unwrap()["status"], "REFUNDED");
+    }
+    let cancelled = events.iter().filter(|e| e.event_type == EventType::ReservationCancelled).count();
+    assert_eq!(cancelled, 2);
+    // A second RoomDeleted (a redelivery) cancels nothing more.
+    let redelivered = events.iter().find(|e| e.event_type == EventType::RoomDeleted).unwrap().clone();
+    let fresh = Envelope { event_id: bnb::domain::EventId::generate(), ..redelivered };
+    apply_once(&ReservationHandler::new(w.reservations.clone()), &fresh).await.unwrap();
+    assert!(w.settle().await.is_empty());
+}
+
+async fn a_randomized_run_keeps_invariants_one_and_two(on: On) {
+    // moto copies whole tables on every transaction: fewer operations there, same mix.
+    let operations = if on == On::Embedded { 300 } else { 120 };
+    // Timings scale with the backend: a payment on moto makes several HTTP calls.
+    let (timeout_ms, slow_ms) = if on == On::Embedded { (120, 250) } else { (1500, 2500) };
+    let faults = FaultConfig { slow: Duration::from_millis(slow_ms), ..FaultConfig::default() };
+    let breaker = BreakerConfig { failure_threshold: 8, window: Duration::from_secs(2), cool_down: Duration::from_millis(200), cache_ttl: Duration::from_millis(50), ..breaker_config() };
+    let w = Arc::new(world(on, faults, settings(timeout_ms), breaker).await);
+    let mut rooms = Vec::new();
+    for _ in 0..3 {
+        rooms.push(w.room(4, 50_000).await);
+    }
+    let rooms = Arc::new(rooms);
+    let confirmed: Arc<tokio::sync::Mutex<Vec<(String, String)>>> = Default::default();
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(8));
+    let mut tasks = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(240);
+    for i in 0..operations {
+        if std::time::Instant::now() > deadline {
+            break;
+        }
+        let (w, rooms, confirmed, permit) = (w.clone(), rooms.clone(), confirmed.clone(), semaphore.clone().acquire_owned().await.unwrap());
+        // A fixed, varied sequence: deterministic per i, so a failure replays.
+        let r = (i * 7919) % 1000;
+        tasks.push(tokio::spawn(async move {
+            let _permit = permit;
+            let guest = format!("guest-{}", r % 17);
+            if r % 7 == 0 {
+                let target = confirmed.lock().await.pop();
+                if let Some((owner, id)) = target {
+                    let (status, body) = w.cancel(&owner, &id).await;
+                    assert!(matches!(status, 200 | 409), "cancel: {status} {body}");
+                }
+                return;
+            }
+            let token = match r % 10 {
+                1 => "tok_declined",
+                3 => "tok_slow",
+                7 => "tok_error",
+                _ => "tok_visa",
+            };
+            let room = &rooms[r % 3];
+            let start = 1 + (r % 25) as i64;
+            let (status, body, _) = w.book(&guest, room, &day(start), &day(start + 1 + (r % 3) as i64), token).await;
+            assert!(matches!(status, 201 | 402 | 409 | 503), "book: {status} {body}");
+            if status == 201 {
+                confirmed.lock().await.push((guest, body["reservation"]["reservationId"].as_str().unwrap().to_owned()));
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // Let late approvals land, then let the saga settle.
+    tokio::time::sleep(Duration::from_millis(slow_ms + 200)).await;
+    w.settle().await;
+
+    let reservations = current_items(w.reservations.as_ref()).await;
+    let payments = current_items(w.payments.as_ref()).await;
+    let kind = |i: &Item, k: &str| i.get("kind").and_then(Value::as_str) == Some(k);
+    let all: Vec<&Item> = reservations.values().filter(|i| kind(i, "reservation")).collect();
+    let booked = all.iter().filter(|r| r["status"] == "CONFIRMED" || r["status"] == "CANCELLED").count();
+    assert!(booked >= 5, "the run booked something: {booked}");
+    assert!(all.iter().any(|r| r["status"] == "CANCELLED") && all.iter().any(|r| r["status"] == "REJECTED"), "and cancelled and rejected some");
+    // Invariant 1: no two non-cancelled reservations of one room share a night.
+    let mut taken: HashSet<(String, String)> = HashSet::new();
+    for r in all.iter().filter(|r| r["status"] == "CONFIRMED") {
+        let stay = bnb::domain::Stay::parse(r["checkIn"].as_str().unwrap(), r["checkOut"].as_str().unwrap()).unwrap();
+        for night in stay.each_night() {
+            let night = bnb::domain::stay::format_date(night);
+            assert!(taken.insert((r["roomId"].as_str().unwrap().to_owned(), night.clone())), "night {night} booked twice");
+            let lock = reservations.get(&Key::new(format!("NIGHT#{}#{night}", r["roomId"].as_str().unwrap()), "LOCK")).expect("a confirmed night is locked");
+            assert_eq!(lock["reservationId"], r["reservationId"]);
+        }
+    }
+    let locks = reservations.values().filter(|i| kind(i, "night-lock")).count();
+    assert_eq!(locks, taken.len(), "no lock is left behind by a rejected, aborted or cancelled booking");
+    // Invariant 2: each confirmed reservation has exactly one approved payment of its amount;
+    // no other reservation keeps money.
+    let by_reservation: HashMap<String, &Item> = payments.values().filter(|p| kind(p, "payment")).map(|p| (p["reservationId"].as_str().unwrap().to_owned(), p)).collect();
+    for r in &all {
+        let id = r["reservationId"].as_str().unwrap();
+        let payment = by_reservation.get(id);
+        if r["status"] == "CONFIRMED" {
+            let p = payment.expect("a confirmed reservation has a payment");
+            assert_eq!((p["status"].clone(), p["amount"].clone()), (json!("APPROVED"), r["amount"].clone()), "reservation {id}");
+        } else if let Some(p) = payment {
+            assert!(matches!(p["status"].as_str(), Some("REFUNDED") | Some("DECLINED")), "reservation {id} ({}) kept a payment: {p:?}", r["status"]);
+        }
+    }
+    for p in by_reservation.values() {
+        assert!(all.iter().any(|r| r["reservationId"] == p["reservationId"]), "a payment without a reservation");
+    }
+}
+
+macro_rules! on_both_adapters {
+    ($($case:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(super::On::Embedded).await;
+                }
+            )*
+        }
+        mod moto {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(super::On::Moto).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_adapters!(
+    fifty_concurrent_bookings_of_overlapping_nights_have_one_winner,
+    a_declined_card_books_nothing,
+    a_payment_slower_than_the_timeout_is_refunded_whichever_lands_first,
+    the_breaker_opens_fails_fast_probes_once_and_closes,
+    an_idempotency_key_replays_refuses_and_waits,
+    a_cancellation_is_refunded_and_frees_the_nights,
+    a_deleted_rooms_future_stays_are_cancelled_and_refunded,
+    a_randomized_run_keeps_invariants_one_and_two,
+);
+
+#[allow(dead_code)]
+fn unused(_: Causation, _: CancelledBy) {}
