@@ -13,7 +13,9 @@ use bnb::payments::{BreakerConfig, CircuitBreaker, FaultConfig, PaymentHandler, 
 use bnb::reservations::{IdempotencyStore, PlaceReservation, ReservationHandler, ReservationSettings, ReservationStore};
 use bnb::rooms::{RoomHandler, RoomStore};
 use bnb::storage::Table;
-use bnb::tables::{TableKind, PAYMENTS, RESERVATIONS, ROOMS, VIEWS};
+use bnb::notifications::NotificationHandler;
+use bnb::reviews::Reviews;
+use bnb::tables::{TableKind, NOTIFICATIONS, PAYMENTS, RESERVATIONS, REVIEWS, ROOMS, VIEWS};
 use bnb::views::ViewProjector;
 use lambda_http::{Body, Request, Response};
 
@@ -42,6 +44,14 @@ pub enum Handler {
 
 /// Every binary the workspace builds and this runtime links.
 pub const LINKED: &[&str] = &[
+    reservation_status::NAME,
+    my_reservations::NAME,
+    host_dashboard::NAME,
+    notification_handler::NAME,
+    my_notifications::NAME,
+    update_profile::NAME,
+    write_review::NAME,
+    list_reviews::NAME,
     process_payment::NAME,
     place_reservation::NAME,
     cancel_reservation::NAME,
@@ -191,6 +201,63 @@ pub fn link(decl: &FunctionDecl, topology: &Topology, wiring: &Wiring) -> Result
             Handler::Sqs(Arc::new(move |event| {
                 let handler = handler.clone();
                 Box::pin(async move { room_handler::handle(&handler, event).await })
+            }))
+        }
+        reservation_status::NAME | my_reservations::NAME | host_dashboard::NAME => {
+            let views = table(decl, VIEWS, wiring)?;
+            let binary = decl.binary.clone();
+            http(move |r| {
+                let (views, binary) = (views.clone(), binary.clone());
+                async move {
+                    match binary.as_str() {
+                        reservation_status::NAME => reservation_status::handle(views.as_ref(), r).await,
+                        my_reservations::NAME => my_reservations::handle(views.as_ref(), r).await,
+                        _ => host_dashboard::handle(views.as_ref(), r).await,
+                    }
+                }
+            })
+        }
+        my_notifications::NAME | update_profile::NAME => {
+            let notifications = table(decl, NOTIFICATIONS, wiring)?;
+            let binary = decl.binary.clone();
+            http(move |r| {
+                let (notifications, binary) = (notifications.clone(), binary.clone());
+                async move {
+                    if binary == my_notifications::NAME {
+                        my_notifications::handle(notifications.as_ref(), r).await
+                    } else {
+                        update_profile::handle(notifications.as_ref(), r).await
+                    }
+                }
+            })
+        }
+        list_reviews::NAME => {
+            let reviews = table(decl, REVIEWS, wiring)?;
+            http(move |r| {
+                let reviews = reviews.clone();
+                async move { list_reviews::handle(reviews.as_ref(), r).await }
+            })
+        }
+        write_review::NAME => {
+            let reviews = Arc::new(Reviews {
+                reviews: table(decl, REVIEWS, wiring)?,
+                rooms: RoomStore::new(table(decl, ROOMS, wiring)?),
+                reservations: ReservationStore::new(table(decl, RESERVATIONS, wiring)?),
+            });
+            http(move |r| {
+                let reviews = reviews.clone();
+                async move { write_review::handle(&reviews, r).await }
+            })
+        }
+        notification_handler::NAME => {
+            let handler = Arc::new(NotificationHandler::new(
+                table(decl, NOTIFICATIONS, wiring)?,
+                wiring.sms.clone(),
+                wiring.topic(&name_from_arn(env(decl, "ALERTS_TOPIC_ARN")?))?,
+            ));
+            Handler::Sqs(Arc::new(move |event| {
+                let handler = handler.clone();
+                Box::pin(async move { notification_handler::handle(&handler, event).await })
             }))
         }
         publish_events::NAME => {

@@ -34,13 +34,28 @@ pub const VIEWS: TableKind = TableKind { env: "VIEWS_TABLE", default_name: "view
 
 /// Reservations, night locks, idempotency records and the payment breaker; `gsi1` = a room's
 /// confirmed stays by check-in, `gsi2` = holds by expiry.
-pub const RESERVATIONS: TableKind = TableKind { env: "RESERVATIONS_TABLE", default_name: "reservations", indexes: &["gsi1", "gsi2"] };
+/// `gsi3` = a guest's confirmed stays in a room (who may review it).
+pub const RESERVATIONS: TableKind = TableKind { env: "RESERVATIONS_TABLE", default_name: "reservations", indexes: &["gsi1", "gsi2", "gsi3"] };
+
+/// Notifications (`USER#<id>` / `NOTIF#...`) and profiles (`PROFILE#<id>`).
+pub const NOTIFICATIONS: TableKind = TableKind { env: "NOTIFICATIONS_TABLE", default_name: "notifications", indexes: &[] };
+
+/// Reviews: `ROOM#<roomId>` / `REVIEW#<at>#<id>`, one `REVIEW#<reservationId>` guard per stay.
+pub const REVIEWS: TableKind = TableKind { env: "REVIEWS_TABLE", default_name: "reviews", indexes: &[] };
 
 /// Payments, one per reservation.
 pub const PAYMENTS: TableKind = TableKind { env: "PAYMENTS_TABLE", default_name: "payments", indexes: &[] };
 
 /// Every kind of table bnb has.
-pub const ALL: &[TableKind] = &[ROOMS, VIEWS, RESERVATIONS, PAYMENTS];
+pub const ALL: &[TableKind] = &[ROOMS, VIEWS, RESERVATIONS, PAYMENTS, NOTIFICATIONS, REVIEWS];
+
+pub fn notifications() -> TableSpec {
+    NOTIFICATIONS.spec()
+}
+
+pub fn reviews() -> TableSpec {
+    REVIEWS.spec()
+}
 
 pub fn reservations() -> TableSpec {
     RESERVATIONS.spec()

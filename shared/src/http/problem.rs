@@ -7,6 +7,8 @@ use serde::Serialize;
 
 use crate::domain::{FieldError, Invalid};
 use crate::reservations::ReservationError;
+use crate::reviews::ReviewError;
+use crate::views::ViewError;
 use crate::rooms::RoomError;
 use crate::storage::StorageError;
 
@@ -197,6 +199,28 @@ impl From<ReservationError> for Problem {
                 p
             }
             ReservationError::Storage(e) => Problem::from(e),
+        }
+    }
+}
+
+impl From<ViewError> for Problem {
+    fn from(e: ViewError) -> Self {
+        match e {
+            ViewError::Invalid(invalid) => Problem::invalid(invalid),
+            ViewError::NotFound => Problem::not_found("reservation"),
+            ViewError::Storage(e) => Problem::from(e),
+        }
+    }
+}
+
+impl From<ReviewError> for Problem {
+    fn from(e: ReviewError) -> Self {
+        match e {
+            ReviewError::Invalid(invalid) => Problem::invalid(invalid),
+            ReviewError::RoomNotFound => Problem::not_found("room"),
+            ReviewError::NoStay => Problem::forbidden("Only a guest with a confirmed stay in this room may review it."),
+            ReviewError::AlreadyReviewed => Problem::new(StatusCode::CONFLICT, "already-reviewed", "Already reviewed", "Each stay gets one review, and yours is written."),
+            ReviewError::Storage(e) => Problem::from(e),
         }
     }
 }

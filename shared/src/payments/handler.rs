@@ -48,7 +48,8 @@ impl Consumer for PaymentHandler {
             .and_then(|a| serde_json::from_value(a).ok())
             .ok_or_else(|| ConsumerError::Transient(format!("{} names no amount", event.event_type)))?;
         // The refund is idempotent by reservation id: a redelivery refunds nothing twice.
-        match self.payments.refund(&reservation, &amount, &Causation::event(event)).await {
+        let guest = p.get("guestId").and_then(Value::as_str).map(crate::domain::UserId::new);
+        match self.payments.refund(&reservation, &amount, guest.as_ref(), &Causation::event(event)).await {
             Ok(_) => Ok(Vec::new()),
             Err(PaymentError::Storage(e)) => Err(ConsumerError::Storage(e)),
             Err(e) => Err(ConsumerError::Transient(e.to_string())),

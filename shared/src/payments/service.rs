@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::domain::payment::PaymentStatus;
-use crate::domain::{Money, PaymentId, ReservationId};
+use crate::domain::{Money, PaymentId, ReservationId, UserId};
 use crate::events::{Causation, Envelope, EventType};
 use crate::outbox::write_with_events;
 use crate::storage::{Condition, Item, Key, StorageError, Table, Update, WriteOp};
@@ -39,6 +39,9 @@ pub struct PaymentRequest {
     pub amount: Money,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card_token: Option<String>,
+    /// Who pays: carried so that the guest hears of a refund.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_id: Option<UserId>,
     pub correlation_id: String,
 }
 
@@ -52,6 +55,8 @@ pub struct PaymentResult {
     pub status: PaymentStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decline_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_id: Option<UserId>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,7 +129,7 @@ impl PaymentService {
         let cause = Causation::request(&request.correlation_id);
         match request.action {
             PaymentAction::Approve => self.approve(&request, &cause).await,
-            PaymentAction::Refund => self.refund(&request.reservation_id, &request.amount, &cause).await,
+            PaymentAction::Refund => self.refund(&request.reservation_id, &request.amount, request.guest_id.as_ref(), &cause).await,
         }
     }
 
@@ -155,6 +160,7 @@ impl PaymentService {
             amount: request.amount.clone(),
             status: if decline.is_some() { PaymentStatus::Declined } else { PaymentStatus::Approved },
             decline_reason: decline,
+            guest_id: request.guest_id.clone(),
         };
         let event_type = if result.status == PaymentStatus::Approved { EventType::PaymentApproved } else { EventType::PaymentDeclined };
         let event = Envelope::new(event_type, result.reservation_id.to_string(), 1, cause, &result).map_err(|e| PaymentError::Invalid(e.to_string()))?;
@@ -175,7 +181,7 @@ impl PaymentService {
 
     /// Refunds the reservation's payment. Idempotent; a refund of a payment not yet made voids
     /// it, so a late approval finds it refunded and charges nothing.
-    pub async fn refund(&self, reservation: &ReservationId, amount: &Money, cause: &Causation) -> Result<PaymentResult, PaymentError> {
+    pub async fn refund(&self, reservation: &ReservationId, amount: &Money, guest: Option<&UserId>, cause: &Causation) -> Result<PaymentResult, PaymentError> {
         for _ in 0..3 {
             let existing = self.get(reservation).await?;
             let (ops, result) = match existing {
@@ -196,6 +202,7 @@ impl PaymentService {
                         amount: amount.clone(),
                         status: PaymentStatus::Refunded,
                         decline_reason: Some("voided before approval".into()),
+                        guest_id: guest.cloned(),
                     };
                     (vec![WriteOp::put_if(item(&voided, 2)?, Condition::NotExists)], voided)
                 }

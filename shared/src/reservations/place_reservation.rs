@@ -161,6 +161,7 @@ impl PlaceReservation {
             reservation_id: held.reservation_id.clone(),
             amount: held.amount.clone(),
             card_token: Some(token.to_owned()),
+            guest_id: Some(held.guest_id.clone()),
             correlation_id: cause.correlation_id.clone(),
         };
         let payload = serde_json::to_value(&request).map_err(event_err)?;

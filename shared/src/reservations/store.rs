@@ -2,7 +2,7 @@
 //!
 //! | item | pk | sk | index |
 //! |---|---|---|---|
-//! | reservation | `RESERVATION#<id>` | `RESERVATION` | `gsi1`: `ROOM#<roomId>` / `<checkIn>#<id>` while confirmed; `gsi2`: `HELD` / `<holdExpiresAtMs>#<id>` while held |
+//! | reservation | `RESERVATION#<id>` | `RESERVATION` | `gsi1`: `ROOM#<roomId>` / `<checkIn>#<id>` and `gsi3`: `GUEST#<guestId>#ROOM#<roomId>` / `<checkIn>#<id>` while confirmed; `gsi2`: `HELD` / `<holdExpiresAtMs>#<id>` while held |
 //! | night lock | `NIGHT#<roomId>#<date>` | `LOCK` | |
 //! | idempotency record | `IDEMPOTENCY#<guestId>#<key>` | `IDEMPOTENCY` | |
 //! | circuit breaker | `BREAKER#payment` | `BREAKER` | |
@@ -45,6 +45,11 @@ impl ReservationStore {
         Key::new(format!("RESERVATION#{id}"), "RESERVATION")
     }
 
+    /// The `gsi3` partition of a guest's confirmed stays in one room (who may review it).
+    pub fn stays_of(guest: &crate::domain::UserId, room: &RoomId) -> String {
+        format!("GUEST#{guest}#ROOM#{room}")
+    }
+
     pub fn night_key(room: &RoomId, night: Date) -> Key {
         Key::new(format!("NIGHT#{room}#{}", format_date(night)), "LOCK")
     }
@@ -82,6 +87,8 @@ impl ReservationStore {
             ReservationStatus::Confirmed => {
                 item.insert("gsi1pk".into(), format!("ROOM#{}", r.room_id).into());
                 item.insert("gsi1sk".into(), format!("{}#{}", format_date(r.stay.check_in), r.reservation_id).into());
+                item.insert("gsi3pk".into(), Self::stays_of(&r.guest_id, &r.room_id).into());
+                item.insert("gsi3sk".into(), format!("{}#{}", format_date(r.stay.check_in), r.reservation_id).into());
             }
             ReservationStatus::Rejected => {
                 item.insert("expiresAt".into(), (now + REJECTED_KEPT_SECONDS).into());

@@ -3,11 +3,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
+use super::keys;
 use crate::consumer::{Consumer, ConsumerError};
 use crate::events::{Envelope, EventType};
-use crate::storage::{Condition, Item, Table, WriteOp};
+use crate::storage::{Condition, Item, Table, Update, WriteOp};
 
-/// Keeps the `views` table: one projection per event type it is subscribed to.
+/// Keeps the `views` table: one projection per event type it is subscribed to. Each write is
+/// conditional on the version it projects, so an older event never overwrites a newer one,
+/// and the consumer harness makes a redelivered event change nothing.
 pub struct ViewProjector {
     table: Arc<dyn Table>,
 }
@@ -21,8 +24,8 @@ impl ViewProjector {
 }
 
 /// Applies a projection only when it is newer than what the view holds.
-fn newer_than_held(version: u64) -> Condition {
-    Condition::NotExists.or(Condition::less_than("version", version))
+fn newer_than_held(attr: &str, version: u64) -> Condition {
+    Condition::AttributeNotExists(attr.into()).or(Condition::less_than(attr, version))
 }
 
 fn text(payload: &Value, field: &str) -> Result<String, ConsumerError> {
@@ -31,6 +34,22 @@ fn text(payload: &Value, field: &str) -> Result<String, ConsumerError> {
         .and_then(Value::as_str)
         .map(str::to_owned)
         .ok_or_else(|| ConsumerError::Transient(format!("payload has no `{field}`")))
+}
+
+fn object(value: Value) -> Item {
+    match value {
+        Value::Object(map) => map,
+        _ => Item::new(),
+    }
+}
+
+/// An update that sets every field of `fields`, when `version_attr` is older than `version`.
+fn set_all(key: crate::storage::Key, fields: Value, version_attr: &str, version: u64) -> WriteOp {
+    let mut update = Update::new(key);
+    for (k, v) in object(fields) {
+        update = update.set(k, v);
+    }
+    update.set(version_attr, version).when(newer_than_held(version_attr, version)).into_op()
 }
 
 #[async_trait]
@@ -44,31 +63,71 @@ impl Consumer for ViewProjector {
     }
 
     async fn apply(&self, event: &Envelope) -> Result<Vec<WriteOp>, ConsumerError> {
+        let p = &event.payload;
+        let at = event.occurred_at.unix_timestamp();
         match event.event_type {
             EventType::RoomRegistered | EventType::RoomModified | EventType::RoomDeleted => {
-                let p = &event.payload;
                 let host_id = text(p, "hostId")?;
                 let room_id = text(p, "roomId")?;
                 let status = if event.event_type == EventType::RoomDeleted { "DELETED".to_owned() } else { text(p, "status")? };
-                let row = json!({
-                    "pk": format!("HOST#{host_id}"),
-                    "sk": format!("ROOM#{room_id}"),
-                    "kind": "host-room",
-                    "roomId": room_id,
-                    "title": p.get("title").cloned().unwrap_or(Value::Null),
-                    "city": p.get("city").cloned().unwrap_or(Value::Null),
-                    "capacity": p.get("capacity").cloned().unwrap_or(Value::Null),
-                    "nightlyPrice": p.get("nightlyPrice").cloned().unwrap_or(Value::Null),
-                    "rating": p.get("rating").cloned().unwrap_or(Value::Null),
-                    "status": status,
-                    "version": event.version,
-                    "lastEventId": event.event_id.to_string(),
-                    "updatedAt": event.occurred_at.unix_timestamp(),
+                let fields = json!({
+                    "kind": "host-room", "roomId": room_id, "title": p.get("title"), "city": p.get("city"),
+                    "capacity": p.get("capacity"), "nightlyPrice": p.get("nightlyPrice"), "status": status,
+                    "lastEventId": event.event_id.to_string(), "updatedAt": at,
                 });
-                let Value::Object(item) = row else { return Ok(vec![]) };
-                Ok(vec![WriteOp::put_if(item as Item, newer_than_held(event.version))])
+                Ok(vec![set_all(keys::host_room(&host_id, &room_id), fields, "version", event.version)])
             }
-            _ => Ok(vec![]),
+            EventType::ReviewWritten => {
+                // The host's room row keeps its rating as reviews come: sums commute, and the
+                // harness applies each review once.
+                let host_id = text(p, "hostId")?;
+                let room_id = text(p, "roomId")?;
+                let rating = p.get("rating").and_then(Value::as_i64).unwrap_or(0);
+                let update = Update::new(keys::host_room(&host_id, &room_id)).add("ratingCount", 1).add("ratingTotal", rating);
+                Ok(vec![update.into_op()])
+            }
+            EventType::ReservationConfirmed | EventType::ReservationCancelled => {
+                let id = text(p, "reservationId")?;
+                let guest = text(p, "guestId")?;
+                let host = text(p, "hostId")?;
+                let check_in = text(p, "checkIn")?;
+                let status = text(p, "status")?;
+                let view = json!({
+                    "kind": "reservation-view", "reservationId": id, "roomId": p.get("roomId"), "roomTitle": p.get("roomTitle"),
+                    "guestId": guest, "hostId": host, "checkIn": check_in, "checkOut": p.get("checkOut"),
+                    "guests": p.get("guests"), "amount": p.get("amount"), "status": status,
+                    "cancelledBy": p.get("cancelledBy"), "lastChange": event.event_type.as_str(), "lastChangeAt": at,
+                });
+                let mut ops = vec![
+                    set_all(keys::reservation(&id), view.clone(), "version", event.version),
+                    set_all(keys::guest_reservation(&guest, &check_in, &id), view.clone(), "version", event.version),
+                    set_all(keys::host_stay(&host, &check_in, &id), view.clone(), "version", event.version),
+                ];
+                // Revenue: confirmed in, cancelled (and so refunded) out. The harness applies
+                // each event once; a confirmation and its cancellation add up in any order.
+                let amount = p.get("amount").and_then(|a| a.get("amount")).and_then(Value::as_i64).unwrap_or(0);
+                let currency = p.get("amount").and_then(|a| a.get("currency")).and_then(Value::as_str).unwrap_or("KRW").to_owned();
+                let revenue = Update::new(keys::host_revenue(&host, &currency)).set("kind", "host-revenue").set("currency", currency.clone());
+                ops.push(match event.event_type {
+                    EventType::ReservationConfirmed => revenue.add("confirmed", amount).add("bookings", 1),
+                    _ => revenue.add("refunded", amount).add("cancellations", 1),
+                }
+                .into_op());
+                if event.event_type == EventType::ReservationConfirmed {
+                    let latest = json!({"kind": "host-latest", "reservationId": id, "guestId": guest, "roomTitle": p.get("roomTitle"), "checkIn": check_in, "checkOut": p.get("checkOut"), "bookedAt": at});
+                    ops.push(set_all(keys::host_latest(&host, at, &id), latest, "version", event.version));
+                }
+                Ok(ops)
+            }
+            EventType::PaymentApproved | EventType::PaymentRefunded | EventType::PaymentDeclined => {
+                // The payment's status on the reservation's views, versioned on its own so it
+                // never fights the reservation's.
+                let id = text(p, "reservationId")?;
+                let status = text(p, "status")?;
+                let fields = json!({"paymentStatus": status, "paymentId": p.get("paymentId")});
+                Ok(vec![set_all(keys::reservation(&id), fields, "paymentVersion", event.version)])
+            }
+            EventType::ReservationAborted => Ok(Vec::new()),
         }
     }
 }

@@ -1,0 +1,99 @@
+//! The notification handler. One notification per (event, recipient), however often the event
+//! comes: the stored item's key holds both, and is written only if missing. Sending is marked
+//! on the item afterwards, so a retry sends only what was not yet sent (a crash between send
+//! and mark can repeat that one message: at least once, never lost).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+use super::profile::load_profile;
+use super::templates::render;
+use crate::consumer::{Consumer, ConsumerError};
+use crate::events::{Envelope, EventType};
+use crate::messaging::{Attributes, Sms, Topic};
+use crate::storage::{Condition, Key, StorageError, Table, Update, WriteOp};
+
+pub struct NotificationHandler {
+    table: Arc<dyn Table>,
+    sms: Arc<dyn Sms>,
+    alerts: Arc<dyn Topic>,
+}
+
+impl NotificationHandler {
+    pub const NAME: &'static str = "notification-handler";
+
+    pub fn new(table: Arc<dyn Table>, sms: Arc<dyn Sms>, alerts: Arc<dyn Topic>) -> Self {
+        NotificationHandler { table, sms, alerts }
+    }
+}
+
+/// Who hears of an event, with which template.
+fn recipients(event: &Envelope) -> Vec<(String, &'static str)> {
+    let p = &event.payload;
+    let who = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let list = match event.event_type {
+        EventType::ReservationConfirmed => vec![(who("guestId"), "reservation-confirmed"), (who("hostId"), "new-booking")],
+        EventType::ReservationCancelled => vec![(who("guestId"), "reservation-cancelled"), (who("hostId"), "booking-cancelled")],
+        EventType::PaymentRefunded => vec![(who("guestId"), "payment-refunded")],
+        EventType::ReservationAborted => vec![(who("guestId"), "booking-aborted")],
+        EventType::RoomDeleted => vec![(who("hostId"), "room-deleted")],
+        EventType::ReviewWritten => vec![(who("hostId"), "new-review")],
+        _ => vec![],
+    };
+    list.into_iter().filter(|(user, _)| !user.is_empty()).collect()
+}
+
+fn transient(e: impl std::fmt::Display) -> ConsumerError {
+    ConsumerError::Transient(e.to_string())
+}
+
+#[async_trait]
+impl Consumer for NotificationHandler {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    fn table(&self) -> &dyn Table {
+        self.table.as_ref()
+    }
+
+    async fn apply(&self, event: &Envelope) -> Result<Vec<WriteOp>, ConsumerError> {
+        for (recipient, template) in recipients(event) {
+            let profile = load_profile(self.table.as_ref(), &recipient).await?;
+            let message = render(template, profile.locale, &event.payload);
+            let key = Key::new(format!("USER#{recipient}"), format!("NOTIF#{:012}#{}", event.occurred_at.unix_timestamp(), event.event_id));
+            let mut item = key.to_item();
+            if let Value::Object(fields) = json!({
+                "kind": "notification", "notificationId": format!("{}:{recipient}", event.event_id), "eventId": event.event_id,
+                "eventType": event.event_type.as_str(), "template": template, "locale": profile.locale, "text": message.text,
+                "createdAt": event.occurred_at.unix_timestamp(), "delivery": "PENDING",
+            }) {
+                item.extend(fields);
+            }
+            match self.table.write(vec![WriteOp::put_if(item, Condition::NotExists)]).await {
+                Ok(()) => {}
+                Err(StorageError::ConditionFailed { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+            let stored = self.table.get(&key).await?.unwrap_or_default();
+            if stored.get("delivery").and_then(Value::as_str) == Some("SENT") {
+                continue;
+            }
+            if let Some(phone) = &profile.phone_number {
+                self.sms.send_sms(phone, &message.text).await.map_err(transient)?;
+            }
+            let attributes = Attributes::from([
+                ("channel".to_string(), "kakao".to_string()),
+                ("template".to_string(), template.to_string()),
+                ("recipient".to_string(), recipient.clone()),
+                ("locale".to_string(), serde_json::to_value(profile.locale).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
+            ]);
+            self.alerts.publish(&message.text, &attributes).await.map_err(transient)?;
+            self.table.write(vec![Update::new(key).set("delivery", "SENT").into_op()]).await?;
+            tracing::info!(recipient = %recipient, template, sms = profile.phone_number.is_some(), "notification sent");
+        }
+        Ok(Vec::new())
+    }
+}
