@@ -42,6 +42,9 @@ enum Command {
         /// VisibilityTimeout.
         #[arg(long)]
         visibility_timeout: Option<u64>,
+        /// Do not run this function's triggers (a consumer that is down); repeatable.
+        #[arg(long)]
+        pause: Vec<String>,
     },
     /// Mint a bearer token the local API accepts.
     Token {
@@ -116,7 +119,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             println!("{}", authority.mint(sub, groups, phone.as_deref(), locale.as_deref(), *ttl)?);
             Ok(())
         }
-        Command::Up { port, log_format, visibility_timeout } => {
+        Command::Up { port, log_format, visibility_timeout, pause } => {
             match log_format {
                 LogFormat::Pretty => bnb::telemetry::init_pretty(),
                 LogFormat::Json => bnb::telemetry::init_json(),
@@ -128,6 +131,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 backend: backend(&cli),
                 visibility_override: visibility_timeout.map(Duration::from_secs),
                 prefix: cli.prefix.clone(),
+                paused: pause.clone(),
             };
             let running = start(config).await?;
             for w in &running.wired {

@@ -31,12 +31,15 @@ pub struct LocalConfig {
     pub visibility_override: Option<Duration>,
     /// Goes before every resource name on an AWS endpoint.
     pub prefix: String,
+    /// Functions (by binary) whose stream, queue and schedule triggers do not run: a consumer
+    /// that is down. Their messages wait in their queues.
+    pub paused: Vec<String>,
 }
 
 impl LocalConfig {
     /// Embedded backend, a free port.
     pub fn new(data_dir: impl Into<PathBuf>, template: impl Into<PathBuf>) -> Self {
-        LocalConfig { data_dir: data_dir.into(), template: template.into(), port: 0, backend: Backend::Embedded, visibility_override: None, prefix: String::new() }
+        LocalConfig { data_dir: data_dir.into(), template: template.into(), port: 0, backend: Backend::Embedded, visibility_override: None, prefix: String::new(), paused: Vec::new() }
     }
 }
 
@@ -99,6 +102,7 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
     let mut schedules = Vec::new();
     for decl in &topology.functions {
         let handler = link(decl, &topology, &wiring)?;
+        let paused = config.paused.contains(&decl.binary);
         let timeout = Duration::from_secs(decl.timeout_seconds.max(1) as u64);
         for trigger in &decl.triggers {
             let mismatch = || format!("function {} cannot take its {trigger:?} trigger", decl.logical_id);
@@ -108,6 +112,9 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
                     routes.push(Route::new(method, path, &decl.logical_id, *authorized));
                     http_functions.insert(decl.logical_id.clone(), f.clone());
                     wired.push(Wired { function: decl.binary.clone(), trigger: format!("HTTP {} {path}{}", routes.last().map(|r| r.method.to_string()).unwrap_or_default(), if *authorized { "" } else { " (no auth)" }) });
+                }
+                (Trigger::Stream { .. } | Trigger::Sqs { .. } | Trigger::Schedule { .. }, _) if paused => {
+                    wired.push(Wired { function: decl.binary.clone(), trigger: "paused".into() });
                 }
                 (Trigger::Stream { table, batch_size, maximum_retry_attempts, on_failure, .. }, Handler::Stream(f)) => {
                     stream_pumps.push(StreamPump {

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use super::keys;
 use crate::consumer::{Consumer, ConsumerError};
 use crate::events::{Envelope, EventType};
-use crate::storage::{Condition, Item, Table, Update, WriteOp};
+use crate::storage::{Condition, Item, StorageError, Table, Update, WriteOp};
 
 /// Keeps the `views` table: one projection per event type it is subscribed to. Each write is
 /// conditional on the version it projects, so an older event never overwrites a newer one,
@@ -98,13 +98,18 @@ impl Consumer for ViewProjector {
                     "guests": p.get("guests"), "amount": p.get("amount"), "status": status,
                     "cancelledBy": p.get("cancelledBy"), "lastChange": event.event_type.as_str(), "lastChangeAt": at,
                 });
-                let mut ops = vec![
-                    set_all(keys::reservation(&id), view.clone(), "version", event.version),
-                    set_all(keys::guest_reservation(&guest, &check_in, &id), view.clone(), "version", event.version),
-                    set_all(keys::host_stay(&host, &check_in, &id), view.clone(), "version", event.version),
-                ];
-                // Revenue: confirmed in, cancelled (and so refunded) out. The harness applies
-                // each event once; a confirmation and its cancellation add up in any order.
+                // The three copies of the reservation take only a newer version. They are written
+                // here, each on its own, so that an older one (a confirmation arriving after its
+                // cancellation) skips only itself, not the revenue below; rewriting one is a no-op.
+                for key in [keys::reservation(&id), keys::guest_reservation(&guest, &check_in, &id), keys::host_stay(&host, &check_in, &id)] {
+                    match self.table.write(vec![set_all(key, view.clone(), "version", event.version)]).await {
+                        Ok(()) | Err(StorageError::ConditionFailed { .. }) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                // Revenue: confirmed in, cancelled (and so refunded) out. Written with the
+                // processed-event record, so each event adds once, in whatever order they come.
+                let mut ops = Vec::new();
                 let amount = p.get("amount").and_then(|a| a.get("amount")).and_then(Value::as_i64).unwrap_or(0);
                 let currency = p.get("amount").and_then(|a| a.get("currency")).and_then(Value::as_str).unwrap_or("KRW").to_owned();
                 let revenue = Update::new(keys::host_revenue(&host, &currency)).set("kind", "host-revenue").set("currency", currency.clone());
@@ -114,8 +119,9 @@ impl Consumer for ViewProjector {
                 }
                 .into_op());
                 if event.event_type == EventType::ReservationConfirmed {
-                    let latest = json!({"kind": "host-latest", "reservationId": id, "guestId": guest, "roomTitle": p.get("roomTitle"), "checkIn": check_in, "checkOut": p.get("checkOut"), "bookedAt": at});
-                    ops.push(set_all(keys::host_latest(&host, at, &id), latest, "version", event.version));
+                    let mut latest = keys::host_latest(&host, at, &id).to_item();
+                    latest.extend(object(json!({"kind": "host-latest", "reservationId": id, "guestId": guest, "roomTitle": p.get("roomTitle"), "checkIn": check_in, "checkOut": p.get("checkOut"), "bookedAt": at})));
+                    ops.push(WriteOp::put(latest));
                 }
                 Ok(ops)
             }
