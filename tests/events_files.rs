@@ -12,6 +12,11 @@ use bnb::messaging::embedded::{EmbeddedBus, QueueSettings};
 use bnb::messaging::Queue;
 use bnb::rooms::{RoomHandler, RoomStore};
 use bnb::storage::{Table, WriteOp};
+use bnb::notifications::NotificationHandler;
+use bnb::payments::invoker::InProcessInvoker;
+use bnb::payments::{BreakerConfig, CircuitBreaker, FaultConfig, PaymentHandler, PaymentService};
+use bnb::reservations::{IdempotencyStore, PlaceReservation, ReservationHandler, ReservationSettings, ReservationStore};
+use bnb::reviews::Reviews;
 use bnb::views::ViewProjector;
 
 fn events_dir() -> PathBuf {
@@ -23,8 +28,10 @@ fn events_dir() -> PathBuf {
 enum Expect {
     /// An HTTP status.
     Status(u16),
-    /// How many batch items fail (SQS and stream batches).
+    /// How many batch items fail (SQS and stream batches; 0 for a scheduled run that succeeds).
     Failures(usize),
+    /// The payment status process-payment answers.
+    Payment(&'static str),
 }
 
 const EXPECTED: &[(&str, Expect)] = &[
@@ -46,6 +53,25 @@ const EXPECTED: &[(&str, Expect)] = &[
     ("view-projector-room-registered.json", Expect::Failures(0)),
     ("publish-events-outbox-insert.json", Expect::Failures(0)),
     ("publish-events-malformed-outbox.json", Expect::Failures(1)),
+    ("place-reservation-confirmed.json", Expect::Status(201)),
+    ("place-reservation-declined.json", Expect::Status(402)),
+    ("place-reservation-invalid.json", Expect::Status(400)),
+    ("cancel-reservation-not-found.json", Expect::Status(404)),
+    ("reservation-status-not-found.json", Expect::Status(404)),
+    ("my-reservations-first-page.json", Expect::Status(200)),
+    ("host-dashboard-host.json", Expect::Status(200)),
+    ("host-dashboard-not-a-host.json", Expect::Status(403)),
+    ("my-notifications-first-page.json", Expect::Status(200)),
+    ("update-profile-updated.json", Expect::Status(200)),
+    ("update-profile-invalid.json", Expect::Status(400)),
+    ("write-review-no-stay.json", Expect::Status(403)),
+    ("list-reviews-first-page.json", Expect::Status(200)),
+    ("process-payment-approve.json", Expect::Payment("APPROVED")),
+    ("process-payment-refund.json", Expect::Payment("REFUNDED")),
+    ("payment-handler-reservation-cancelled.json", Expect::Failures(0)),
+    ("reservation-handler-room-deleted.json", Expect::Failures(0)),
+    ("notification-handler-reservation-confirmed.json", Expect::Failures(0)),
+    ("expire-holds-scheduled.json", Expect::Failures(0)),
 ];
 
 #[test]
@@ -63,6 +89,9 @@ fn every_events_file_is_exercised() {
     for file in &files {
         let function = bnb_local::functions::LINKED.iter().filter(|f| file.starts_with(&format!("{f}-"))).max_by_key(|f| f.len());
         assert!(function.is_some(), "{file} is named <function>-<case>.json after a function bnb links");
+    }
+    for function in bnb_local::functions::LINKED {
+        assert!(files.iter().any(|f| f.starts_with(&format!("{function}-"))), "{function} has an events/ file");
     }
 }
 
@@ -93,6 +122,11 @@ async fn events_files_get_the_answers_their_names_promise() {
         let (store, _dir) = support::embedded_store();
         let rooms: Arc<dyn Table> = Arc::new(store.table(bnb::tables::rooms()));
         let views: Arc<dyn Table> = Arc::new(store.table(bnb::tables::views()));
+        let reservations: Arc<dyn Table> = Arc::new(store.table(bnb::tables::reservations()));
+        let payments = PaymentService::new(Arc::new(store.table(bnb::tables::payments())), FaultConfig::default());
+        let notifications: Arc<dyn Table> = Arc::new(store.table(bnb::tables::notifications()));
+        let reviews: Arc<dyn Table> = Arc::new(store.table(bnb::tables::reviews()));
+        let bus = EmbeddedBus::open(store.clone()).await.unwrap();
         if !file.contains("not-found") {
             seed_room(rooms.as_ref()).await;
         }
@@ -108,8 +142,61 @@ async fn events_files_get_the_answers_their_names_promise() {
             "search-rooms" => (Some(search_rooms::handle(&room_store, http(&text)).await.unwrap()), None),
             "room-handler" => (None, Some(room_handler::handle(&RoomHandler::new(rooms.clone()), sqs(&text)).await.batch_item_failures.len())),
             "view-projector" => (None, Some(view_projector::handle(&ViewProjector::new(views.clone()), sqs(&text)).await.batch_item_failures.len())),
+            "place-reservation" => {
+                let service = payments.clone();
+                let invoker = InProcessInvoker::new(Arc::new(move |payload| {
+                    let service = service.clone();
+                    Box::pin(async move { process_payment::handle(&service, payload).await.and_then(|r| serde_json::to_value(r).map_err(|e| e.to_string())) })
+                }));
+                let deps = place_reservation::Deps {
+                    place: PlaceReservation {
+                        reservations: ReservationStore::new(reservations.clone()),
+                        rooms: RoomStore::new(rooms.clone()),
+                        payments: Arc::new(invoker),
+                        breaker: Arc::new(CircuitBreaker::new(reservations.clone(), "payment", BreakerConfig::default())),
+                        settings: ReservationSettings::default(),
+                    },
+                    idempotency: IdempotencyStore::new(reservations.clone()),
+                };
+                (Some(place_reservation::handle(&deps, http(&text)).await.unwrap()), None)
+            }
+            "cancel-reservation" => (Some(cancel_reservation::handle(&ReservationStore::new(reservations.clone()), http(&text)).await.unwrap()), None),
+            "reservation-status" => (Some(reservation_status::handle(views.as_ref(), http(&text)).await.unwrap()), None),
+            "my-reservations" => (Some(my_reservations::handle(views.as_ref(), http(&text)).await.unwrap()), None),
+            "host-dashboard" => (Some(host_dashboard::handle(views.as_ref(), http(&text)).await.unwrap()), None),
+            "my-notifications" => (Some(my_notifications::handle(notifications.as_ref(), http(&text)).await.unwrap()), None),
+            "update-profile" => (Some(update_profile::handle(notifications.as_ref(), http(&text)).await.unwrap()), None),
+            "list-reviews" => (Some(list_reviews::handle(reviews.as_ref(), http(&text)).await.unwrap()), None),
+            "write-review" => {
+                let r = Reviews { reviews: reviews.clone(), rooms: RoomStore::new(rooms.clone()), reservations: ReservationStore::new(reservations.clone()) };
+                (Some(write_review::handle(&r, http(&text)).await.unwrap()), None)
+            }
+            "process-payment" => {
+                if file.contains("refund") {
+                    // What is refunded was approved first.
+                    let mut approve: serde_json::Value = serde_json::from_str(&text).unwrap();
+                    approve["action"] = "approve".into();
+                    approve["cardToken"] = "tok_visa".into();
+                    process_payment::handle(&payments, approve).await.unwrap();
+                }
+                let result = process_payment::handle(&payments, serde_json::from_str(&text).unwrap()).await.unwrap_or_else(|e| panic!("{file}: {e}"));
+                let Expect::Payment(want) = expected else { panic!("{file}: expects a payment") };
+                assert_eq!(serde_json::to_value(result.status).unwrap(), *want, "{file}");
+                continue;
+            }
+            "payment-handler" => (None, Some(payment_handler::handle(&PaymentHandler::new(payments.clone()), sqs(&text)).await.batch_item_failures.len())),
+            "reservation-handler" => (None, Some(reservation_handler::handle(&ReservationHandler::new(reservations.clone()), sqs(&text)).await.batch_item_failures.len())),
+            "notification-handler" => {
+                let handler = NotificationHandler::new(notifications.clone(), Arc::new(bus.sms()), Arc::new(bus.topic("alerts")));
+                let failures = notification_handler::handle(&handler, sqs(&text)).await.batch_item_failures.len();
+                assert_eq!(bus.sent_sms().await.unwrap().len(), 0, "{file}: no profile, no SMS");
+                (None, Some(failures))
+            }
+            "expire-holds" => {
+                let _: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file} is not JSON: {e}"));
+                (None, Some(expire_holds::handle(&ReservationStore::new(reservations.clone())).await.map(|_| 0).unwrap_or(1)))
+            }
             "publish-events" => {
-                let bus = EmbeddedBus::open(store.clone()).await.unwrap();
                 let queue = bus.declare_queue(QueueSettings { name: "all".into(), visibility_timeout_ms: 1000, max_receive_count: None, dlq: None }).await.unwrap();
                 bus.subscribe("domain-events", "all", None, true).await.unwrap();
                 let event = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file} is not a DynamoDB stream event: {e}"));
@@ -132,7 +219,7 @@ async fn events_files_get_the_answers_their_names_promise() {
                 }
             }
             (Expect::Failures(want), _, Some(got)) => assert_eq!(got, *want, "{file}"),
-            other => panic!("{file}: unexpected {other:?}", other = (other.0, other.2)),
+            (other, _, failures) => panic!("{file}: unexpected {other:?} / {failures:?}"),
         }
     }
 }
