@@ -165,3 +165,25 @@ async fn a_function_the_runtime_cannot_run_stops_start_up_with_its_name() {
     };
     assert!(error.contains("ChargeCardFunction") && error.contains("charge-card"), "{error}");
 }
+
+/// `bnb-local demo`, the whole story, asserted step by step, on both backends.
+async fn the_demo_story_holds(on: support::On) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = support::local_config(on, dir.path());
+    config.visibility_override = None;
+    let mut transcript = Vec::new();
+    let result = bnb_local::demo::run(config, &mut |line| transcript.push(line)).await;
+    assert!(result.is_ok(), "{:?}\n{}", result.err(), transcript.join("\n"));
+    assert!(transcript.last().is_some_and(|l| l.contains("The whole story held")));
+    assert!(transcript.iter().any(|l| l.contains("-> 503")) && transcript.iter().any(|l| l.contains("-> 409")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_demo_story_holds_embedded() {
+    the_demo_story_holds(support::On::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_demo_story_holds_on_moto() {
+    the_demo_story_holds(support::On::Moto).await;
+}

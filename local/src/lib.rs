@@ -2,6 +2,7 @@
 //! them on AWS, over the embedded SQLite store.
 
 pub mod auth;
+pub mod demo;
 pub mod functions;
 pub mod gateway;
 pub mod pump;

@@ -64,6 +64,10 @@ enum Command {
         #[arg(long, default_value_t = 12 * 3600)]
         ttl: i64,
     },
+    /// Play the whole story against a fresh data folder, printing every call and answer.
+    Demo,
+    /// Queue and DLQ depths, stream lag, the payment breaker.
+    Status,
     /// Look into and empty the dead-letter queues.
     Dlq {
         #[command(subcommand)]
@@ -145,6 +149,46 @@ async fn run(cli: Cli) -> Result<(), Error> {
             tokio::signal::ctrl_c().await?;
             tracing::info!("stopping: finishing the work in hand");
             running.stop().await?;
+            Ok(())
+        }
+        Command::Demo => {
+            let data_dir = std::env::temp_dir().join(format!("bnb-demo-{}", uuid::Uuid::now_v7().simple()));
+            let mut config = LocalConfig::new(&data_dir, &cli.template);
+            config.backend = backend(&cli);
+            if cli.endpoint.is_some() {
+                config.prefix = format!("demo-{}-", &uuid::Uuid::now_v7().simple().to_string()[..8]);
+            }
+            println!("bnb demo: a fresh system in {}", data_dir.display());
+            let result = bnb_local::demo::run(config, &mut |line| println!("{line}")).await;
+            let _ = std::fs::remove_dir_all(&data_dir);
+            result
+        }
+        Command::Status => {
+            let topology = Topology::load(&cli.template)?;
+            let store = bnb::storage::embedded::EmbeddedStore::open(database_path(&cli.data_dir))?;
+            let wiring = Wiring::build(&backend(&cli), &store, &topology, None, &cli.prefix).await?;
+            let checkpoints = bnb_local::pump::Checkpoints::open(store.clone()).await?;
+            println!("{:<36} {:>8} {:>9}", "queue", "messages", "in flight");
+            for (name, queue) in &wiring.queues {
+                let depth = queue.depth().await?;
+                println!("{name:<36} {:>8} {:>9}", depth.visible, depth.in_flight);
+            }
+            println!("\n{:<36} {:>12}", "stream -> function", "behind");
+            for f in &topology.functions {
+                for t in &f.triggers {
+                    if let bnb_local::template::Trigger::Stream { table, .. } = t {
+                        let position = checkpoints.load(&format!("stream:{table}:{}", f.binary)).await?;
+                        let behind = wiring.table(table)?.read_stream(&position, 10_000).await?.records.len();
+                        let shown = if behind >= 10_000 { "10000+".to_string() } else { behind.to_string() };
+                        println!("{:<36} {shown:>12}", format!("{table} -> {}", f.binary));
+                    }
+                }
+            }
+            if let Ok(reservations) = wiring.table("reservations") {
+                let breaker = bnb::payments::CircuitBreaker::new(reservations, "payment", bnb::payments::BreakerConfig::default());
+                let state = breaker.read().await?;
+                println!("\npayment breaker: {:?} (failures in window: {})", state.state, state.failures);
+            }
             Ok(())
         }
         Command::Dlq { command } => {
