@@ -1,0 +1,256 @@
+//! Crash safety of `bnb-local up` on the embedded store: under a bounded load of bookings the
+//! process is killed with SIGKILL, started again, and left to drain; then invariants 1–3 of
+//! design.md §7 are checked over the whole store. (Here, not in tests/, because it runs the
+//! real binary, which Cargo hands only to this package's own tests.)
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bnb::messaging::FilterPolicy;
+use bnb::outbox::envelope_of;
+use bnb::storage::embedded::EmbeddedStore;
+use bnb::storage::{Item, Key, StreamPosition, Table};
+use bnb_local::auth::Authority;
+use bnb_local::template::Topology;
+use serde_json::{json, Value};
+
+fn template() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../template.yaml")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+fn spawn(dir: &Path, port: u16, log: &str) -> Child {
+    let log = std::fs::File::create(dir.join(log)).expect("log file");
+    Command::new(env!("CARGO_BIN_EXE_bnb-local"))
+        .args(["--data-dir", dir.to_str().unwrap(), "--template", template().to_str().unwrap(), "up", "--port", &port.to_string(), "--log-format", "json", "--visibility-timeout", "1"])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start bnb-local")
+}
+
+async fn wait_ready(base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if reqwest::get(format!("{base}/rooms?city=x")).await.is_ok_and(|r| r.status() == 200) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("bnb-local did not come up at {base}");
+}
+
+fn day(days: i64) -> String {
+    bnb::domain::stay::format_date(time::OffsetDateTime::now_utc().date() + time::Duration::days(days))
+}
+
+/// Bookings (and a few cancellations) from request `from` to `to`, 8 at a time. Requests that
+/// die with the process are fine: what was accepted must be accounted for.
+async fn load(base: &str, authority: &Authority, rooms: &[String], from: usize, to: usize) {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(8));
+    let mut tasks = Vec::new();
+    for i in from..to {
+        let permit = semaphore.clone().acquire_owned().await.unwrap();
+        let r = (i * 7919) % 1000;
+        let guest = format!("guest-{}", r % 7);
+        let token = authority.mint(&guest, &["guest".into()], None, None, 600).unwrap();
+        let body = json!({"roomId": rooms[r % rooms.len()], "checkIn": day(1 + (r % 20) as i64), "checkOut": day(2 + (r % 20) as i64 + (r % 3) as i64), "guests": 1, "cardToken": if r % 9 == 0 { "tok_declined" } else { "tok_visa" }});
+        let (http, base) = (http.clone(), base.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let _permit = permit;
+            let booked = http.post(format!("{base}/reservations")).bearer_auth(&token).json(&body).send().await;
+            if let Ok(response) = booked {
+                if response.status() == 201 && r % 4 == 0 {
+                    let v: Value = response.json().await.unwrap_or_default();
+                    if let Some(id) = v["reservation"]["reservationId"].as_str() {
+                        let _ = http.post(format!("{base}/reservations/{id}/cancel")).bearer_auth(&token).send().await;
+                    }
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+/// Every item of a table as it stands, folded from its change log.
+async fn items(table: &dyn Table) -> HashMap<Key, Item> {
+    let mut out = HashMap::new();
+    let mut position = StreamPosition::start();
+    loop {
+        let batch = table.read_stream(&position, 5000).await.unwrap();
+        if batch.records.is_empty() {
+            return out;
+        }
+        for r in batch.records {
+            match r.new_image {
+                Some(i) => out.insert(r.keys, i),
+                None => out.remove(&r.keys),
+            };
+        }
+        position = batch.next;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_dash_nine_loses_nothing_and_doubles_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let authority = Authority::load_or_create(dir.path()).unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = spawn(dir.path(), port, "first.log");
+    wait_ready(&base).await;
+    let http = reqwest::Client::new();
+    let host = authority.mint("host-hana", &["host".into()], None, None, 600).unwrap();
+    let mut rooms = Vec::new();
+    for title in ["A", "B", "C"] {
+        let room: Value = http
+            .post(format!("{base}/rooms"))
+            .bearer_auth(&host)
+            .json(&json!({"title": title, "city": "Seoul", "address": "1 Bukchon-ro", "capacity": 2, "nightlyPrice": {"amount": 50000, "currency": "KRW"}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        rooms.push(room["roomId"].as_str().unwrap().to_owned());
+    }
+    // Half the load, then SIGKILL while requests and events are in flight.
+    let killer = {
+        let (base, authority, rooms) = (base.clone(), authority.clone(), rooms.clone());
+        tokio::spawn(async move { load(&base, &authority, &rooms, 0, 60).await })
+    };
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let _ = killer.await;
+
+    // Again, on the same data folder; the rest of the load.
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = spawn(dir.path(), port, "second.log");
+    wait_ready(&base).await;
+    load(&base, &authority, &rooms, 60, 120).await;
+    child.kill().expect("kill -9 again");
+    let _ = child.wait();
+
+    // Holds whose booking died with the process expire (as expire-holds does a while later).
+    let store = EmbeddedStore::open(bnb_local::runtime::database_path(dir.path())).unwrap();
+    let reservations = store.table(bnb::tables::reservations());
+    let far = (time::OffsetDateTime::now_utc().unix_timestamp() + 86_400) * 1000;
+    bnb::reservations::expire_holds(&bnb::reservations::ReservationStore::new(Arc::new(reservations.clone())), far, &bnb::events::Causation::request("crash-test"))
+        .await
+        .unwrap();
+    drop(store);
+
+    // A last start, in process, to drain every stream and queue.
+    let running = bnb_local::start(bnb_local::LocalConfig::new(dir.path(), template())).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let mut busy = false;
+        for queue in running.wiring.queues.values() {
+            let depth = queue.depth().await.unwrap();
+            busy |= (depth.visible + depth.in_flight) > 0 && !queue.name().ends_with("-dlq");
+        }
+        if !busy {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let still: u64 = {
+                let mut n = 0;
+                for q in running.wiring.queues.values() {
+                    let d = q.depth().await.unwrap();
+                    if !q.name().ends_with("-dlq") {
+                        n += d.visible + d.in_flight;
+                    }
+                }
+                n
+            };
+            if still == 0 {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "the queues did not drain");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let topology: Topology = running.topology.clone();
+    let table = |name: &str| running.wiring.table(name).unwrap();
+    let all_reservations = items(table("reservations").as_ref()).await;
+    let payments = items(table("payments").as_ref()).await;
+    let kind = |i: &Item, k: &str| i.get("kind").and_then(Value::as_str) == Some(k);
+    let bookings: Vec<&Item> = all_reservations.values().filter(|i| kind(i, "reservation")).collect();
+    assert!(bookings.iter().filter(|r| r["status"] == "CONFIRMED" || r["status"] == "CANCELLED").count() >= 5, "the load booked something");
+    assert!(bookings.iter().all(|r| r["status"] != "HELD"), "no hold is left behind");
+
+    // Invariant 1.
+    let mut taken: HashSet<(String, String)> = HashSet::new();
+    for r in bookings.iter().filter(|r| r["status"] == "CONFIRMED") {
+        let stay = bnb::domain::Stay::parse(r["checkIn"].as_str().unwrap(), r["checkOut"].as_str().unwrap()).unwrap();
+        for night in stay.each_night() {
+            assert!(taken.insert((r["roomId"].as_str().unwrap().to_owned(), bnb::domain::stay::format_date(night))), "a night booked twice");
+        }
+    }
+    assert_eq!(all_reservations.values().filter(|i| kind(i, "night-lock")).count(), taken.len(), "locks match the confirmed nights exactly");
+    // Invariant 2.
+    let by_reservation: HashMap<&str, &Item> = payments.values().filter(|p| kind(p, "payment")).map(|p| (p["reservationId"].as_str().unwrap(), p)).collect();
+    for r in &bookings {
+        let payment = by_reservation.get(r["reservationId"].as_str().unwrap());
+        match r["status"].as_str() {
+            Some("CONFIRMED") => assert_eq!(payment.map(|p| (p["status"].clone(), p["amount"].clone())), Some((json!("APPROVED"), r["amount"].clone()))),
+            _ => assert!(payment.is_none_or(|p| p["status"] == "REFUNDED" || p["status"] == "DECLINED"), "{r:?} kept {payment:?}"),
+        }
+    }
+    // Invariant 3: every outbox event reached every consumer its subscription admits, once.
+    let consumers: BTreeMap<String, (String, Option<FilterPolicy>)> = topology
+        .subscriptions
+        .iter()
+        .filter_map(|s| {
+            let function = topology.functions.iter().find(|f| f.triggers.iter().any(|t| matches!(t, bnb_local::template::Trigger::Sqs { queue, .. } if queue == &s.queue)))?;
+            let own = match function.binary.as_str() {
+                "view-projector" => "views",
+                "room-handler" => "rooms",
+                "reservation-handler" => "reservations",
+                "payment-handler" => "payments",
+                "notification-handler" => "notifications",
+                other => panic!("which table does {other} own?"),
+            };
+            Some((function.binary.clone(), (own.to_owned(), s.filter_policy.as_ref().map(|p| FilterPolicy::parse(p).unwrap()))))
+        })
+        .collect();
+    let mut events = Vec::new();
+    for name in ["rooms", "reservations", "payments", "reviews"] {
+        let mut position = StreamPosition::start();
+        loop {
+            let batch = table(name).read_stream(&position, 5000).await.unwrap();
+            if batch.records.is_empty() {
+                break;
+            }
+            events.extend(batch.records.iter().filter_map(|r| r.new_image.as_ref().and_then(envelope_of)).filter_map(Result::ok));
+            position = batch.next;
+        }
+    }
+    assert!(events.len() > 20);
+    for event in &events {
+        let attributes = BTreeMap::from([("eventType".to_string(), event.event_type.to_string())]);
+        for (consumer, (own, policy)) in &consumers {
+            if policy.as_ref().is_none_or(|p| p.admits(&attributes)) {
+                let marker = Key::new(format!("PROCESSED#{consumer}#{}", event.event_id), "PROCESSED");
+                assert!(table(own).get(&marker).await.unwrap().is_some(), "{} {} never reached {consumer}", event.event_type, event.event_id);
+            }
+        }
+    }
+    // And the views say what happened.
+    let views = table("views");
+    for r in bookings.iter().filter(|r| r["status"] == "CONFIRMED" || r["status"] == "CANCELLED") {
+        let view = views.get(&Key::new(format!("RESERVATION#{}", r["reservationId"].as_str().unwrap()), "VIEW")).await.unwrap().expect("a view");
+        assert_eq!(view["status"], r["status"]);
+    }
+    running.stop().await.unwrap();
+}
