@@ -3,7 +3,7 @@
 #   1. installs the test tools (a pinned moto server, cfn-lint) into .tools/, once;
 #   2. starts moto on a free loopback port, for the AWS adapter tests (one request at a time:
 #      see scripts/moto_server.py);
-#   3. lints template.yaml;
+#   3. lints template.yaml (cfn-lint with the serverless rules, sam validate --lint);
 #   4. runs the whole workspace's tests against moto;
 #   5. stops moto. Any failure exits non-zero; nothing is skipped.
 set -euo pipefail
@@ -19,7 +19,7 @@ step() { printf '\n==> %s\n' "$*"; }
 install_tools() {
     local want
     want=$(sha256sum "$requirements" | cut -d' ' -f1)
-    if [[ -x "$venv/bin/moto_server" && -x "$venv/bin/cfn-lint" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+    if [[ -x "$venv/bin/moto_server" && -x "$venv/bin/cfn-lint" && -x "$venv/bin/sam" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
         echo "test tools are installed ($venv)"
         return
     fi
@@ -71,8 +71,11 @@ start_moto
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing AWS_REGION=us-east-1
 unset AWS_PROFILE AWS_ENDPOINT_URL
 
-step "cfn-lint template.yaml"
-"$venv/bin/cfn-lint" template.yaml
+step "cfn-lint template.yaml (with the serverless rules)"
+"$venv/bin/cfn-lint" -a cfn_lint_serverless.rules template.yaml
+
+step "sam validate --lint"
+SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 "$venv/bin/sam" validate --lint --template template.yaml
 
 step "cargo test --workspace"
 cargo test --workspace --locked

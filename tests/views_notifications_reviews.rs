@@ -176,6 +176,7 @@ async fn a_booking_and_its_cancellation_show_everywhere_they_should(on: On) {
     let korean = alerts.iter().find(|a| attr(a, "template") == "new-booking").unwrap();
     assert_eq!((attr(korean, "recipient"), attr(korean, "locale")), ("host-hana".to_string(), "ko".to_string()));
     assert!(korean["Message"].as_str().unwrap().starts_with("[bnb] 새 예약: Hanok"));
+    assert_eq!(attr(korean, "kakaoTemplateCode"), "BNB_NEW_BOOKING", "the template's Kakao code, from the template Parameter");
     let english = alerts.iter().find(|a| attr(a, "template") == "payment-refunded").unwrap();
     assert_eq!((attr(english, "recipient"), attr(english, "locale")), ("guest-minho".to_string(), "en".to_string()));
     assert_eq!(english["Message"], "[bnb] 200000 KRW has been refunded.");

@@ -254,7 +254,8 @@ pub fn link(decl: &FunctionDecl, topology: &Topology, wiring: &Wiring) -> Result
                 table(decl, NOTIFICATIONS, wiring)?,
                 wiring.sms.clone(),
                 wiring.topic(&name_from_arn(env(decl, "ALERTS_TOPIC_ARN")?))?,
-            ));
+            )
+            .with_kakao_codes(decl.environment.get("KAKAO_TEMPLATE_CODES").map(String::as_str).unwrap_or_default()));
             Handler::Sqs(Arc::new(move |event| {
                 let handler = handler.clone();
                 Box::pin(async move { notification_handler::handle(&handler, event).await })

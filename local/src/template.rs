@@ -283,6 +283,14 @@ impl Resolver<'_> {
             "AWS::Partition" => return Value::String("aws".into()),
             _ => {}
         }
+        // SAM's `<Function>Alias<name>` (from AutoPublishAlias): the function, locally.
+        if self.resource_type(id).is_none() {
+            if let Some((function, _alias)) = id.split_once("Alias") {
+                if self.resource_type(function) == Some("AWS::Serverless::Function") {
+                    return Value::String(self.local_name(function));
+                }
+            }
+        }
         let name = self.local_name(id);
         Value::String(match self.resource_type(id) {
             Some("AWS::SNS::Topic") => format!("arn:aws:sns:{REGION}:{ACCOUNT}:{name}"),

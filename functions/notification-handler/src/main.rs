@@ -14,7 +14,8 @@ async fn main() -> Result<(), Error> {
         Arc::new(DynamoTable::new(&aws, bnb::tables::notifications())),
         Arc::new(SnsSms::new(&aws, std::env::var("SMS_SENDER_ID").ok())),
         Arc::new(SnsTopic::new(&aws, std::env::var("ALERTS_TOPIC_ARN")?)),
-    );
+    )
+    .with_kakao_codes(&std::env::var("KAKAO_TEMPLATE_CODES").unwrap_or_default());
     run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let handler = &handler;
         async move { Ok::<_, Error>(notification_handler::handle(handler, event.payload).await) }

@@ -3,6 +3,7 @@
 //! on the item afterwards, so a retry sends only what was not yet sent (a crash between send
 //! and mark can repeat that one message: at least once, never lost).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -19,13 +20,25 @@ pub struct NotificationHandler {
     table: Arc<dyn Table>,
     sms: Arc<dyn Sms>,
     alerts: Arc<dyn Topic>,
+    kakao_codes: BTreeMap<String, String>,
 }
 
 impl NotificationHandler {
     pub const NAME: &'static str = "notification-handler";
 
     pub fn new(table: Arc<dyn Table>, sms: Arc<dyn Sms>, alerts: Arc<dyn Topic>) -> Self {
-        NotificationHandler { table, sms, alerts }
+        NotificationHandler { table, sms, alerts, kakao_codes: BTreeMap::new() }
+    }
+
+    /// bnb template → KakaoTalk template code, from `name=code,name=code` (`KAKAO_TEMPLATE_CODES`).
+    pub fn with_kakao_codes(mut self, pairs: &str) -> Self {
+        self.kakao_codes = pairs
+            .split(',')
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(name, code)| (name.trim().to_owned(), code.trim().to_owned()))
+            .filter(|(name, code)| !name.is_empty() && !code.is_empty())
+            .collect();
+        self
     }
 }
 
@@ -84,12 +97,15 @@ impl Consumer for NotificationHandler {
             if let Some(phone) = &profile.phone_number {
                 self.sms.send_sms(phone, &message.text).await.map_err(transient)?;
             }
-            let attributes = Attributes::from([
+            let mut attributes = Attributes::from([
                 ("channel".to_string(), "kakao".to_string()),
                 ("template".to_string(), template.to_string()),
                 ("recipient".to_string(), recipient.clone()),
                 ("locale".to_string(), serde_json::to_value(profile.locale).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
             ]);
+            if let Some(code) = self.kakao_codes.get(template) {
+                attributes.insert("kakaoTemplateCode".into(), code.clone());
+            }
             self.alerts.publish(&message.text, &attributes).await.map_err(transient)?;
             self.table.write(vec![Update::new(key).set("delivery", "SENT").into_op()]).await?;
             tracing::info!(recipient = %recipient, template, sms = profile.phone_number.is_some(), "notification sent");

@@ -1,0 +1,160 @@
+//! `template.yaml`, read as AWS will read it: least privilege for every function, the payment
+//! function out of the API's reach, and the production settings a deploy relies on.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_yaml_ng::Value;
+
+fn template() -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
+    serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The logical id a `!Ref X` (or `{Ref: X}`) names.
+fn referenced(value: &Value) -> Option<String> {
+    match value {
+        Value::Tagged(t) if t.tag == "Ref" => t.value.as_str().map(str::to_owned),
+        Value::Mapping(m) => m.get("Ref").and_then(Value::as_str).map(str::to_owned),
+        _ => None,
+    }
+}
+
+fn is_tagged(v: &Value) -> bool {
+    matches!(v, Value::Tagged(_))
+}
+
+fn functions(t: &Value) -> Vec<(String, String, Value)> {
+    t["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|(id, r)| (id.as_str().unwrap().to_owned(), r["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap().to_owned(), r["Properties"].clone()))
+        .collect()
+}
+
+/// Which tables each function may write, and which it may only read: each context writes its
+/// own table (design.md §1); a few read another context's table (a request/response read).
+fn ownership() -> BTreeMap<&'static str, (&'static [&'static str], &'static [&'static str])> {
+    BTreeMap::from([
+        ("register-room", (&["RoomsTable"][..], &[][..])),
+        ("get-room", (&[][..], &["RoomsTable"][..])),
+        ("modify-room", (&["RoomsTable"][..], &["RoomsTable"][..])),
+        ("delete-room", (&["RoomsTable"][..], &["RoomsTable"][..])),
+        ("search-rooms", (&[][..], &["RoomsTable"][..])),
+        ("room-handler", (&["RoomsTable"][..], &[][..])),
+        ("place-reservation", (&["ReservationsTable"][..], &["RoomsTable"][..])),
+        ("cancel-reservation", (&["ReservationsTable"][..], &[][..])),
+        ("reservation-handler", (&["ReservationsTable"][..], &[][..])),
+        ("expire-holds", (&["ReservationsTable"][..], &[][..])),
+        ("process-payment", (&["PaymentsTable"][..], &[][..])),
+        ("payment-handler", (&["PaymentsTable"][..], &[][..])),
+        ("view-projector", (&["ViewsTable"][..], &[][..])),
+        ("reservation-status", (&[][..], &["ViewsTable"][..])),
+        ("my-reservations", (&[][..], &["ViewsTable"][..])),
+        ("host-dashboard", (&[][..], &["ViewsTable"][..])),
+        ("notification-handler", (&["NotificationsTable"][..], &[][..])),
+        ("my-notifications", (&[][..], &["NotificationsTable"][..])),
+        ("update-profile", (&["NotificationsTable"][..], &[][..])),
+        ("write-review", (&["ReviewsTable"][..], &["RoomsTable", "ReservationsTable"][..])),
+        ("list-reviews", (&[][..], &["ReviewsTable"][..])),
+        ("publish-events", (&[][..], &[][..])),
+    ])
+}
+
+#[test]
+fn every_function_touches_only_its_own_tables_and_no_action_is_a_wildcard() {
+    let t = template();
+    let owners = ownership();
+    for (id, binary, props) in functions(&t) {
+        let (writes, reads) = owners.get(binary.as_str()).unwrap_or_else(|| panic!("{binary} has no entry in the ownership map"));
+        for policy in props["Policies"].as_sequence().cloned().unwrap_or_default() {
+            if let Value::String(managed) = &policy {
+                panic!("{id} uses the managed policy {managed}: too broad");
+            }
+            for (name, args) in policy.as_mapping().unwrap() {
+                let name = name.as_str().unwrap();
+                match name {
+                    "DynamoDBCrudPolicy" | "DynamoDBWritePolicy" => {
+                        let table = referenced(&args["TableName"]).unwrap();
+                        assert!(writes.contains(&table.as_str()), "{id} may write {table}, another context's table");
+                    }
+                    "DynamoDBReadPolicy" => {
+                        let table = referenced(&args["TableName"]).unwrap();
+                        assert!(writes.contains(&table.as_str()) || reads.contains(&table.as_str()), "{id} may read {table}");
+                    }
+                    "SNSPublishMessagePolicy" | "SQSSendMessagePolicy" | "LambdaInvokePolicy" => {}
+                    "Statement" => {
+                        for statement in args.as_sequence().unwrap() {
+                            let actions: Vec<String> = match &statement["Action"] {
+                                Value::String(a) => vec![a.clone()],
+                                Value::Sequence(list) => list.iter().filter_map(|a| a.as_str().map(str::to_owned)).collect(),
+                                other => panic!("{id}: unexpected Action {other:?}"),
+                            };
+                            for action in actions {
+                                assert!(action != "*" && !action.ends_with(":*"), "{id} is granted {action}");
+                            }
+                        }
+                    }
+                    other => panic!("{id} uses policy {other}, which this check does not know: add it here, scoped"),
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn only_place_reservation_may_invoke_the_payment_function_and_the_api_cannot() {
+    let t = template();
+    let mut invokers = BTreeSet::new();
+    for (id, binary, props) in functions(&t) {
+        for policy in props["Policies"].as_sequence().cloned().unwrap_or_default() {
+            if let Some(args) = policy.get("LambdaInvokePolicy") {
+                assert_eq!(referenced(&args["FunctionName"]).as_deref(), Some("ProcessPaymentFunction"));
+                invokers.insert(binary.clone());
+            }
+        }
+        if binary == "process-payment" {
+            assert!(props.get("Events").is_none(), "{id} has no trigger: no route reaches it");
+            assert!(props["ReservedConcurrentExecutions"].as_u64().is_some(), "payment has reserved concurrency (a bulkhead)");
+        }
+    }
+    assert_eq!(invokers, BTreeSet::from(["place-reservation".to_string()]));
+}
+
+#[test]
+fn deploys_are_production_minded() {
+    let t = template();
+    let globals = &t["Globals"]["Function"];
+    assert_eq!(globals["Runtime"].as_str(), Some("provided.al2023"));
+    assert_eq!(globals["Architectures"][0].as_str(), Some("arm64"));
+    assert_eq!(globals["Tracing"].as_str(), Some("Active"));
+    assert_eq!(globals["AutoPublishAlias"].as_str(), Some("live"));
+    assert!(is_tagged(&globals["DeploymentPreference"]["Type"]) || globals["DeploymentPreference"]["Type"].is_string());
+    let resources = t["Resources"].as_mapping().unwrap();
+    for (id, binary, props) in functions(&t) {
+        assert_eq!(resources[&Value::String(id.clone())]["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"), "{id}");
+        let group = referenced(&props["LoggingConfig"]["LogGroup"]).unwrap_or_else(|| panic!("{id} has no log group"));
+        assert!(is_tagged(&resources[&Value::String(group.clone())]["Properties"]["RetentionInDays"]) || resources[&Value::String(group)]["Properties"]["RetentionInDays"].is_u64(), "{binary}: retention");
+    }
+    for (id, r) in resources {
+        let id = id.as_str().unwrap();
+        match r["Type"].as_str().unwrap_or_default() {
+            "AWS::DynamoDB::Table" => {
+                assert_eq!(r["Properties"]["BillingMode"].as_str(), Some("PAY_PER_REQUEST"), "{id}");
+                assert_eq!(r["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(), Some(true), "{id}");
+                assert_eq!(r["Properties"]["TimeToLiveSpecification"]["AttributeName"].as_str(), Some("expiresAt"), "{id}");
+            }
+            "AWS::SQS::Queue" if !id.ends_with("DLQ") => {
+                let dlq = &r["Properties"]["RedrivePolicy"]["deadLetterTargetArn"];
+                assert!(is_tagged(dlq), "{id} has a DLQ");
+                assert_eq!(r["Properties"]["RedrivePolicy"]["maxReceiveCount"].as_u64(), Some(5), "{id}");
+            }
+            "AWS::SQS::Queue" => {
+                assert!(resources.contains_key(&Value::String(format!("{id}DepthAlarm"))), "{id} has a depth alarm");
+            }
+            _ => {}
+        }
+    }
+    assert!(resources.contains_key(&Value::String("PaymentErrorsAlarm".into())));
+}
