@@ -72,7 +72,7 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN
 unset AWS_PROFILE AWS_ENDPOINT_URL
 
 step "cfn-lint template.yaml (with the serverless rules)"
-"$venv/bin/cfn-lint" -a cfn_lint_serverless.rules template.yaml
+"$venv/bin/cfn-lint" template.yaml --append-rules cfn_lint_serverless.rules
 
 step "sam validate --lint"
 SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 "$venv/bin/sam" validate --lint --template template.yaml

@@ -132,10 +132,11 @@ fn deploys_are_production_minded() {
     assert_eq!(globals["AutoPublishAlias"].as_str(), Some("live"));
     assert!(is_tagged(&globals["DeploymentPreference"]["Type"]) || globals["DeploymentPreference"]["Type"].is_string());
     let resources = t["Resources"].as_mapping().unwrap();
-    for (id, binary, props) in functions(&t) {
+    for (id, binary, _props) in functions(&t) {
         assert_eq!(resources[&Value::String(id.clone())]["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"), "{id}");
-        let group = referenced(&props["LoggingConfig"]["LogGroup"]).unwrap_or_else(|| panic!("{id} has no log group"));
-        assert!(is_tagged(&resources[&Value::String(group.clone())]["Properties"]["RetentionInDays"]) || resources[&Value::String(group)]["Properties"]["RetentionInDays"].is_u64(), "{binary}: retention");
+        let group = &resources[&Value::String(format!("{id}LogGroup"))]["Properties"];
+        assert!(matches!(&group["LogGroupName"], Value::Tagged(t) if t.value.as_str() == Some(&format!("/aws/lambda/${{{id}}}"))), "{binary}: a log group of its own");
+        assert!(is_tagged(&group["RetentionInDays"]), "{binary}: retention");
     }
     for (id, r) in resources {
         let id = id.as_str().unwrap();
