@@ -80,7 +80,7 @@ impl Consumer for NotificationHandler {
             let mut item = key.to_item();
             if let Value::Object(fields) = json!({
                 "kind": "notification", "notificationId": format!("{}:{recipient}", event.event_id), "eventId": event.event_id,
-                "eventType": event.event_type.as_str(), "template": template, "locale": profile.locale, "text": message.text,
+                "eventType": event.event_type.as_str(), "aggregateId": event.aggregate_id, "template": template, "locale": profile.locale, "text": message.text,
                 "createdAt": event.occurred_at.unix_timestamp(), "delivery": "PENDING",
             }) {
                 item.extend(fields);
