@@ -146,7 +146,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 None => running.store.path().display().to_string(),
             };
             tracing::info!(url = %running.url(), %store, "bnb is up; Ctrl-C stops it");
-            tokio::signal::ctrl_c().await?;
+            shutdown_signal().await?;
             tracing::info!("stopping: finishing the work in hand");
             running.stop().await?;
             Ok(())
@@ -247,4 +247,20 @@ fn dead_letter_queues(topology: &Topology) -> Vec<(String, Vec<String>)> {
         }
     }
     out.into_iter().collect()
+}
+
+/// Ctrl-C, or SIGTERM (what `kill` and service managers send).
+async fn shutdown_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
 }
