@@ -2,7 +2,7 @@
 //! booking to the host's dashboard and to the guest's notification (p50/p99), and what one
 //! booking costs in table reads and writes (counted by a wrapper around the table port).
 //!
-//!     cargo run --profile measure -p bnb-tests --example booking_latency [-- BOOKINGS]
+//!     cargo run --profile measure -p bnb-tests --example booking_latency [-- BOOKINGS [PER_SECOND]]
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -113,6 +113,8 @@ async fn cost_of_one_booking() {
 #[tokio::main]
 async fn main() {
     let bookings: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(300);
+    let per_second: u64 = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(20);
+    let mut pace = tokio::time::interval(Duration::from_micros(1_000_000 / per_second.max(1)));
     cost_of_one_booking().await;
 
     let dir = tempfile::tempdir().expect("dir");
@@ -167,6 +169,7 @@ async fn main() {
     let mut sent = HashMap::new();
     let mut latencies = Vec::new();
     for i in 0..bookings {
+        pace.tick().await;
         let body = json!({"roomId": rooms[i / 100], "checkIn": day(1 + (i % 100) as i64 * 2), "checkOut": day(2 + (i % 100) as i64 * 2), "guests": 1, "cardToken": "tok_visa"});
         let t0 = Instant::now();
         let response = http.post(format!("{}/reservations", running.url())).bearer_auth(&guest).json(&body).send().await.expect("post");
@@ -180,7 +183,7 @@ async fn main() {
     let told = told.await.expect("watch");
     let mut to_dashboard: Vec<Duration> = sent.iter().filter_map(|(id, t0)| dashboard.get(id).map(|t| t.duration_since(*t0))).collect();
     let mut to_notification: Vec<Duration> = sent.iter().filter_map(|(id, t0)| told.get(id).map(|t| t.duration_since(*t0))).collect();
-    println!("\n{bookings} bookings over HTTP, one after another:");
+    println!("\n{bookings} bookings over HTTP, {per_second} a second:");
     println!("  POST /reservations      p50 {:>7.2} ms   p99 {:>7.2} ms", pct(&mut latencies, 0.5), pct(&mut latencies, 0.99));
     println!("  booking -> dashboard    p50 {:>7.2} ms   p99 {:>7.2} ms   ({} seen)", pct(&mut to_dashboard, 0.5), pct(&mut to_dashboard, 0.99), to_dashboard.len());
     println!("  booking -> notification p50 {:>7.2} ms   p99 {:>7.2} ms   ({} seen)", pct(&mut to_notification, 0.5), pct(&mut to_notification, 0.99), to_notification.len());

@@ -2,7 +2,10 @@
 //! projector's write), through outbox → stream → publish-events → topic → queue, on the
 //! embedded runtime. Bounded: N events, a deadline.
 //!
-//!     cargo run --profile measure -p bnb-tests --example event_latency [-- N]
+//!     cargo run --profile measure -p bnb-tests --example event_latency [-- N [PER_SECOND]]
+//!
+//! Requests are paced (100 a second unless told): back to back, they measure the queue
+//! they build up, not the path.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -15,6 +18,8 @@ use serde_json::{json, Value};
 #[tokio::main]
 async fn main() {
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let per_second: u64 = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(100);
+    let mut pace = tokio::time::interval(Duration::from_micros(1_000_000 / per_second.max(1)));
     let dir = tempfile::tempdir().expect("temp dir");
     let template = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
     let running = start(LocalConfig::new(dir.path(), template)).await.expect("start");
@@ -47,6 +52,7 @@ async fn main() {
     let mut sent: HashMap<String, Instant> = HashMap::new();
     let started = Instant::now();
     for _ in 0..n {
+        pace.tick().await;
         let t0 = Instant::now();
         let room: Value = http.post(format!("{}/rooms", running.url())).bearer_auth(&token).json(&body).send().await.expect("post").json().await.expect("json");
         sent.insert(room["roomId"].as_str().expect("roomId").to_owned(), t0);
@@ -56,7 +62,7 @@ async fn main() {
     let mut latencies: Vec<Duration> = sent.iter().filter_map(|(id, t0)| seen.get(id).map(|t1| t1.duration_since(*t0))).collect();
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1];
-    println!("events: {n} sent, {} reached the consumer, in {:.1} s", latencies.len(), elapsed.as_secs_f64());
+    println!("events: {n} sent at {per_second}/s, {} reached the consumer, in {:.1} s", latencies.len(), elapsed.as_secs_f64());
     println!(
         "command -> consumer: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         pct(0.50).as_secs_f64() * 1e3,

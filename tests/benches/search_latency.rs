@@ -52,6 +52,8 @@ async fn main() {
         let running = start(LocalConfig::new(dir.path(), &template)).await.expect("start");
         let city = format!("Bench{n}");
         seed(running.wiring.table("rooms").expect("rooms").as_ref(), &city, n).await;
+        // Let the stream pump read past the seeded items first: measure search, not the pump.
+        tokio::time::sleep(Duration::from_secs(3)).await;
         let http = reqwest::Client::new();
         for (label, query) in [("city + guests", format!("city={city}&guests=2")), ("city + guests + dates", format!("city={city}&guests=2&checkIn=2026-12-24&checkOut=2026-12-27"))] {
             let url = format!("{}/rooms?{query}", running.url());
