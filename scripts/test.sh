@@ -51,7 +51,7 @@ start_moto() {
     "$venv/bin/python" scripts/moto_server.py 127.0.0.1 "$port" > "$tools/moto.log" 2>&1 &
     moto_pid=$!
     for _ in $(seq 1 100); do
-        if curl -fsS -o /dev/null "http://127.0.0.1:$port/moto-api/"; then
+        if python3 -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1], timeout=2)" "http://127.0.0.1:$port/moto-api/" 2>/dev/null; then
             export BNB_TEST_MOTO_URL="http://127.0.0.1:$port"
             return
         fi
