@@ -2,6 +2,7 @@
 //! topic → filtered queues → consumers, with idempotent consumers, DLQs and redrive, the
 //! correlation id carried through every hop, and a pump that survives being stopped mid-stream.
 
+#[macro_use]
 mod support;
 
 use std::collections::BTreeMap;
@@ -340,27 +341,6 @@ async fn stopping_the_pump_mid_stream_loses_no_event_and_duplicates_no_effect(on
     let changes = support::all_changes(views.as_ref()).await;
     assert_eq!(written_by(&changes, &pk), ROOMS, "each room's event applied once, none twice");
     assert!(changes.iter().filter(|c| c.keys.pk == pk).all(|c| c.kind == ChangeKind::Insert), "no row rewritten");
-}
-
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(super::On::Embedded).await;
-                }
-            )*
-        }
-        mod moto {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(super::On::Moto).await;
-                }
-            )*
-        }
-    };
 }
 
 on_both_backends!(

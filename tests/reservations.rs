@@ -3,6 +3,7 @@
 //! idempotency keys, cancellation with refund, a deleted room's stays cancelled, and a
 //! randomized run after which invariants 1 and 2 of design.md §7 are checked over the store.
 
+#[macro_use]
 mod support;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -468,28 +469,7 @@ async fn a_randomized_run_keeps_invariants_one_and_two(on: On) {
     }
 }
 
-macro_rules! on_both_adapters {
-    ($($case:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(super::On::Embedded).await;
-                }
-            )*
-        }
-        mod moto {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(super::On::Moto).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_adapters!(
+on_both_backends!(
     fifty_concurrent_bookings_of_overlapping_nights_have_one_winner,
     a_declined_card_books_nothing,
     a_payment_slower_than_the_timeout_is_refunded_whichever_lands_first,

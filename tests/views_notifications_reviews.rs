@@ -2,6 +2,7 @@
 //! view and the host's dashboard (CQRS), notifications (stored, SMS, KakaoTalk alerts, Korean
 //! and English), reviews — and that none of them can slow or stop a booking.
 
+#[macro_use]
 mod support;
 
 use std::sync::Arc;
@@ -324,27 +325,6 @@ async fn events_out_of_order_and_twice_project_as_once_in_order(on: On) {
     let view = once.0.iter().find(|i| i["pk"] == "RESERVATION#01a20000-0000-7000-8000-0000000000aa").unwrap();
     assert_eq!((view["status"].clone(), view["paymentStatus"].clone()), (json!("CANCELLED"), json!("REFUNDED")));
     assert_eq!(once.1.iter().filter(|i| i["kind"] == "notification").count(), 5);
-}
-
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(super::On::Embedded).await;
-                }
-            )*
-        }
-        mod moto {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    super::$case(super::On::Moto).await;
-                }
-            )*
-        }
-    };
 }
 
 on_both_backends!(

@@ -100,6 +100,29 @@ pub fn answer(response: lambda_http::Response<lambda_http::Body>) -> (u16, Strin
     (status, content_type, body)
 }
 
+/// Runs each `async fn case(On)` once on the embedded adapters and once on moto.
+#[allow(unused_macros)]
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(super::support::On::Embedded).await;
+                }
+            )*
+        }
+        mod moto {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(super::support::On::Moto).await;
+                }
+            )*
+        }
+    };
+}
+
 /// Which backend a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum On {

@@ -7,7 +7,6 @@ use serde_json::{json, Map, Value};
 use crate::domain::notification::Locale;
 use crate::domain::Invalid;
 use crate::http::Caller;
-use crate::storage::cursor::Cursor;
 use crate::storage::{Item, Key, Query, SortKey, StorageError, Table, WriteOp};
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -73,11 +72,7 @@ fn public(item: &Item) -> Value {
 
 /// The caller's notifications, newest first.
 pub async fn my_notifications(table: &dyn Table, caller: &Caller, cursor: Option<&str>, limit: Option<&str>) -> Result<Value, crate::views::ViewError> {
-    let limit = match limit {
-        None => 20,
-        Some(l) => l.parse::<usize>().ok().filter(|n| (1..=50).contains(n)).ok_or_else(|| Invalid::field("limit", "must be a whole number from 1 to 50"))?,
-    };
-    let cursor = cursor.filter(|c| !c.is_empty()).map(|c| Cursor::parse(c).map_err(|_| Invalid::field("cursor", "is not a cursor this API gave out"))).transpose()?;
+    let (cursor, limit) = crate::http::request::page_params(cursor, limit)?;
     let query = Query::partition(format!("USER#{}", caller.user_id)).sort(SortKey::BeginsWith("NOTIF#".into())).descending().limit(limit).after(cursor);
     let page = table.query(&query).await?;
     Ok(json!({"items": page.items.iter().map(public).collect::<Vec<_>>(), "nextCursor": page.next.map(|c| c.as_str().to_owned())}))

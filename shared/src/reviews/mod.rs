@@ -21,7 +21,6 @@ use crate::http::Caller;
 use crate::outbox::write_with_events;
 use crate::reservations::ReservationStore;
 use crate::rooms::RoomStore;
-use crate::storage::cursor::Cursor;
 use crate::storage::{Condition, Key, Query, SortKey, StorageError, Table, WriteOp};
 
 #[derive(Debug, thiserror::Error)]
@@ -129,11 +128,7 @@ fn guard_key(reservation: &str) -> Key {
 /// A room's reviews, newest first.
 pub async fn list_reviews(reviews: &dyn Table, room_id: &str, cursor: Option<&str>, limit: Option<&str>) -> Result<Value, ReviewError> {
     let room_id = RoomId::parse(room_id).ok_or(ReviewError::RoomNotFound)?;
-    let limit = match limit {
-        None => 20,
-        Some(l) => l.parse::<usize>().ok().filter(|n| (1..=50).contains(n)).ok_or_else(|| Invalid::field("limit", "must be a whole number from 1 to 50"))?,
-    };
-    let cursor = cursor.filter(|c| !c.is_empty()).map(|c| Cursor::parse(c).map_err(|_| Invalid::field("cursor", "is not a cursor this API gave out"))).transpose()?;
+    let (cursor, limit) = crate::http::request::page_params(cursor, limit)?;
     let query = Query::partition(format!("ROOM#{room_id}")).sort(SortKey::BeginsWith("REVIEW#".into())).descending().limit(limit).after(cursor);
     let page = reviews.query(&query).await?;
     let shown = ["reviewId", "roomId", "guestId", "rating", "text", "createdAtMs"];

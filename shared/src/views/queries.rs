@@ -9,7 +9,6 @@ use super::keys;
 use crate::domain::stay::format_date;
 use crate::domain::Invalid;
 use crate::http::Caller;
-use crate::storage::cursor::Cursor;
 use crate::storage::{Item, Query, SortKey, StorageError, Table};
 
 #[derive(Debug, thiserror::Error)]
@@ -42,11 +41,7 @@ pub async fn reservation_status(views: &dyn Table, caller: &Caller, id: &str) ->
 
 /// The caller's reservations, latest check-in first, paged.
 pub async fn my_reservations(views: &dyn Table, caller: &Caller, cursor: Option<&str>, limit: Option<&str>) -> Result<Value, ViewError> {
-    let limit = match limit {
-        None => 20,
-        Some(l) => l.parse::<usize>().ok().filter(|n| (1..=50).contains(n)).ok_or_else(|| Invalid::field("limit", "must be a whole number from 1 to 50"))?,
-    };
-    let cursor = cursor.filter(|c| !c.is_empty()).map(|c| Cursor::parse(c).map_err(|_| Invalid::field("cursor", "is not a cursor this API gave out"))).transpose()?;
+    let (cursor, limit) = crate::http::request::page_params(cursor, limit)?;
     let query = Query::partition(format!("GUEST#{}", caller.user_id)).sort(SortKey::BeginsWith("RES#".into())).descending().limit(limit).after(cursor);
     let page = views.query(&query).await?;
     Ok(json!({
