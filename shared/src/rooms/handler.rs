@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::Value;
 
 use super::occupancy::record_nights;
 use super::RoomStore;
@@ -16,7 +15,6 @@ use crate::events::{Envelope, EventType};
 use crate::storage::{Condition, Table, Update, WriteOp};
 
 pub struct RoomHandler {
-    store: RoomStore,
     table: Arc<dyn Table>,
 }
 
@@ -24,7 +22,7 @@ impl RoomHandler {
     pub const NAME: &'static str = "room-handler";
 
     pub fn new(table: Arc<dyn Table>) -> Self {
-        RoomHandler { store: RoomStore::new(table.clone()), table }
+        RoomHandler { table }
     }
 }
 
@@ -63,17 +61,5 @@ impl Consumer for RoomHandler {
             }
             _ => Ok(Vec::new()),
         }
-    }
-}
-
-/// The rating fields as stored (for tests and readers of raw items).
-pub fn rating_of(item: &crate::storage::Item) -> (i64, i64) {
-    let n = |k: &str| item.get(k).and_then(Value::as_i64).unwrap_or(0);
-    (n("ratingCount"), n("ratingTotal"))
-}
-
-impl RoomHandler {
-    pub fn store(&self) -> &RoomStore {
-        &self.store
     }
 }

@@ -14,7 +14,7 @@ mod store;
 pub use delete_room::delete_room;
 pub use document::{ModifyRoomRequest, MoneyDocument, RegisterRoomRequest, RoomDocument, RoomPage};
 pub use get_room::get_room;
-pub use handler::{rating_of, RoomHandler};
+pub use handler::RoomHandler;
 pub use modify_room::modify_room;
 pub use occupancy::record_nights;
 pub use register_room::register_room;
