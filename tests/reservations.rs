@@ -12,8 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bnb::consumer::{apply_once, Consumer};
-use bnb::domain::reservation::CancelledBy;
-use bnb::events::{Causation, Envelope, EventType};
+use bnb::events::{Envelope, EventType};
 use bnb::outbox::envelope_of;
 use bnb::payments::invoker::InProcessInvoker;
 use bnb::payments::{BreakerConfig, CircuitBreaker, FaultConfig, PaymentHandler, PaymentService, Permit};
@@ -480,5 +479,3 @@ on_both_backends!(
     a_randomized_run_keeps_invariants_one_and_two,
 );
 
-#[allow(dead_code)]
-fn unused(_: Causation, _: CancelledBy) {}

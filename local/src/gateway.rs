@@ -109,9 +109,9 @@ async fn handle(State(gateway): State<Arc<Gateway>>, ConnectInfo(peer): ConnectI
         }
     };
     let event = api_gateway_event(route, &params, &parts.method, &parts.uri, &parts.headers, &bytes, claims, peer);
-    let request = match serde_json::from_value::<Value>(event).map(|e| lambda_http::request::from_str(&e.to_string())) {
-        Ok(Ok(request)) => request,
-        _ => return problem(Problem::internal()),
+    // Through the same deserializer lambda_http runs on Lambda's payload.
+    let Ok(request) = lambda_http::request::from_str(&event.to_string()) else {
+        return problem(Problem::internal());
     };
     let response = function(request).await;
     into_axum(response)
