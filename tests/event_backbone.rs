@@ -148,7 +148,7 @@ async fn room_registered_reaches_the_template_queues_that_admit_it(on: On) {
     let config = local_config(on, dir.path());
     let topology = bnb_local::template::Topology::load(&config.template).unwrap();
     let store = bnb::storage::embedded::EmbeddedStore::open(bnb_local::runtime::database_path(dir.path())).unwrap();
-    let wiring = bnb_local::wiring::Wiring::build(&config.backend, &store, &topology, None, &config.prefix).await.unwrap();
+    let wiring = bnb_local::wiring::Wiring::build(&config.backend, &store, &topology, None, &config.prefix, bnb::clock::system()).await.unwrap();
     let rooms = wiring.table("rooms").unwrap();
     let request = support::api_request("POST", "/rooms", "/rooms", Some(&room_body()), Some(support::claims("hana", "host")), &[]);
     let (status, _, _) = support::answer(register_room::handle(&RoomStore::new(rooms.clone()), request).await.unwrap());
@@ -184,6 +184,9 @@ async fn the_same_message_twice_changes_a_consumer_once(on: On) {
         On::Moto => (support::moto_table(bnb::tables::views()).await, None),
     };
     let projector = ViewProjector::new(views.clone());
+    let (bus_store, _bus_dir) = support::embedded_store();
+    let bus = EmbeddedBus::open(bus_store).await.unwrap();
+    let dlq = bnb::consumer::QueueDeadLetters(Arc::new(bus.declare_queue(QueueSettings { name: "dlq".into(), visibility_timeout_ms: 1000, max_receive_count: None, dlq: None }).await.unwrap()));
     let e = envelope(EventType::RoomRegistered, "01a20000-0000-7000-8000-000000000001", 1, "c-dup");
     let body = serde_json::to_string(&e).unwrap();
     let message = |id: &str| bnb::messaging::ReceivedMessage {
@@ -196,9 +199,9 @@ async fn the_same_message_twice_changes_a_consumer_once(on: On) {
     };
     // Twice in one batch, and once more in a later one.
     let first: SqsEvent = sqs_event("arn:aws:sqs:local:0:q", &[message("m1"), message("m2")]);
-    assert!(handle_sqs_event(&projector, first).await.batch_item_failures.is_empty());
+    assert!(handle_sqs_event(&projector, &dlq, first).await.batch_item_failures.is_empty());
     let again: SqsEvent = sqs_event("arn:aws:sqs:local:0:q", &[message("m3")]);
-    assert!(handle_sqs_event(&projector, again).await.batch_item_failures.is_empty());
+    assert!(handle_sqs_event(&projector, &dlq, again).await.batch_item_failures.is_empty());
     let changes = support::all_changes(views.as_ref()).await;
     assert_eq!(written_by(&changes, "HOST#hana"), 1, "one event changed the view, however often it came");
     assert!(changes.iter().filter(|c| c.keys.pk == "HOST#hana").all(|c| c.kind == ChangeKind::Insert));
@@ -208,7 +211,7 @@ async fn the_same_message_twice_changes_a_consumer_once(on: On) {
     let older = envelope(EventType::RoomModified, "01a20000-0000-7000-8000-000000000001", 2, "c-dup");
     for e in [&newer, &older] {
         let m = bnb::messaging::ReceivedMessage { body: serde_json::to_string(e).unwrap(), ..message("m4") };
-        assert!(handle_sqs_event(&projector, sqs_event("arn:aws:sqs:local:0:q", &[m])).await.batch_item_failures.is_empty());
+        assert!(handle_sqs_event(&projector, &dlq, sqs_event("arn:aws:sqs:local:0:q", &[m])).await.batch_item_failures.is_empty());
     }
     let row = views.get(&bnb::storage::Key::new("HOST#hana", "ROOM#01a20000-0000-7000-8000-000000000001")).await.unwrap().unwrap();
     assert_eq!(row["version"], 3);
@@ -225,21 +228,38 @@ async fn a_poison_message_reaches_the_dlq_while_its_batch_succeeds_and_redrive_b
     let good = ["01a20000-0000-7000-8000-00000000000a", "01a20000-0000-7000-8000-00000000000b"];
     queue.send(&serde_json::to_string(&envelope(EventType::RoomRegistered, good[0], 1, "c-p")).unwrap(), &Attributes::new()).await.unwrap();
     queue.send("this is not an event", &Attributes::new()).await.unwrap();
+    // An event that decodes but can never be applied: it does not say whose room it is.
+    let mut hostless = envelope(EventType::RoomRegistered, "01a20000-0000-7000-8000-00000000000c", 1, "c-p");
+    hostless.payload = json!({"roomId": "01a20000-0000-7000-8000-00000000000c"});
+    let hostless = serde_json::to_string(&hostless).unwrap();
+    queue.send(&hostless, &Attributes::new()).await.unwrap();
     queue.send(&serde_json::to_string(&envelope(EventType::RoomRegistered, good[1], 1, "c-p")).unwrap(), &Attributes::new()).await.unwrap();
-    eventually(90, "the poison message in the DLQ and both good events applied", || {
+    eventually(90, "both poison messages in the DLQ and both good events applied", || {
         let (dlq, views) = (dlq.clone(), views.clone());
-        async move { dlq.depth().await.unwrap().visible == 1 && support::partition(views.as_ref(), "HOST#hana").await.len() == 2 }
+        async move { dlq.depth().await.unwrap().visible == 2 && support::partition(views.as_ref(), "HOST#hana").await.len() == 2 }
     })
     .await;
     let wiring = running.wiring.clone();
     running.stop().await.unwrap();
     let depth = queue.depth().await.unwrap();
     assert_eq!((depth.visible, depth.in_flight), (0, 0), "nothing is left behind in the source queue");
+    // Dead-lettered at once (no five retries), each with its reason.
+    let dead = drain(dlq.as_ref()).await;
+    let reason = |body: &str| dead.iter().find(|m| m.body == body).and_then(|m| m.attributes.get("deadLetterReason").cloned()).unwrap_or_default();
+    assert!(reason("this is not an event").contains("not JSON"), "{dead:?}");
+    assert!(reason(&hostless).contains("hostId"), "{dead:?}");
+    for m in &dead {
+        dlq.send(&m.body, &m.attributes).await.unwrap();
+    }
     let moved = bnb::messaging::redrive(dlq.as_ref(), queue.as_ref(), 100).await.unwrap();
-    assert_eq!(moved, 1);
+    assert_eq!(moved, 2);
     assert_eq!(dlq.depth().await.unwrap().visible, 0);
     let back = drain(wiring.queue("view-projector-queue").unwrap().as_ref()).await;
-    assert_eq!(back.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["this is not an event"]);
+    let mut bodies: Vec<&str> = back.iter().map(|m| m.body.as_str()).collect();
+    bodies.sort();
+    let mut expected = vec!["this is not an event", hostless.as_str()];
+    expected.sort();
+    assert_eq!(bodies, expected);
 }
 
 // ---------------------------------------------------------------- correlation id

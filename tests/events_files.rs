@@ -30,6 +30,8 @@ enum Expect {
     Status(u16),
     /// How many batch items fail (SQS and stream batches; 0 for a scheduled run that succeeds).
     Failures(usize),
+    /// Nothing to retry: the message can never be applied and went straight to the DLQ.
+    DeadLettered,
     /// The payment status process-payment answers.
     Payment(&'static str),
 }
@@ -49,7 +51,7 @@ const EXPECTED: &[(&str, Expect)] = &[
     ("search-rooms-invalid.json", Expect::Status(400)),
     ("room-handler-reservation-confirmed.json", Expect::Failures(0)),
     ("room-handler-review-written.json", Expect::Failures(0)),
-    ("room-handler-poison-message.json", Expect::Failures(1)),
+    ("room-handler-poison-message.json", Expect::DeadLettered),
     ("view-projector-room-registered.json", Expect::Failures(0)),
     ("publish-events-outbox-insert.json", Expect::Failures(0)),
     ("publish-events-malformed-outbox.json", Expect::Failures(1)),
@@ -127,6 +129,8 @@ async fn events_files_get_the_answers_their_names_promise() {
         let notifications: Arc<dyn Table> = Arc::new(store.table(bnb::tables::notifications()));
         let reviews: Arc<dyn Table> = Arc::new(store.table(bnb::tables::reviews()));
         let bus = EmbeddedBus::open(store.clone()).await.unwrap();
+        let dlq_queue = Arc::new(bus.declare_queue(QueueSettings { name: "dlq".into(), visibility_timeout_ms: 1000, max_receive_count: None, dlq: None }).await.unwrap());
+        let dlq = bnb::consumer::QueueDeadLetters(dlq_queue.clone());
         if !file.contains("not-found") {
             seed_room(rooms.as_ref()).await;
         }
@@ -140,8 +144,8 @@ async fn events_files_get_the_answers_their_names_promise() {
             "modify-room" => (Some(modify_room::handle(&room_store, http(&text)).await.unwrap()), None),
             "delete-room" => (Some(delete_room::handle(&room_store, http(&text)).await.unwrap()), None),
             "search-rooms" => (Some(search_rooms::handle(&room_store, http(&text)).await.unwrap()), None),
-            "room-handler" => (None, Some(room_handler::handle(&RoomHandler::new(rooms.clone()), sqs(&text)).await.batch_item_failures.len())),
-            "view-projector" => (None, Some(view_projector::handle(&ViewProjector::new(views.clone()), sqs(&text)).await.batch_item_failures.len())),
+            "room-handler" => (None, Some(room_handler::handle(&RoomHandler::new(rooms.clone()), &dlq, sqs(&text)).await.batch_item_failures.len())),
+            "view-projector" => (None, Some(view_projector::handle(&ViewProjector::new(views.clone()), &dlq, sqs(&text)).await.batch_item_failures.len())),
             "place-reservation" => {
                 let service = payments.clone();
                 let invoker = InProcessInvoker::new(Arc::new(move |payload| {
@@ -150,17 +154,17 @@ async fn events_files_get_the_answers_their_names_promise() {
                 }));
                 let deps = place_reservation::Deps {
                     place: PlaceReservation {
-                        reservations: ReservationStore::new(reservations.clone()),
+                        reservations: ReservationStore::new(reservations.clone(), bnb::clock::system()),
                         rooms: RoomStore::new(rooms.clone()),
                         payments: Arc::new(invoker),
                         breaker: Arc::new(CircuitBreaker::new(reservations.clone(), "payment", BreakerConfig::default())),
                         settings: ReservationSettings::default(),
                     },
-                    idempotency: IdempotencyStore::new(reservations.clone()),
+                    idempotency: IdempotencyStore::new(reservations.clone(), bnb::clock::system(), std::time::Duration::from_secs(15)),
                 };
                 (Some(place_reservation::handle(&deps, http(&text)).await.unwrap()), None)
             }
-            "cancel-reservation" => (Some(cancel_reservation::handle(&ReservationStore::new(reservations.clone()), http(&text)).await.unwrap()), None),
+            "cancel-reservation" => (Some(cancel_reservation::handle(&ReservationStore::new(reservations.clone(), bnb::clock::system()), http(&text)).await.unwrap()), None),
             "reservation-status" => (Some(reservation_status::handle(views.as_ref(), http(&text)).await.unwrap()), None),
             "my-reservations" => (Some(my_reservations::handle(views.as_ref(), http(&text)).await.unwrap()), None),
             "host-dashboard" => (Some(host_dashboard::handle(views.as_ref(), http(&text)).await.unwrap()), None),
@@ -168,7 +172,7 @@ async fn events_files_get_the_answers_their_names_promise() {
             "update-profile" => (Some(update_profile::handle(notifications.as_ref(), http(&text)).await.unwrap()), None),
             "list-reviews" => (Some(list_reviews::handle(reviews.as_ref(), http(&text)).await.unwrap()), None),
             "write-review" => {
-                let r = Reviews { reviews: reviews.clone(), rooms: RoomStore::new(rooms.clone()), reservations: ReservationStore::new(reservations.clone()) };
+                let r = Reviews { reviews: reviews.clone(), rooms: RoomStore::new(rooms.clone()), reservations: ReservationStore::new(reservations.clone(), bnb::clock::system()) };
                 (Some(write_review::handle(&r, http(&text)).await.unwrap()), None)
             }
             "process-payment" => {
@@ -184,17 +188,17 @@ async fn events_files_get_the_answers_their_names_promise() {
                 assert_eq!(serde_json::to_value(result.status).unwrap(), *want, "{file}");
                 continue;
             }
-            "payment-handler" => (None, Some(payment_handler::handle(&PaymentHandler::new(payments.clone()), sqs(&text)).await.batch_item_failures.len())),
-            "reservation-handler" => (None, Some(reservation_handler::handle(&ReservationHandler::new(reservations.clone()), sqs(&text)).await.batch_item_failures.len())),
+            "payment-handler" => (None, Some(payment_handler::handle(&PaymentHandler::new(payments.clone()), &dlq, sqs(&text)).await.batch_item_failures.len())),
+            "reservation-handler" => (None, Some(reservation_handler::handle(&ReservationHandler::new(ReservationStore::new(reservations.clone(), bnb::clock::system())), &dlq, sqs(&text)).await.batch_item_failures.len())),
             "notification-handler" => {
                 let handler = NotificationHandler::new(notifications.clone(), Arc::new(bus.sms()), Arc::new(bus.topic("alerts")));
-                let failures = notification_handler::handle(&handler, sqs(&text)).await.batch_item_failures.len();
+                let failures = notification_handler::handle(&handler, &dlq, sqs(&text)).await.batch_item_failures.len();
                 assert_eq!(bus.sent_sms().await.unwrap().len(), 0, "{file}: no profile, no SMS");
                 (None, Some(failures))
             }
             "expire-holds" => {
                 let _: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file} is not JSON: {e}"));
-                (None, Some(expire_holds::handle(&ReservationStore::new(reservations.clone())).await.map(|_| 0).unwrap_or(1)))
+                (None, Some(expire_holds::handle(&ReservationStore::new(reservations.clone(), bnb::clock::system())).await.map(|_| 0).unwrap_or(1)))
             }
             "publish-events" => {
                 let queue = bus.declare_queue(QueueSettings { name: "all".into(), visibility_timeout_ms: 1000, max_receive_count: None, dlq: None }).await.unwrap();
@@ -218,7 +222,16 @@ async fn events_files_get_the_answers_their_names_promise() {
                     assert_eq!(body["items"].as_array().map(Vec::len), Some(1), "{file}: the seeded room is free then");
                 }
             }
-            (Expect::Failures(want), _, Some(got)) => assert_eq!(got, *want, "{file}"),
+            (Expect::Failures(want), _, Some(got)) => {
+                assert_eq!(got, *want, "{file}");
+                assert_eq!(dlq_queue.depth().await.unwrap().visible, 0, "{file}: nothing dead-lettered");
+            }
+            (Expect::DeadLettered, _, Some(got)) => {
+                assert_eq!(got, 0, "{file}: nothing to retry");
+                let dead = dlq_queue.receive(10).await.unwrap();
+                assert_eq!(dead.len(), 1, "{file}: dead-lettered at once");
+                assert!(dead[0].attributes.contains_key("deadLetterReason"), "{file}: with its reason");
+            }
             (other, _, failures) => panic!("{file}: unexpected {other:?} / {failures:?}"),
         }
     }

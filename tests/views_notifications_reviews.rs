@@ -46,7 +46,7 @@ impl Client {
 }
 
 fn day(days: i64) -> String {
-    bnb::domain::stay::format_date(time::OffsetDateTime::now_utc().date() + time::Duration::days(days))
+    bnb::domain::stay::format_date(bnb::clock::Clock::today(&bnb::clock::SystemClock) + time::Duration::days(days))
 }
 
 const HOST: Option<(&str, &str)> = Some(("host-hana", "host"));
@@ -186,7 +186,10 @@ async fn a_booking_and_its_cancellation_show_everywhere_they_should(on: On) {
 
 async fn reviews_need_a_stay_come_once_per_stay_and_move_the_rating(on: On) {
     let dir = tempfile::tempdir().unwrap();
-    let running = start(local_config(on, dir.path())).await.unwrap();
+    let clock = bnb::clock::ShiftedClock::new();
+    let mut config = local_config(on, dir.path());
+    config.clock = clock.clone();
+    let running = start(config).await.unwrap();
     let c = Client::new(&running, dir.path());
     let (_, room) = c.call(HOST, "POST", "/rooms", Some(json!({"title": "Loft", "city": "Busan", "address": "2 Haeundae-ro", "capacity": 2, "nightlyPrice": {"amount": 80000, "currency": "KRW"}}))).await;
     let room_id = room["roomId"].as_str().unwrap().to_owned();
@@ -196,6 +199,10 @@ async fn reviews_need_a_stay_come_once_per_stay_and_move_the_rating(on: On) {
     assert_eq!(c.call(None, "POST", &reviews, review(json!(5), "Great")).await.0, 401);
     let (status, _) = c.call(GUEST, "POST", "/reservations", Some(json!({"roomId": room_id, "checkIn": day(2), "checkOut": day(3), "guests": 1, "cardToken": "tok_visa"}))).await;
     assert_eq!(status, 201);
+    let (status, problem) = c.call(GUEST, "POST", &reviews, review(json!(5), "Great")).await;
+    assert_eq!(status, 403, "a stay not yet over is not reviewed: {problem}");
+    // Four days on (Asia/Seoul), the stay is over.
+    clock.advance(std::time::Duration::from_secs(4 * 86_400));
     for (rating, text, field) in [(json!(0), "x", "rating"), (json!(6), "x", "rating"), (json!("five"), "x", "rating"), (json!(4), &"가".repeat(2001) as &str, "text")] {
         let (status, problem) = c.call(GUEST, "POST", &reviews, review(rating.clone(), text)).await;
         assert_eq!((status, problem["errors"][0]["field"].clone()), (400, json!(field)), "{rating} {problem}");

@@ -17,6 +17,7 @@ struct Story<'a> {
     http: reqwest::Client,
     out: &'a mut dyn FnMut(String),
     step: usize,
+    clock: std::sync::Arc<bnb::clock::ShiftedClock>,
 }
 
 impl Story<'_> {
@@ -82,7 +83,7 @@ fn expect(ok: bool, what: &str) -> Result<(), DemoError> {
 }
 
 fn day(days: i64) -> String {
-    bnb::domain::stay::format_date(time::OffsetDateTime::now_utc().date() + time::Duration::days(days))
+    bnb::domain::stay::format_date(bnb::clock::Clock::today(&bnb::clock::SystemClock) + time::Duration::days(days))
 }
 
 const HANA: Option<(&str, &str)> = Some(("hana", "host"));
@@ -90,10 +91,13 @@ const MINHO: Option<(&str, &str)> = Some(("minho", "guest"));
 const JIWOO: Option<(&str, &str)> = Some(("jiwoo", "guest"));
 
 /// Runs the story on a system started from `config` (whose data folder should be fresh).
-pub async fn run(config: LocalConfig, out: &mut dyn FnMut(String)) -> Result<(), DemoError> {
+pub async fn run(mut config: LocalConfig, out: &mut dyn FnMut(String)) -> Result<(), DemoError> {
+    // The story jumps ahead in time (to after a stay, for its review) instead of waiting.
+    let clock = bnb::clock::ShiftedClock::new();
+    config.clock = clock.clone();
     let running = start(config.clone()).await?;
     let authority = Authority::load_or_create(&config.data_dir)?;
-    let mut story = Story { running: &running, authority, http: reqwest::Client::new(), out, step: 0 };
+    let mut story = Story { running: &running, authority, http: reqwest::Client::new(), out, step: 0, clock };
     let result = play(&mut story).await;
     running.stop().await?;
     result
@@ -152,10 +156,13 @@ async fn play(s: &mut Story<'_>) -> Result<(), DemoError> {
     s.until(30, "the refund shows", MINHO, &format!("/reservations/{id}"), |v| v["status"] == "CANCELLED" && v["paymentStatus"] == "REFUNDED").await?;
     s.until(30, "Hana's revenue is net of the refund", HANA, "/host/dashboard", |d| d["revenue"][0]["net"] == 0).await?;
 
-    s.say("Minho stays at the loft, reviews it, and its rating moves");
+    s.say("Minho stays at the loft; three days later he reviews it, and its rating moves");
     let stay = json!({"roomId": rooms[1], "checkIn": day(1), "checkOut": day(2), "guests": 1, "cardToken": "tok_visa"});
     let (status, _, _) = s.call(MINHO, "POST", "/reservations", Some(stay)).await?;
     expect(status == 201, "201 for the loft")?;
+    let (status, _, _) = s.call(MINHO, "POST", &format!("/rooms/{}/reviews", rooms[1]), Some(json!({"rating": 5, "text": "Lovely view of the river"}))).await?;
+    expect(status == 403, "403 for a review before the stay has ended")?;
+    s.clock.advance(std::time::Duration::from_secs(3 * 86_400));
     let (status, _, _) = s.call(MINHO, "POST", &format!("/rooms/{}/reviews", rooms[1]), Some(json!({"rating": 5, "text": "Lovely view of the river"}))).await?;
     expect(status == 201, "201 for the review")?;
     s.until(30, "the rating moves", None, &format!("/rooms/{}", rooms[1]), |r| r["rating"]["count"] == 1 && r["rating"]["average"] == 5.0).await?;

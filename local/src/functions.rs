@@ -8,6 +8,7 @@ use std::sync::Arc;
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
+use bnb::consumer::{DeadLetters, QueueDeadLetters};
 use bnb::payments::invoker::{InProcessInvoker, InvokeFuture};
 use bnb::payments::{BreakerConfig, CircuitBreaker, FaultConfig, PaymentHandler, PaymentService};
 use bnb::reservations::{IdempotencyStore, PlaceReservation, ReservationHandler, ReservationSettings, ReservationStore};
@@ -73,6 +74,13 @@ fn table(decl: &FunctionDecl, kind: TableKind, wiring: &Wiring) -> Result<Arc<dy
     wiring.table(name)
 }
 
+/// The consumer's DLQ, from the queue URL its environment names (`!Ref` of the queue).
+fn dead_letters(decl: &FunctionDecl, wiring: &Wiring) -> Result<Arc<dyn DeadLetters>, WiringError> {
+    let url = env(decl, "DEAD_LETTER_QUEUE_URL")?;
+    let name = url.rsplit('/').next().unwrap_or_default();
+    Ok(Arc::new(QueueDeadLetters(wiring.queue(name)?)))
+}
+
 fn env<'a>(decl: &'a FunctionDecl, var: &str) -> Result<&'a str, WiringError> {
     decl.environment.get(var).map(String::as_str).ok_or_else(|| format!("function {} has no {var} in its environment", decl.logical_id).into())
 }
@@ -118,15 +126,16 @@ pub fn link(decl: &FunctionDecl, topology: &Topology, wiring: &Wiring) -> Result
                 return Err(format!("function {} is not one that can be invoked", payment_decl.logical_id).into());
             };
             let reservations = table(decl, RESERVATIONS, wiring)?;
+            let settings = ReservationSettings::from_lookup(lookup(decl));
             let deps = Arc::new(place_reservation::Deps {
                 place: PlaceReservation {
-                    reservations: ReservationStore::new(reservations.clone()),
+                    reservations: ReservationStore::new(reservations.clone(), wiring.clock.clone()),
                     rooms: RoomStore::new(table(decl, ROOMS, wiring)?),
                     payments: Arc::new(InProcessInvoker::new(payment)),
                     breaker: Arc::new(CircuitBreaker::new(reservations.clone(), "payment", BreakerConfig::from_lookup(lookup(decl)))),
-                    settings: ReservationSettings::from_lookup(lookup(decl)),
+                    settings,
                 },
-                idempotency: IdempotencyStore::new(reservations),
+                idempotency: IdempotencyStore::new(reservations, wiring.clock.clone(), settings.lease),
             });
             http(move |r| {
                 let deps = deps.clone();
@@ -134,7 +143,7 @@ pub fn link(decl: &FunctionDecl, topology: &Topology, wiring: &Wiring) -> Result
             })
         }
         cancel_reservation::NAME => {
-            let store = ReservationStore::new(table(decl, RESERVATIONS, wiring)?);
+            let store = ReservationStore::new(table(decl, RESERVATIONS, wiring)?, wiring.clock.clone());
             http(move |r| {
                 let store = store.clone();
                 async move { cancel_reservation::handle(&store, r).await }
@@ -142,23 +151,25 @@ pub fn link(decl: &FunctionDecl, topology: &Topology, wiring: &Wiring) -> Result
         }
         payment_handler::NAME => {
             let handler = Arc::new(PaymentHandler::new(PaymentService::new(table(decl, PAYMENTS, wiring)?, FaultConfig::default())));
+            let dead_letters = dead_letters(decl, wiring)?;
             Handler::Sqs(Arc::new(move |event| {
-                let handler = handler.clone();
-                Box::pin(async move { payment_handler::handle(&handler, event).await })
+                let (handler, dead_letters) = (handler.clone(), dead_letters.clone());
+                Box::pin(async move { payment_handler::handle(&handler, dead_letters.as_ref(), event).await })
             }))
         }
         reservation_handler::NAME => {
-            let handler = Arc::new(ReservationHandler::new(table(decl, RESERVATIONS, wiring)?));
+            let handler = Arc::new(ReservationHandler::new(ReservationStore::new(table(decl, RESERVATIONS, wiring)?, wiring.clock.clone())));
+            let dead_letters = dead_letters(decl, wiring)?;
             Handler::Sqs(Arc::new(move |event| {
-                let handler = handler.clone();
-                Box::pin(async move { reservation_handler::handle(&handler, event).await })
+                let (handler, dead_letters) = (handler.clone(), dead_letters.clone());
+                Box::pin(async move { reservation_handler::handle(&handler, dead_letters.as_ref(), event).await })
             }))
         }
         expire_holds::NAME => {
-            let store = ReservationStore::new(table(decl, RESERVATIONS, wiring)?);
+            let store = ReservationStore::new(table(decl, RESERVATIONS, wiring)?, wiring.clock.clone());
             Handler::Invoke(Arc::new(move |_payload| {
                 let store = store.clone();
-                Box::pin(async move { expire_holds::handle(&store).await.map(|n| serde_json::json!({ "expired": n })) })
+                Box::pin(async move { expire_holds::handle(&store).await.map(|done| serde_json::json!(done)) })
             }))
         }
         register_room::NAME => {
@@ -198,9 +209,10 @@ pub fn link(decl: &FunctionDecl, topology: &Topology, wiring: &Wiring) -> Result
         }
         room_handler::NAME => {
             let handler = Arc::new(RoomHandler::new(table(decl, ROOMS, wiring)?));
+            let dead_letters = dead_letters(decl, wiring)?;
             Handler::Sqs(Arc::new(move |event| {
-                let handler = handler.clone();
-                Box::pin(async move { room_handler::handle(&handler, event).await })
+                let (handler, dead_letters) = (handler.clone(), dead_letters.clone());
+                Box::pin(async move { room_handler::handle(&handler, dead_letters.as_ref(), event).await })
             }))
         }
         reservation_status::NAME | my_reservations::NAME | host_dashboard::NAME => {
@@ -242,7 +254,7 @@ pub fn link(decl: &FunctionDecl, topology: &Topology, wiring: &Wiring) -> Result
             let reviews = Arc::new(Reviews {
                 reviews: table(decl, REVIEWS, wiring)?,
                 rooms: RoomStore::new(table(decl, ROOMS, wiring)?),
-                reservations: ReservationStore::new(table(decl, RESERVATIONS, wiring)?),
+                reservations: ReservationStore::new(table(decl, RESERVATIONS, wiring)?, wiring.clock.clone()),
             });
             http(move |r| {
                 let reviews = reviews.clone();
@@ -256,9 +268,10 @@ pub fn link(decl: &FunctionDecl, topology: &Topology, wiring: &Wiring) -> Result
                 wiring.topic(&name_from_arn(env(decl, "ALERTS_TOPIC_ARN")?))?,
             )
             .with_kakao_codes(decl.environment.get("KAKAO_TEMPLATE_CODES").map(String::as_str).unwrap_or_default()));
+            let dead_letters = dead_letters(decl, wiring)?;
             Handler::Sqs(Arc::new(move |event| {
-                let handler = handler.clone();
-                Box::pin(async move { notification_handler::handle(&handler, event).await })
+                let (handler, dead_letters) = (handler.clone(), dead_letters.clone());
+                Box::pin(async move { notification_handler::handle(&handler, dead_letters.as_ref(), event).await })
             }))
         }
         publish_events::NAME => {
@@ -270,9 +283,10 @@ pub fn link(decl: &FunctionDecl, topology: &Topology, wiring: &Wiring) -> Result
         }
         view_projector::NAME => {
             let projector = Arc::new(ViewProjector::new(table(decl, VIEWS, wiring)?));
+            let dead_letters = dead_letters(decl, wiring)?;
             Handler::Sqs(Arc::new(move |event| {
-                let projector = projector.clone();
-                Box::pin(async move { view_projector::handle(&projector, event).await })
+                let (projector, dead_letters) = (projector.clone(), dead_letters.clone());
+                Box::pin(async move { view_projector::handle(&projector, dead_letters.as_ref(), event).await })
             }))
         }
         other => return Err(format!("function {} (binary {other}) is in template.yaml but bnb-local does not link it", decl.logical_id).into()),

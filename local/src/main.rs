@@ -136,6 +136,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 visibility_override: visibility_timeout.map(Duration::from_secs),
                 prefix: cli.prefix.clone(),
                 paused: pause.clone(),
+                clock: bnb::clock::system(),
             };
             let running = start(config).await?;
             for w in &running.wired {
@@ -166,7 +167,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::Status => {
             let topology = Topology::load(&cli.template)?;
             let store = bnb::storage::embedded::EmbeddedStore::open(database_path(&cli.data_dir))?;
-            let wiring = Wiring::build(&backend(&cli), &store, &topology, None, &cli.prefix).await?;
+            let wiring = Wiring::build(&backend(&cli), &store, &topology, None, &cli.prefix, bnb::clock::system()).await?;
             let checkpoints = bnb_local::pump::Checkpoints::open(store.clone()).await?;
             println!("{:<36} {:>8} {:>9}", "queue", "messages", "in flight");
             for (name, queue) in &wiring.queues {
@@ -194,7 +195,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Command::Dlq { command } => {
             let topology = Topology::load(&cli.template)?;
             let store = bnb::storage::embedded::EmbeddedStore::open(database_path(&cli.data_dir))?;
-            let wiring = Wiring::build(&backend(&cli), &store, &topology, None, &cli.prefix).await?;
+            let wiring = Wiring::build(&backend(&cli), &store, &topology, None, &cli.prefix, bnb::clock::system()).await?;
             let dlqs = dead_letter_queues(&topology);
             match command {
                 DlqCommand::List => {

@@ -34,12 +34,14 @@ pub struct LocalConfig {
     /// Functions (by binary) whose stream, queue and schedule triggers do not run: a consumer
     /// that is down. Their messages wait in their queues.
     pub paused: Vec<String>,
+    /// Where every function's time comes from (the system's; a demo may move it ahead).
+    pub clock: bnb::clock::SharedClock,
 }
 
 impl LocalConfig {
     /// Embedded backend, a free port.
     pub fn new(data_dir: impl Into<PathBuf>, template: impl Into<PathBuf>) -> Self {
-        LocalConfig { data_dir: data_dir.into(), template: template.into(), port: 0, backend: Backend::Embedded, visibility_override: None, prefix: String::new(), paused: Vec::new() }
+        LocalConfig { data_dir: data_dir.into(), template: template.into(), port: 0, backend: Backend::Embedded, visibility_override: None, prefix: String::new(), paused: Vec::new(), clock: bnb::clock::system() }
     }
 }
 
@@ -91,7 +93,7 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
     let topology = Topology::load(&config.template)?;
     let store = EmbeddedStore::open(database_path(&config.data_dir))?;
     let authority = Authority::load_or_create(&config.data_dir)?;
-    let wiring = Wiring::build(&config.backend, &store, &topology, config.visibility_override, &config.prefix).await?;
+    let wiring = Wiring::build(&config.backend, &store, &topology, config.visibility_override, &config.prefix, config.clock.clone()).await?;
     let checkpoints = Checkpoints::open(store.clone()).await?;
 
     let mut routes = Vec::new();

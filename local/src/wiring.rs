@@ -31,6 +31,8 @@ pub struct Wiring {
     pub sms: Arc<dyn Sms>,
     /// The embedded bus, when that is the backend (for reading sent SMS).
     pub bus: Option<EmbeddedBus>,
+    /// Every function's clock.
+    pub clock: bnb::clock::SharedClock,
 }
 
 pub type WiringError = Box<dyn std::error::Error + Send + Sync>;
@@ -45,6 +47,7 @@ impl Wiring {
         topology: &Topology,
         visibility_override: Option<std::time::Duration>,
         prefix: &str,
+        clock: bnb::clock::SharedClock,
     ) -> Result<Wiring, WiringError> {
         let spec = |name: &str, indexes: &[String]| indexes.iter().fold(TableSpec::new(name), |s, i| s.with_index(i));
         let visibility = |seconds: u32| visibility_override.map(|d| d.as_millis() as i64).unwrap_or(seconds as i64 * 1000);
@@ -60,6 +63,7 @@ impl Wiring {
                     queues: BTreeMap::new(),
                     sms: Arc::new(bus.sms()),
                     bus: Some(bus.clone()),
+                    clock: clock.clone(),
                 };
                 for t in &topology.tables {
                     wiring.tables.insert(t.name.clone(), Arc::new(store.table(spec(&t.name, &t.indexes))));
@@ -91,6 +95,7 @@ impl Wiring {
                     queues: BTreeMap::new(),
                     sms: Arc::new(SnsSms::new(&config, None)),
                     bus: None,
+                    clock: clock.clone(),
                 };
                 for t in &topology.tables {
                     let table = DynamoTable::new(&config, spec(&format!("{prefix}{}", t.name), &t.indexes));

@@ -3,8 +3,10 @@
 //! For each message of a batch it decodes the envelope (SNS-wrapped or raw), skips an event
 //! this consumer already applied, runs the consumer, and commits the consumer's writes together
 //! with a processed-event record in one atomic write — so a redelivered event changes nothing.
-//! It answers `batchItemFailures` naming exactly the messages that failed; a message that cannot
-//! be decoded is one of them (it reaches the DLQ), never dropped.
+//! It answers `batchItemFailures` naming exactly the messages that failed, to be retried (and
+//! dead-lettered by the queue after its `maxReceiveCount`). A message that can never be applied
+//! (it does not decode, or its event lacks what it must say) is sent straight to the queue's DLQ
+//! with the reason, instead of five useless retries; never dropped.
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
@@ -13,18 +15,52 @@ use time::OffsetDateTime;
 use tracing::Instrument;
 
 use crate::events::Envelope;
+use crate::messaging::{Attributes, MessagingError, Queue};
 use crate::storage::{Condition, Item, Key, StorageError, Table, WriteOp};
+
+/// Where a consumer's messages go that can never be applied: its queue's DLQ.
+#[async_trait]
+pub trait DeadLetters: Send + Sync {
+    async fn dead_letter(&self, body: &str, attributes: &Attributes) -> Result<(), MessagingError>;
+}
+
+/// The attribute that says why a message was dead-lettered.
+pub const DEAD_LETTER_REASON: &str = "deadLetterReason";
+
+/// A queue as a dead-letter sink.
+pub struct QueueDeadLetters(pub std::sync::Arc<dyn Queue>);
+
+#[async_trait]
+impl DeadLetters for QueueDeadLetters {
+    async fn dead_letter(&self, body: &str, attributes: &Attributes) -> Result<(), MessagingError> {
+        self.0.send(body, attributes).await.map(|_| ())
+    }
+}
 
 /// How long a processed-event record is kept: longer than any queue retains a message.
 pub const PROCESSED_TTL_SECONDS: i64 = 15 * 24 * 60 * 60;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsumerError {
-    /// Worth retrying later (a dependency is down).
+    /// Worth retrying later (a dependency is down, or a concurrent change won a race).
     #[error("transient failure: {0}")]
     Transient(String),
+    /// The event needs something that is not there yet (another event still on its way):
+    /// retried, and dead-lettered with this reason if it never comes.
+    #[error("cannot apply yet: {0}")]
+    NotYet(String),
+    /// The event can never be applied (it does not say what it must): no retry helps.
+    #[error("will never apply: {0}")]
+    Rejected(String),
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+impl ConsumerError {
+    /// Whether a retry may succeed.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, ConsumerError::Rejected(_))
+    }
 }
 
 /// A consumer of domain events.
@@ -36,10 +72,22 @@ pub trait Consumer: Send + Sync {
     /// The table the consumer owns; its processed-event records live there too.
     fn table(&self) -> &dyn Table;
 
-    /// What applying `event` writes to the consumer's table. Side effects outside the table must
-    /// be idempotent by event id. A failed condition among the writes means the consumer holds
-    /// something newer already: the event is then recorded as processed and skipped.
+    /// What applying `event` writes to the consumer's table: the harness writes it in one
+    /// transaction with the processed-event record, so the effect happens exactly once.
+    ///
+    /// A consumer decides itself, from what it reads, whether an event is older than what it
+    /// holds (then it writes nothing for it). Its writes may carry conditions that guard what it
+    /// read; a failed one means a concurrent change won, and the event is retried — never
+    /// silently dropped. Effects outside the table must be idempotent by event id.
     async fn apply(&self, event: &Envelope) -> Result<Vec<WriteOp>, ConsumerError>;
+
+    /// What must happen outside the table once the event's writes are committed (sending a
+    /// message). Runs after the commit and again on every redelivery of an event already
+    /// applied, so a crash between commit and send loses nothing; it must skip what it already
+    /// did.
+    async fn after_commit(&self, _event: &Envelope) -> Result<(), ConsumerError> {
+        Ok(())
+    }
 }
 
 /// What happened to one message.
@@ -47,8 +95,10 @@ pub trait Consumer: Send + Sync {
 pub enum Outcome {
     Applied,
     Duplicate,
-    Stale,
+    /// To be retried (and dead-lettered by the queue after its `maxReceiveCount`).
     Failed(String),
+    /// Can never be applied: dead-lettered now, with the reason.
+    Rejected(String),
 }
 
 /// Reads an envelope from an SQS message body: raw delivery, or an SNS notification around it.
@@ -82,6 +132,12 @@ fn processed_item(consumer: &str, event: &Envelope) -> Item {
 
 /// Applies one event exactly once for this consumer.
 pub async fn apply_once(consumer: &dyn Consumer, event: &Envelope) -> Result<Outcome, ConsumerError> {
+    let outcome = commit_once(consumer, event).await?;
+    consumer.after_commit(event).await?;
+    Ok(outcome)
+}
+
+async fn commit_once(consumer: &dyn Consumer, event: &Envelope) -> Result<Outcome, ConsumerError> {
     let marker = processed_key(consumer.name(), event);
     if consumer.table().get(&marker).await?.is_some() {
         return Ok(Outcome::Duplicate);
@@ -92,23 +148,33 @@ pub async fn apply_once(consumer: &dyn Consumer, event: &Envelope) -> Result<Out
     match consumer.table().write(ops).await {
         Ok(()) => Ok(Outcome::Applied),
         Err(StorageError::ConditionFailed { failed }) if failed.contains(&marker_index) => Ok(Outcome::Duplicate),
-        Err(StorageError::ConditionFailed { .. }) => {
-            // Older than what the consumer holds: remember it as processed, change nothing else.
-            match consumer.table().write(vec![WriteOp::put_if(processed_item(consumer.name(), event), Condition::NotExists)]).await {
-                Ok(()) | Err(StorageError::ConditionFailed { .. }) => Ok(Outcome::Stale),
-                Err(e) => Err(e.into()),
-            }
-        }
+        // What the consumer read changed before it wrote: apply again from the new state.
+        Err(StorageError::ConditionFailed { .. }) => Err(ConsumerError::Transient("a concurrent change won; retrying".into())),
         Err(e) => Err(e.into()),
     }
 }
 
-/// Runs a consumer over an SQS batch and reports the messages that failed.
-pub async fn handle_sqs_event(consumer: &dyn Consumer, event: SqsEvent) -> SqsBatchResponse {
+/// Runs a consumer over an SQS batch and reports the messages to retry.
+pub async fn handle_sqs_event(consumer: &dyn Consumer, dead_letters: &dyn DeadLetters, event: SqsEvent) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     for message in event.records {
         let id = message.message_id.clone().unwrap_or_default();
-        if let Outcome::Failed(_) = handle_message(consumer, &message).await {
+        let retry = match handle_message(consumer, &message).await {
+            Outcome::Applied | Outcome::Duplicate => false,
+            Outcome::Failed(_) => true,
+            Outcome::Rejected(reason) => {
+                let mut attributes: Attributes = message.message_attributes.iter().filter_map(|(k, v)| v.string_value.clone().map(|s| (k.clone(), s))).collect();
+                attributes.insert(DEAD_LETTER_REASON.into(), reason.chars().take(256).collect());
+                match dead_letters.dead_letter(message.body.as_deref().unwrap_or_default(), &attributes).await {
+                    Ok(()) => false,
+                    Err(e) => {
+                        tracing::error!(consumer = consumer.name(), message_id = %id, error = %e, "could not dead-letter a message; it will be retried");
+                        true
+                    }
+                }
+            }
+        };
+        if retry {
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id;
             response.batch_item_failures.push(failure);
@@ -123,8 +189,8 @@ async fn handle_message(consumer: &dyn Consumer, message: &SqsMessage) -> Outcom
     let event = match decode(message.body.as_deref().unwrap_or_default()) {
         Ok(event) => event,
         Err(reason) => {
-            tracing::error!(consumer = consumer.name(), message_id = id, receive_count, %reason, "undecodable message; it will reach the DLQ");
-            return Outcome::Failed(reason);
+            tracing::error!(consumer = consumer.name(), message_id = id, receive_count, %reason, "undecodable message; dead-lettered");
+            return Outcome::Rejected(reason);
         }
     };
     let span = tracing::info_span!(
@@ -140,9 +206,13 @@ async fn handle_message(consumer: &dyn Consumer, message: &SqsMessage) -> Outcom
                 tracing::info!(message_id = id, receive_count, outcome = ?outcome, "event handled");
                 outcome
             }
-            Err(e) => {
+            Err(e) if e.is_retryable() => {
                 tracing::warn!(message_id = id, receive_count, error = %e, "event failed; it will be retried");
                 Outcome::Failed(e.to_string())
+            }
+            Err(e) => {
+                tracing::error!(message_id = id, receive_count, error = %e, "event can never be applied; dead-lettered");
+                Outcome::Rejected(e.to_string())
             }
         }
     }

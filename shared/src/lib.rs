@@ -8,6 +8,7 @@
 //! - [`http`]: problem documents, identity from JWT claims, request parsing;
 //! - [`tables`], [`config`], [`telemetry`]: wiring.
 
+pub mod clock;
 pub mod config;
 pub mod consumer;
 pub mod domain;

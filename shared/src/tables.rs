@@ -9,16 +9,20 @@ use crate::storage::TableSpec;
 pub struct TableKind {
     /// The environment variable that holds the table's name.
     pub env: &'static str,
-    /// The name when the variable is not set (tests, local runs).
+    /// The name tests and `bnb-local` give it.
     pub default_name: &'static str,
     pub indexes: &'static [&'static str],
 }
 
 impl TableKind {
-    /// The table as this process's environment names it.
+    /// The table as this process's environment names it; a function without it does not start.
+    pub fn from_env(&self) -> Result<TableSpec, crate::config::MissingVariable> {
+        Ok(self.named(&crate::config::required(self.env)?))
+    }
+
+    /// The table under its default name (tests, the local runtime's own tables).
     pub fn spec(&self) -> TableSpec {
-        let name = std::env::var(self.env).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| self.default_name.to_owned());
-        self.named(&name)
+        self.named(self.default_name)
     }
 
     pub fn named(&self, name: &str) -> TableSpec {
@@ -33,7 +37,7 @@ pub const ROOMS: TableKind = TableKind { env: "ROOMS_TABLE", default_name: "room
 pub const VIEWS: TableKind = TableKind { env: "VIEWS_TABLE", default_name: "views", indexes: &[] };
 
 /// Reservations, night locks, idempotency records and the payment breaker; `gsi1` = a room's
-/// confirmed stays by check-in, `gsi2` = holds by expiry.
+/// confirmed stays by check-in, `gsi2` = holds by expiry, over a few shards.
 /// `gsi3` = a guest's confirmed stays in a room (who may review it).
 pub const RESERVATIONS: TableKind = TableKind { env: "RESERVATIONS_TABLE", default_name: "reservations", indexes: &["gsi1", "gsi2", "gsi3"] };
 

@@ -27,7 +27,7 @@ fn pct(samples: &mut [Duration], p: f64) -> f64 {
 }
 
 fn day(days: i64) -> String {
-    bnb::domain::stay::format_date(time::OffsetDateTime::now_utc().date() + time::Duration::days(days))
+    bnb::domain::stay::format_date(bnb::clock::Clock::today(&bnb::clock::SystemClock) + time::Duration::days(days))
 }
 
 /// Counts what passes through the table port.
@@ -82,7 +82,7 @@ async fn cost_of_one_booking() {
         Box::pin(async move { process_payment::handle(&service, payload).await.and_then(|r| serde_json::to_value(r).map_err(|e| e.to_string())) })
     }));
     let place = PlaceReservation {
-        reservations: ReservationStore::new(reservations.clone()),
+        reservations: ReservationStore::new(reservations.clone(), bnb::clock::system()),
         rooms: room_store,
         payments: Arc::new(invoker),
         breaker: Arc::new(CircuitBreaker::new(reservations.clone(), "payment", BreakerConfig::default())),
@@ -97,7 +97,8 @@ async fn cost_of_one_booking() {
         }
     }
     let request = PlaceReservationRequest { room_id: room.id.to_string(), check_in: day(5), check_out: day(7), guests: 1, card_token: "tok_visa".into() };
-    place.place(&guest, request, &Causation::request("bench")).await.expect("booked");
+    let render = |_: &Result<bnb::reservations::Placed, bnb::reservations::ReservationError>| bnb::reservations::StoredAnswer { status: 201, body: String::new(), headers: Default::default() };
+    place.place(&guest, &request, bnb::reservations::Attempt { cause: &Causation::request("bench"), claim: None, render: &render }).await.expect("booked");
     println!("one booking of 2 nights (breaker state cached), table port calls:");
     for (name, t) in [("rooms", &rooms), ("reservations", &reservations), ("payments", &payments)] {
         println!(

@@ -8,6 +8,8 @@ use bnb::storage::dynamodb::DynamoTable;
 use bnb::storage::embedded::EmbeddedStore;
 use bnb::storage::{Table, TableSpec};
 
+pub mod faults;
+
 /// The moto server the test command started. Without it the AWS half of the suite cannot run,
 /// and it fails rather than skip.
 pub fn moto_url() -> String {

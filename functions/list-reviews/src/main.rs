@@ -5,6 +5,6 @@ use lambda_http::{run, service_fn, Error};
 async fn main() -> Result<(), Error> {
     bnb::telemetry::init_json();
     let aws = bnb::config::aws_sdk_config().await;
-    let table = DynamoTable::new(&aws, bnb::tables::reviews());
+    let table = DynamoTable::new(&aws, bnb::tables::REVIEWS.from_env()?);
     run(service_fn(|request| list_reviews::handle(&table, request))).await
 }

@@ -11,14 +11,16 @@ async fn main() -> Result<(), Error> {
     bnb::telemetry::init_json();
     let aws = bnb::config::aws_sdk_config().await;
     let handler = NotificationHandler::new(
-        Arc::new(DynamoTable::new(&aws, bnb::tables::notifications())),
+        Arc::new(DynamoTable::new(&aws, bnb::tables::NOTIFICATIONS.from_env()?)),
         Arc::new(SnsSms::new(&aws, std::env::var("SMS_SENDER_ID").ok())),
-        Arc::new(SnsTopic::new(&aws, std::env::var("ALERTS_TOPIC_ARN")?)),
+        Arc::new(SnsTopic::new(&aws, bnb::config::required("ALERTS_TOPIC_ARN")?)),
     )
     .with_kakao_codes(&std::env::var("KAKAO_TEMPLATE_CODES").unwrap_or_default());
+    let dead_letters = bnb::messaging::aws::SqsDeadLetters::new(&aws, bnb::config::required("DEAD_LETTER_QUEUE_URL")?);
     run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let handler = &handler;
-        async move { Ok::<_, Error>(notification_handler::handle(handler, event.payload).await) }
+        let dead_letters = &dead_letters;
+        async move { Ok::<_, Error>(notification_handler::handle(handler, dead_letters, event.payload).await) }
     }))
     .await
 }

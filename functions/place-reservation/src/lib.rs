@@ -1,11 +1,14 @@
-//! `POST /reservations`: a guest books and pays. `Idempotency-Key` makes a retry safe.
+//! `POST /reservations`: a guest books and pays. `Idempotency-Key` makes a retry safe, even
+//! after a crash: the same key always ends in the same booking and the same answer.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 
 use bnb::events::Causation;
-use bnb::http::{json, serve, Caller, Problem, RequestMeta};
-use bnb::reservations::{Begin, IdempotencyStore, PlaceReservation, PlaceReservationRequest, PlacedDocument, ReservationDocument};
-use lambda_http::http::{header, HeaderValue, StatusCode};
+use bnb::http::{serve, Caller, Problem, RequestMeta};
+use bnb::reservations::{Attempt, Begin, Claim, IdempotencyStore, PlaceReservation, PlaceReservationRequest, Placed, PlacedDocument, ReservationDocument, ReservationError, StoredAnswer};
+use bnb::storage::StorageError;
+use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request, Response};
 
 pub const NAME: &str = "place-reservation";
@@ -24,22 +27,44 @@ fn idempotency_key(request: &Request) -> Result<Option<String>, Problem> {
     Ok(Some(key.to_owned()))
 }
 
-async fn book(deps: &Deps, caller: &Caller, body: PlaceReservationRequest, meta: &RequestMeta) -> Result<Response<Body>, Problem> {
-    let placed = deps.place.place(caller, body, &Causation::request(&meta.correlation_id)).await?;
-    let document = PlacedDocument { reservation: ReservationDocument::from(&placed.reservation), payment: placed.payment };
-    let mut response = json(StatusCode::CREATED, &document)?;
-    if let Ok(location) = HeaderValue::from_str(&format!("/reservations/{}", placed.reservation.reservation_id)) {
-        response.headers_mut().insert(header::LOCATION, location);
+/// The answer to an outcome, as it is sent and as it is kept for replays.
+fn render(outcome: &Result<Placed, ReservationError>, correlation_id: &str) -> StoredAnswer {
+    let problem = |p: Problem| {
+        let p = p.with_correlation_id(correlation_id);
+        let mut headers = BTreeMap::from([(header::CONTENT_TYPE.to_string(), bnb::http::problem::CONTENT_TYPE.to_owned())]);
+        if let Some(seconds) = p.retry_after {
+            headers.insert(header::RETRY_AFTER.to_string(), seconds.to_string());
+        }
+        StoredAnswer { status: p.status, body: serde_json::to_string(&p).unwrap_or_else(|_| "{}".into()), headers }
+    };
+    match outcome {
+        Ok(placed) => {
+            let document = PlacedDocument { reservation: ReservationDocument::from(&placed.reservation), payment: placed.payment.clone() };
+            match serde_json::to_string(&document) {
+                Ok(body) => StoredAnswer {
+                    status: StatusCode::CREATED.as_u16(),
+                    body,
+                    headers: BTreeMap::from([
+                        (header::CONTENT_TYPE.to_string(), "application/json".to_owned()),
+                        (header::LOCATION.to_string(), format!("/reservations/{}", placed.reservation.reservation_id)),
+                    ]),
+                },
+                Err(_) => problem(Problem::internal()),
+            }
+        }
+        Err(e) => problem(Problem::from(e.clone())),
     }
-    Ok(response)
 }
 
-fn body_text(response: &Response<Body>) -> String {
-    match response.body() {
-        Body::Text(t) => t.clone(),
-        Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
-        _ => String::new(),
+fn respond(answer: &StoredAnswer, replayed: bool) -> Result<Response<Body>, Problem> {
+    let mut builder = Response::builder().status(answer.status);
+    for (name, value) in &answer.headers {
+        builder = builder.header(name.as_str(), value.as_str());
     }
+    if replayed {
+        builder = builder.header("idempotent-replayed", "true");
+    }
+    builder.body(Body::from(answer.body.clone())).map_err(|_| Problem::internal())
 }
 
 pub async fn handle(deps: &Deps, request: Request) -> Result<Response<Body>, Infallible> {
@@ -47,34 +72,47 @@ pub async fn handle(deps: &Deps, request: Request) -> Result<Response<Body>, Inf
         let caller = Caller::of(&request)?;
         let key = idempotency_key(&request)?;
         let body: PlaceReservationRequest = bnb::http::json_body(&request)?;
-        let Some(key) = key else { return book(deps, &caller, body, &meta).await };
-        let canonical = serde_json::to_string(&body).map_err(|_| Problem::internal())?;
-        let scope = caller.user_id.to_string();
-        match deps.idempotency.begin(&scope, &key, &canonical).await.map_err(Problem::from)? {
-            Begin::Replay { status, body } => {
-                let content_type = if status < 400 { "application/json" } else { bnb::http::problem::CONTENT_TYPE };
-                return Response::builder()
-                    .status(status)
-                    .header(header::CONTENT_TYPE, content_type)
-                    .header("idempotent-replayed", "true")
-                    .body(Body::from(body))
-                    .map_err(|_| Problem::internal());
-            }
-            Begin::Mismatch => return Err(bnb::reservations::ReservationError::IdempotencyMismatch.into()),
-            Begin::InFlight => return Err(bnb::reservations::ReservationError::InFlight.into()),
-            Begin::New => {}
-        }
-        let response = match book(deps, &caller, body, &meta).await {
-            Ok(response) => response,
-            Err(problem) => problem.with_correlation_id(&meta.correlation_id).to_response(),
+        let cause = Causation::request(&meta.correlation_id);
+        let render = |outcome: &Result<Placed, ReservationError>| render(outcome, &meta.correlation_id);
+        let Some(key) = key else {
+            let attempt = Attempt { cause: &cause, claim: None, render: &render };
+            let outcome = deps.place.place(&caller, &body, attempt).await;
+            return respond(&render(&outcome), false);
         };
-        let status = response.status().as_u16();
-        // A passing failure (503, 5xx) is not remembered: the same key may try again.
-        let remembered = if status >= 500 { deps.idempotency.release(&scope, &key).await } else { deps.idempotency.complete(&scope, &key, status, &body_text(&response)).await };
-        if let Err(e) = remembered {
-            tracing::error!(error = %e, "could not record the idempotent answer");
-        }
-        Ok(response)
+        let canonical = serde_json::to_string(&body).map_err(|_| Problem::internal())?;
+        let begun = deps.idempotency.begin(caller.user_id.as_str(), &key, &canonical).await.map_err(Problem::from)?;
+        let (claim, outcome) = match begun {
+            Begin::Replay(answer) => return respond(&answer, true),
+            Begin::Mismatch => return Err(ReservationError::IdempotencyMismatch.into()),
+            Begin::InFlight => return Err(ReservationError::InFlight.into()),
+            Begin::New(claim) => {
+                let outcome = deps.place.place(&caller, &body, Attempt { cause: &cause, claim: Some(&claim), render: &render }).await;
+                (claim, outcome)
+            }
+            Begin::Resume { claim, reservation } => {
+                let outcome = deps.place.resume(&caller, &reservation, &body, Attempt { cause: &cause, claim: Some(&claim), render: &render }).await;
+                (claim, outcome)
+            }
+        };
+        let answer = render(&outcome);
+        record(deps, &claim, &answer, &meta).await?;
+        respond(&answer, false)
     })
     .await
+}
+
+/// Keeps the answer for the key. A booking that was settled wrote its answer in the same
+/// transaction; what remains is a refusal that settled nothing (kept) or a passing failure
+/// (forgotten, so the same key may try again). An answer that cannot be kept is not sent:
+/// the client gets a 503 and retries, and the retry answers for real.
+async fn record(deps: &Deps, claim: &Claim, answer: &StoredAnswer, meta: &RequestMeta) -> Result<(), Problem> {
+    let kept = if answer.status >= 500 { deps.idempotency.release(claim).await } else { deps.idempotency.complete(claim, answer).await };
+    match kept {
+        // Settled (DONE already, written with the booking) or released by an abort.
+        Ok(()) | Err(StorageError::ConditionFailed { .. }) => Ok(()),
+        Err(e) => {
+            tracing::error!(error = %e, correlation_id = %meta.correlation_id, "could not record the idempotent answer; answering 503 so the client retries");
+            Err(Problem::from(e))
+        }
+    }
 }

@@ -13,16 +13,18 @@ use place_reservation::Deps;
 async fn main() -> Result<(), Error> {
     bnb::telemetry::init_json();
     let aws = bnb::config::aws_sdk_config().await;
-    let reservations: Arc<dyn Table> = Arc::new(DynamoTable::new(&aws, bnb::tables::reservations()));
+    let clock = bnb::clock::system();
+    let settings = ReservationSettings::from_env();
+    let reservations: Arc<dyn Table> = Arc::new(DynamoTable::new(&aws, bnb::tables::RESERVATIONS.from_env()?));
     let deps = Deps {
         place: PlaceReservation {
-            reservations: ReservationStore::new(reservations.clone()),
-            rooms: RoomStore::new(Arc::new(DynamoTable::new(&aws, bnb::tables::rooms()))),
-            payments: Arc::new(LambdaInvoker::new(&aws, std::env::var("PAYMENT_FUNCTION_NAME")?)),
+            reservations: ReservationStore::new(reservations.clone(), clock.clone()),
+            rooms: RoomStore::new(Arc::new(DynamoTable::new(&aws, bnb::tables::ROOMS.from_env()?))),
+            payments: Arc::new(LambdaInvoker::new(&aws, bnb::config::required("PAYMENT_FUNCTION_NAME")?)),
             breaker: Arc::new(CircuitBreaker::new(reservations.clone(), "payment", BreakerConfig::from_env())),
-            settings: ReservationSettings::from_env(),
+            settings,
         },
-        idempotency: IdempotencyStore::new(reservations),
+        idempotency: IdempotencyStore::new(reservations, clock, settings.lease),
     };
     run(service_fn(|request| place_reservation::handle(&deps, request))).await
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     bnb::telemetry::init_json();
     let aws = bnb::config::aws_sdk_config().await;
-    let payments = PaymentService::new(Arc::new(DynamoTable::new(&aws, bnb::tables::payments())), FaultConfig::from_env());
+    let payments = PaymentService::new(Arc::new(DynamoTable::new(&aws, bnb::tables::PAYMENTS.from_env()?)), FaultConfig::from_env());
     run(service_fn(|event: LambdaEvent<Value>| {
         let payments = &payments;
         async move { process_payment::handle(payments, event.payload).await.map_err(Error::from) }

@@ -6,7 +6,7 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     bnb::telemetry::init_json();
     let aws = bnb::config::aws_sdk_config().await;
-    let topic = SnsTopic::new(&aws, std::env::var("DOMAIN_EVENTS_TOPIC_ARN")?);
+    let topic = SnsTopic::new(&aws, bnb::config::required("DOMAIN_EVENTS_TOPIC_ARN")?);
     run(service_fn(|event: LambdaEvent<Event>| {
         let topic = &topic;
         async move { Ok::<_, Error>(publish_events::handle(topic, event.payload).await) }

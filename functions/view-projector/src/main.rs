@@ -9,10 +9,12 @@ use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     bnb::telemetry::init_json();
     let aws = bnb::config::aws_sdk_config().await;
-    let projector = ViewProjector::new(Arc::new(DynamoTable::new(&aws, bnb::tables::views())));
+    let projector = ViewProjector::new(Arc::new(DynamoTable::new(&aws, bnb::tables::VIEWS.from_env()?)));
+    let dead_letters = bnb::messaging::aws::SqsDeadLetters::new(&aws, bnb::config::required("DEAD_LETTER_QUEUE_URL")?);
     run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let projector = &projector;
-        async move { Ok::<_, Error>(view_projector::handle(projector, event.payload).await) }
+        let dead_letters = &dead_letters;
+        async move { Ok::<_, Error>(view_projector::handle(projector, dead_letters, event.payload).await) }
     }))
     .await
 }

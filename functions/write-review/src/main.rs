@@ -11,9 +11,9 @@ async fn main() -> Result<(), Error> {
     bnb::telemetry::init_json();
     let aws = bnb::config::aws_sdk_config().await;
     let reviews = Reviews {
-        reviews: Arc::new(DynamoTable::new(&aws, bnb::tables::reviews())),
-        rooms: RoomStore::new(Arc::new(DynamoTable::new(&aws, bnb::tables::rooms()))),
-        reservations: ReservationStore::new(Arc::new(DynamoTable::new(&aws, bnb::tables::reservations()))),
+        reviews: Arc::new(DynamoTable::new(&aws, bnb::tables::REVIEWS.from_env()?)),
+        rooms: RoomStore::new(Arc::new(DynamoTable::new(&aws, bnb::tables::ROOMS.from_env()?))),
+        reservations: ReservationStore::new(Arc::new(DynamoTable::new(&aws, bnb::tables::RESERVATIONS.from_env()?)), bnb::clock::system()),
     };
     run(service_fn(|request| write_review::handle(&reviews, request))).await
 }

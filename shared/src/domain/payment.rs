@@ -10,6 +10,9 @@ pub enum PaymentStatus {
     Approved,
     Declined,
     Refunded,
+    /// Nothing was charged: a refund that came before the approval it cancels. It stops a late
+    /// approval from charging, and tells no one of a refund that never was.
+    Voided,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -32,6 +32,8 @@ pub enum AbortReason {
     BreakerOpen,
     HoldExpired,
     PaymentFailed,
+    /// The room was deleted while the booking was paid for.
+    RoomDeleted,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -111,7 +111,12 @@ impl From<StorageError> for Problem {
                 tracing::error!(error = %e, "storage failed");
                 Problem::unavailable("bnb's storage is busy; try again shortly.", 1)
             }
-            StorageError::Invalid(detail) => Problem::new(StatusCode::BAD_REQUEST, "invalid-request", "The request is not valid", detail),
+            // A request storage refuses (a forged cursor, an item too large): the client's to
+            // change, but storage's own words stay in the log, never in the answer.
+            StorageError::Invalid(detail) => {
+                tracing::warn!(%detail, "storage refused the request");
+                Problem::new(StatusCode::BAD_REQUEST, "invalid-request", "The request is not valid", "bnb could not carry out this request as given; check its paging cursor and sizes.")
+            }
             StorageError::ConditionFailed { .. } => Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", "The item changed meanwhile; read it again."),
         }
     }
@@ -218,7 +223,7 @@ impl From<ReviewError> for Problem {
         match e {
             ReviewError::Invalid(invalid) => Problem::invalid(invalid),
             ReviewError::RoomNotFound => Problem::not_found("room"),
-            ReviewError::NoStay => Problem::forbidden("Only a guest with a confirmed stay in this room may review it."),
+            ReviewError::NoStay => Problem::forbidden("Only a guest whose stay in this room has ended (check-out on or before today, Asia/Seoul) and was not cancelled may review it."),
             ReviewError::AlreadyReviewed => Problem::new(StatusCode::CONFLICT, "already-reviewed", "Already reviewed", "Each stay gets one review, and yours is written."),
             ReviewError::Storage(e) => Problem::from(e),
         }

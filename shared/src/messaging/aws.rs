@@ -103,6 +103,33 @@ impl Sms for SnsSms {
     }
 }
 
+/// A consumer's DLQ, known by its URL (what `!Ref` of a queue gives): a consumer only sends to
+/// it, so nothing is looked up at start-up.
+#[derive(Clone)]
+pub struct SqsDeadLetters {
+    client: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl SqsDeadLetters {
+    pub fn new(config: &aws_config::SdkConfig, url: impl Into<String>) -> Self {
+        SqsDeadLetters { client: aws_sdk_sqs::Client::new(config), url: url.into() }
+    }
+}
+
+#[async_trait]
+impl crate::consumer::DeadLetters for SqsDeadLetters {
+    async fn dead_letter(&self, body: &str, attributes: &Attributes) -> Result<(), MessagingError> {
+        let mut request = self.client.send_message().queue_url(&self.url).message_body(body);
+        for (name, value) in attributes {
+            let attr = SqsAttribute::builder().data_type("String").string_value(value).build().map_err(build_err)?;
+            request = request.message_attributes(name, attr);
+        }
+        request.send().await.map_err(unavailable)?;
+        Ok(())
+    }
+}
+
 /// An SQS queue.
 #[derive(Clone)]
 pub struct SqsQueue {

@@ -1,7 +1,9 @@
 //! The notification handler. One notification per (event, recipient), however often the event
-//! comes: the stored item's key holds both, and is written only if missing. Sending is marked
-//! on the item afterwards, so a retry sends only what was not yet sent (a crash between send
-//! and mark can repeat that one message: at least once, never lost).
+//! comes: the stored items are written in the transaction that records the event as processed.
+//! Sending happens after that commit (and again on a redelivery, for what is not yet marked
+//! sent), so a crash never loses a message. SNS has no idempotency key for SMS, so a crash
+//! between a send and its mark can repeat that one SMS: at least once, never lost. The alert
+//! carries `notificationId`, which a KakaoTalk sender passes on as the dealer's idempotency key.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,7 +16,7 @@ use super::templates::render;
 use crate::consumer::{Consumer, ConsumerError};
 use crate::events::{Envelope, EventType};
 use crate::messaging::{Attributes, Sms, Topic};
-use crate::storage::{Condition, Key, StorageError, Table, Update, WriteOp};
+use crate::storage::{Condition, Key, Table, Update, WriteOp};
 
 pub struct NotificationHandler {
     table: Arc<dyn Table>,
@@ -58,6 +60,10 @@ fn recipients(event: &Envelope) -> Vec<(String, &'static str)> {
     list.into_iter().filter(|(user, _)| !user.is_empty()).collect()
 }
 
+fn notification_key(event: &Envelope, recipient: &str) -> Key {
+    Key::new(format!("USER#{recipient}"), format!("NOTIF#{:012}#{}", event.occurred_at.unix_timestamp(), event.event_id))
+}
+
 fn transient(e: impl std::fmt::Display) -> ConsumerError {
     ConsumerError::Transient(e.to_string())
 }
@@ -73,10 +79,14 @@ impl Consumer for NotificationHandler {
     }
 
     async fn apply(&self, event: &Envelope) -> Result<Vec<WriteOp>, ConsumerError> {
+        let mut ops = Vec::new();
         for (recipient, template) in recipients(event) {
+            let key = notification_key(event, &recipient);
+            if self.table.get(&key).await?.is_some() {
+                continue;
+            }
             let profile = load_profile(self.table.as_ref(), &recipient).await?;
             let message = render(template, profile.locale, &event.payload);
-            let key = Key::new(format!("USER#{recipient}"), format!("NOTIF#{:012}#{}", event.occurred_at.unix_timestamp(), event.event_id));
             let mut item = key.to_item();
             if let Value::Object(fields) = json!({
                 "kind": "notification", "notificationId": format!("{}:{recipient}", event.event_id), "eventId": event.event_id,
@@ -85,31 +95,37 @@ impl Consumer for NotificationHandler {
             }) {
                 item.extend(fields);
             }
-            match self.table.write(vec![WriteOp::put_if(item, Condition::NotExists)]).await {
-                Ok(()) => {}
-                Err(StorageError::ConditionFailed { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-            let stored = self.table.get(&key).await?.unwrap_or_default();
+            ops.push(WriteOp::put_if(item, Condition::NotExists));
+        }
+        Ok(ops)
+    }
+
+    async fn after_commit(&self, event: &Envelope) -> Result<(), ConsumerError> {
+        for (recipient, template) in recipients(event) {
+            let key = notification_key(event, &recipient);
+            let Some(stored) = self.table.get(&key).await? else { continue };
             if stored.get("delivery").and_then(Value::as_str) == Some("SENT") {
                 continue;
             }
+            let text = stored.get("text").and_then(Value::as_str).unwrap_or_default();
+            let profile = load_profile(self.table.as_ref(), &recipient).await?;
             if let Some(phone) = &profile.phone_number {
-                self.sms.send_sms(phone, &message.text).await.map_err(transient)?;
+                self.sms.send_sms(phone, text).await.map_err(transient)?;
             }
             let mut attributes = Attributes::from([
                 ("channel".to_string(), "kakao".to_string()),
                 ("template".to_string(), template.to_string()),
                 ("recipient".to_string(), recipient.clone()),
+                ("notificationId".to_string(), format!("{}:{recipient}", event.event_id)),
                 ("locale".to_string(), serde_json::to_value(profile.locale).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
             ]);
             if let Some(code) = self.kakao_codes.get(template) {
                 attributes.insert("kakaoTemplateCode".into(), code.clone());
             }
-            self.alerts.publish(&message.text, &attributes).await.map_err(transient)?;
-            self.table.write(vec![Update::new(key).set("delivery", "SENT").into_op()]).await?;
+            self.alerts.publish(text, &attributes).await.map_err(transient)?;
+            self.table.write(vec![Update::new(key).set("delivery", "SENT").when(Condition::Exists).into_op()]).await?;
             tracing::info!(recipient = %recipient, template, sms = profile.phone_number.is_some(), "notification sent");
         }
-        Ok(Vec::new())
+        Ok(())
     }
 }

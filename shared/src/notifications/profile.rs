@@ -37,7 +37,7 @@ pub async fn load_profile(table: &dyn Table, user: &str) -> Result<Profile, Stor
 }
 
 /// The caller sets how they are told: a phone number (E.164) for SMS, `ko` or `en`.
-pub async fn update_profile(table: &dyn Table, caller: &Caller, request: ProfileRequest) -> Result<Profile, Invalid> {
+pub async fn update_profile(table: &dyn Table, caller: &Caller, request: ProfileRequest) -> Result<Profile, crate::views::ViewError> {
     let mut invalid = Invalid::default();
     let phone = request.phone_number.map(|p| p.trim().to_owned()).filter(|p| !p.is_empty());
     if let Some(p) = &phone {
@@ -61,7 +61,8 @@ pub async fn update_profile(table: &dyn Table, caller: &Caller, request: Profile
         item.extend(fields);
     }
     item.insert("kind".into(), "profile".into());
-    table.write(vec![WriteOp::put(item)]).await.map_err(|e| Invalid::field("profile", e.to_string()))?;
+    // An outage is a 503 to retry, not the caller's mistake.
+    table.write(vec![WriteOp::put(item)]).await?;
     Ok(profile)
 }
 

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::{PaymentError, PaymentService};
+use super::{PaymentError, PaymentService, Refund};
 use crate::consumer::{Consumer, ConsumerError};
 use crate::domain::{Money, ReservationId};
 use crate::events::{Causation, Envelope, EventType};
@@ -41,16 +41,19 @@ impl Consumer for PaymentHandler {
             .get("reservationId")
             .and_then(Value::as_str)
             .and_then(ReservationId::parse)
-            .ok_or_else(|| ConsumerError::Transient(format!("{} names no reservation", event.event_type)))?;
+            .ok_or_else(|| ConsumerError::Rejected(format!("{} names no reservation", event.event_type)))?;
         let amount: Money = p
             .get("amount")
             .cloned()
             .and_then(|a| serde_json::from_value(a).ok())
-            .ok_or_else(|| ConsumerError::Transient(format!("{} names no amount", event.event_type)))?;
-        // The refund is idempotent by reservation id: a redelivery refunds nothing twice.
+            .ok_or_else(|| ConsumerError::Rejected(format!("{} names no amount", event.event_type)))?;
+        // The refund (or void) and its event are written with the processed-event record: one
+        // transaction, so a crash leaves either all of it or none, and a redelivery refunds
+        // nothing twice.
         let guest = p.get("guestId").and_then(Value::as_str).map(crate::domain::UserId::new);
-        match self.payments.refund(&reservation, &amount, guest.as_ref(), &Causation::event(event)).await {
-            Ok(_) => Ok(Vec::new()),
+        match self.payments.refund_ops(&reservation, &amount, guest.as_ref(), &Causation::event(event)).await {
+            Ok(Refund::Settled(_)) => Ok(Vec::new()),
+            Ok(Refund::Write { ops, .. }) => Ok(ops),
             Err(PaymentError::Storage(e)) => Err(ConsumerError::Storage(e)),
             Err(e) => Err(ConsumerError::Transient(e.to_string())),
         }

@@ -10,4 +10,4 @@ mod service;
 pub use breaker::{BreakerConfig, CircuitBreaker, Open, Permit};
 pub use handler::PaymentHandler;
 pub use invoker::{InvokeError, Invoker};
-pub use service::{FaultConfig, PaymentAction, PaymentError, PaymentRequest, PaymentResult, PaymentService};
+pub use service::{FaultConfig, PaymentAction, PaymentError, PaymentRequest, PaymentResult, PaymentService, Refund};

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use crate::domain::payment::PaymentStatus;
 use crate::domain::{Money, PaymentId, ReservationId, UserId};
 use crate::events::{Causation, Envelope, EventType};
-use crate::outbox::write_with_events;
+use crate::outbox::{outbox_item, write_with_events};
 use crate::storage::{Condition, Item, Key, StorageError, Table, Update, WriteOp};
 
 /// Card tokens the simulated gateway declines, and why.
@@ -180,37 +180,16 @@ impl PaymentService {
     }
 
     /// Refunds the reservation's payment. Idempotent; a refund of a payment not yet made voids
-    /// it, so a late approval finds it refunded and charges nothing.
+    /// it, so a late approval finds it voided and charges nothing.
     pub async fn refund(&self, reservation: &ReservationId, amount: &Money, guest: Option<&UserId>, cause: &Causation) -> Result<PaymentResult, PaymentError> {
         for _ in 0..3 {
-            let existing = self.get(reservation).await?;
-            let (ops, result) = match existing {
-                Some(p) if p.status != PaymentStatus::Approved => return Ok(p),
-                Some(p) => {
-                    let refunded = PaymentResult { status: PaymentStatus::Refunded, ..p };
-                    let update = Update::new(key(reservation))
-                        .set("status", "REFUNDED")
-                        .set("version", 2)
-                        .set("updatedAt", OffsetDateTime::now_utc().unix_timestamp())
-                        .when(Condition::equals("status", "APPROVED"));
-                    (vec![update.into_op()], refunded)
-                }
-                None => {
-                    let voided = PaymentResult {
-                        payment_id: PaymentId::generate(),
-                        reservation_id: reservation.clone(),
-                        amount: amount.clone(),
-                        status: PaymentStatus::Refunded,
-                        decline_reason: Some("voided before approval".into()),
-                        guest_id: guest.cloned(),
-                    };
-                    (vec![WriteOp::put_if(item(&voided, 2)?, Condition::NotExists)], voided)
-                }
+            let (ops, result) = match self.refund_ops(reservation, amount, guest, cause).await? {
+                Refund::Settled(result) => return Ok(result),
+                Refund::Write { ops, result } => (ops, result),
             };
-            let event = Envelope::new(EventType::PaymentRefunded, reservation.to_string(), 2, cause, &result).map_err(|e| PaymentError::Invalid(e.to_string()))?;
-            match write_with_events(self.table.as_ref(), ops, &[event]).await {
+            match self.table.write(ops).await {
                 Ok(()) => {
-                    tracing::info!(reservation_id = %reservation, amount = %result.amount, "payment refunded");
+                    tracing::info!(reservation_id = %reservation, status = ?result.status, amount = %result.amount, "payment refunded or voided");
                     return Ok(result);
                 }
                 Err(StorageError::ConditionFailed { failed }) if failed.contains(&0) => continue,
@@ -219,6 +198,46 @@ impl PaymentService {
         }
         Err(PaymentError::Storage(StorageError::Conflict))
     }
+
+    /// What refunding the reservation's payment writes, as it stands now: the refund and its
+    /// `PaymentRefunded` event when something was charged; a void, and no event, when nothing
+    /// was; nothing when it is settled already. The first operation carries the condition that
+    /// guards what was read.
+    pub async fn refund_ops(&self, reservation: &ReservationId, amount: &Money, guest: Option<&UserId>, cause: &Causation) -> Result<Refund, PaymentError> {
+        match self.get(reservation).await? {
+            Some(p) if p.status != PaymentStatus::Approved => Ok(Refund::Settled(p)),
+            Some(p) => {
+                let refunded = PaymentResult { status: PaymentStatus::Refunded, ..p };
+                let update = Update::new(key(reservation))
+                    .set("status", "REFUNDED")
+                    .set("version", 2)
+                    .set("updatedAt", OffsetDateTime::now_utc().unix_timestamp())
+                    .when(Condition::equals("status", "APPROVED"));
+                let event = Envelope::new(EventType::PaymentRefunded, reservation.to_string(), 2, cause, &refunded).map_err(|e| PaymentError::Invalid(e.to_string()))?;
+                Ok(Refund::Write { ops: vec![update.into_op(), WriteOp::put_if(outbox_item(&event)?, Condition::NotExists)], result: refunded })
+            }
+            None => {
+                let voided = PaymentResult {
+                    payment_id: PaymentId::generate(),
+                    reservation_id: reservation.clone(),
+                    amount: amount.clone(),
+                    status: PaymentStatus::Voided,
+                    decline_reason: Some("voided before approval".into()),
+                    guest_id: guest.cloned(),
+                };
+                Ok(Refund::Write { ops: vec![WriteOp::put_if(item(&voided, 2)?, Condition::NotExists)], result: voided })
+            }
+        }
+    }
+}
+
+/// What a refund comes to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refund {
+    /// Refunded, voided or declined already: nothing to write.
+    Settled(PaymentResult),
+    /// These writes (the first one guarded) settle it.
+    Write { ops: Vec<WriteOp>, result: PaymentResult },
 }
 
 fn item(result: &PaymentResult, version: u64) -> Result<Item, StorageError> {

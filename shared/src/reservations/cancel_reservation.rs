@@ -1,5 +1,4 @@
 use serde_json::{json, Value};
-use time::OffsetDateTime;
 
 use super::{ReservationError, ReservationStore};
 use crate::domain::reservation::{CancelledBy, Reservation, ReservationStatus};
@@ -29,7 +28,7 @@ pub async fn cancel_reservation(
         // A hold or a rejected booking was never a reservation to anyone.
         ReservationStatus::Held | ReservationStatus::Rejected => return Err(ReservationError::NotFound),
     }
-    if current.stay.check_in <= OffsetDateTime::now_utc().date() {
+    if current.stay.check_in <= store.clock().today() {
         return Err(ReservationError::AlreadyStarted);
     }
     let cancelled = Reservation { status: ReservationStatus::Cancelled, version: current.version + 1, ..current.clone() };
@@ -41,9 +40,9 @@ pub async fn cancel_reservation(
     }
     let event = Envelope::new(EventType::ReservationCancelled, id.to_string(), cancelled.version, cause, payload)
         .map_err(|e| StorageError::Invalid(e.to_string()))?;
-    let extra = json!({"roomTitle": title, "cancelledBy": by, "cancelledAt": OffsetDateTime::now_utc().unix_timestamp()});
+    let extra = json!({"roomTitle": title, "cancelledBy": by, "cancelledAt": store.clock().now_seconds()});
     let guard = Condition::equals("status", "CONFIRMED").and(Condition::equals("version", current.version));
-    let mut ops = vec![WriteOp::put_if(ReservationStore::to_item(&cancelled, None, extra)?, guard)];
+    let mut ops = vec![WriteOp::put_if(store.to_item(&cancelled, None, extra)?, guard)];
     ops.extend(ReservationStore::release_nights(&current));
     match write_with_events(store.table(), ops, &[event]).await {
         Ok(()) => {

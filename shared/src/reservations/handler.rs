@@ -1,16 +1,20 @@
 //! The reservation handler: when a room is deleted, every future stay in it is cancelled
 //! (`cancelledBy: room-deleted`), which refunds and notifies as any cancellation does.
-
-use std::sync::Arc;
+//!
+//! Booking races deletion: a booking may read the room just before it is deleted. So the handler
+//! first records the deletion in the reservations table (`ROOM_DELETED#<roomId>`), which every
+//! later hold and confirmation checks in its own transaction; then it cancels the stays already
+//! confirmed; and a confirmation it hears of after that (one that committed just before the
+//! record) is cancelled too.
 
 use async_trait::async_trait;
 use serde_json::Value;
-use time::OffsetDateTime;
 
 use super::{cancel_reservation, ReservationError, ReservationStore};
 use crate::consumer::{Consumer, ConsumerError};
 use crate::domain::reservation::CancelledBy;
 use crate::domain::stay::format_date;
+use crate::domain::RoomId;
 use crate::events::{Causation, Envelope, EventType};
 use crate::storage::{Query, SortKey, Table, WriteOp};
 
@@ -21,8 +25,43 @@ pub struct ReservationHandler {
 impl ReservationHandler {
     pub const NAME: &'static str = "reservation-handler";
 
-    pub fn new(table: Arc<dyn Table>) -> Self {
-        ReservationHandler { store: ReservationStore::new(table) }
+    pub fn new(store: ReservationStore) -> Self {
+        ReservationHandler { store }
+    }
+
+    /// Cancels one stay because its room is gone. Each cancellation is its own transaction,
+    /// conditional on the stay still being confirmed, so a redelivery cancels nothing twice: a
+    /// room may have more stays than one transaction holds, so this effect is idempotent by
+    /// construction rather than written with the processed-event record.
+    async fn cancel_for_deleted_room(&self, id: &str, event: &Envelope) -> Result<(), ConsumerError> {
+        match cancel_reservation(&self.store, id, None, CancelledBy::RoomDeleted, &Causation::event(event)).await {
+            Ok(_) | Err(ReservationError::AlreadyCancelled) | Err(ReservationError::AlreadyStarted) | Err(ReservationError::NotFound) => Ok(()),
+            Err(ReservationError::Storage(e)) => Err(ConsumerError::Storage(e)),
+            Err(e) => Err(ConsumerError::Transient(e.to_string())),
+        }
+    }
+
+    async fn room_deleted(&self, event: &Envelope, room: &RoomId) -> Result<(), ConsumerError> {
+        let mut marker = ReservationStore::room_deleted_key(room).to_item();
+        marker.insert("kind".into(), "room-deleted".into());
+        marker.insert("eventId".into(), event.event_id.to_string().into());
+        // Written on its own and first: from here on no hold or confirmation of this room commits.
+        self.store.table().write(vec![WriteOp::put(marker)]).await?;
+        let tomorrow = self.store.clock().today().next_day().unwrap_or(self.store.clock().today());
+        // The room's confirmed stays from tomorrow on: one index query per page.
+        let mut query = Query::on_index("gsi1", format!("ROOM#{room}")).sort(SortKey::GreaterOrEqual(format_date(tomorrow))).limit(100);
+        loop {
+            let page = self.store.table().query(&query).await?;
+            for item in &page.items {
+                if let Some(id) = item.get("reservationId").and_then(Value::as_str) {
+                    self.cancel_for_deleted_room(id, event).await?;
+                }
+            }
+            match page.next {
+                Some(next) => query = query.after(Some(next)),
+                None => return Ok(()),
+            }
+        }
     }
 }
 
@@ -37,29 +76,22 @@ impl Consumer for ReservationHandler {
     }
 
     async fn apply(&self, event: &Envelope) -> Result<Vec<WriteOp>, ConsumerError> {
-        if event.event_type != EventType::RoomDeleted {
-            return Ok(Vec::new());
-        }
-        let room = event.payload.get("roomId").and_then(Value::as_str).ok_or_else(|| ConsumerError::Transient("RoomDeleted names no room".into()))?;
-        let tomorrow = OffsetDateTime::now_utc().date().next_day().unwrap_or(OffsetDateTime::now_utc().date());
-        // The room's confirmed stays from tomorrow on: one index query per page.
-        let mut query = Query::on_index("gsi1", format!("ROOM#{room}")).sort(SortKey::GreaterOrEqual(format_date(tomorrow))).limit(100);
-        loop {
-            let page = self.store.table().query(&query).await?;
-            for item in &page.items {
-                let id = item.get("reservationId").and_then(Value::as_str).unwrap_or_default();
-                // Each cancellation is its own transaction, conditional on the reservation
-                // still being confirmed: a redelivered RoomDeleted cancels nothing twice.
-                match cancel_reservation(&self.store, id, None, CancelledBy::RoomDeleted, &Causation::event(event)).await {
-                    Ok(_) | Err(ReservationError::AlreadyCancelled) | Err(ReservationError::AlreadyStarted) | Err(ReservationError::NotFound) => {}
-                    Err(ReservationError::Storage(e)) => return Err(ConsumerError::Storage(e)),
-                    Err(e) => return Err(ConsumerError::Transient(e.to_string())),
+        let room = event.payload.get("roomId").and_then(Value::as_str).and_then(RoomId::parse);
+        match event.event_type {
+            EventType::RoomDeleted => {
+                let room = room.ok_or_else(|| ConsumerError::Rejected("RoomDeleted names no room".into()))?;
+                self.room_deleted(event, &room).await?;
+            }
+            EventType::ReservationConfirmed => {
+                let room = room.ok_or_else(|| ConsumerError::Rejected("ReservationConfirmed names no room".into()))?;
+                // Confirmed just before the room's deletion was recorded: cancel it now.
+                if self.store.table().get(&ReservationStore::room_deleted_key(&room)).await?.is_some() {
+                    let id = event.payload.get("reservationId").and_then(Value::as_str).unwrap_or_default();
+                    self.cancel_for_deleted_room(id, event).await?;
                 }
             }
-            match page.next {
-                Some(next) => query = query.after(Some(next)),
-                None => return Ok(Vec::new()),
-            }
+            _ => {}
         }
+        Ok(Vec::new())
     }
 }

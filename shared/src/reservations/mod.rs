@@ -13,16 +13,16 @@ mod store;
 
 pub use cancel_reservation::cancel_reservation;
 pub use document::{PlaceReservationRequest, PlacedDocument, ReservationDocument};
-pub use expire_holds::expire_holds;
+pub use expire_holds::{expire_holds, Expired};
 pub use handler::ReservationHandler;
-pub use idempotency::{Begin, IdempotencyStore};
-pub use place_reservation::{PlaceReservation, Placed, ReservationSettings};
+pub use idempotency::{Begin, Claim, IdempotencyStore, StoredAnswer};
+pub use place_reservation::{Attempt, PlaceReservation, Placed, Render, ReservationSettings};
 pub use store::ReservationStore;
 
 use crate::domain::Invalid;
 use crate::storage::StorageError;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ReservationError {
     #[error(transparent)]
     Invalid(#[from] Invalid),

@@ -2,20 +2,28 @@
 //!
 //! | item | pk | sk | index |
 //! |---|---|---|---|
-//! | reservation | `RESERVATION#<id>` | `RESERVATION` | `gsi1`: `ROOM#<roomId>` / `<checkIn>#<id>` and `gsi3`: `GUEST#<guestId>#ROOM#<roomId>` / `<checkIn>#<id>` while confirmed; `gsi2`: `HELD` / `<holdExpiresAtMs>#<id>` while held |
+//! | reservation | `RESERVATION#<id>` | `RESERVATION` | `gsi1`: `ROOM#<roomId>` / `<checkIn>#<id>` and `gsi3`: `GUEST#<guestId>#ROOM#<roomId>` / `<checkIn>#<id>` while confirmed; `gsi2`: `HELD#<shard>` / `<holdExpiresAtMs>#<id>` while held |
 //! | night lock | `NIGHT#<roomId>#<date>` | `LOCK` | |
 //! | idempotency record | `IDEMPOTENCY#<guestId>#<key>` | `IDEMPOTENCY` | |
+//! | deleted room | `ROOM_DELETED#<roomId>` | `ROOM_DELETED` | |
 //! | circuit breaker | `BREAKER#payment` | `BREAKER` | |
+//!
+//! Holds are spread over [`HOLD_SHARDS`] index partitions (by reservation id), so that no one
+//! partition takes every booking's hold.
 
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use time::{Date, OffsetDateTime};
+use time::Date;
 
 use crate::domain::reservation::{Reservation, ReservationStatus};
 use crate::domain::stay::format_date;
+use crate::clock::{Clock, SharedClock};
 use crate::domain::{ReservationId, RoomId};
 use crate::storage::{Condition, Item, Key, StorageError, Table, WriteOp};
+
+/// How many `gsi2` partitions hold the holds.
+pub const HOLD_SHARDS: u32 = 8;
 
 /// How long a rejected reservation is kept (TTL), for support and audits.
 const REJECTED_KEPT_SECONDS: i64 = 7 * 24 * 3600;
@@ -26,11 +34,38 @@ const HELD_KEPT_SECONDS: i64 = 24 * 3600;
 #[derive(Clone)]
 pub struct ReservationStore {
     table: Arc<dyn Table>,
+    clock: SharedClock,
 }
 
 impl ReservationStore {
-    pub fn new(table: Arc<dyn Table>) -> Self {
-        ReservationStore { table }
+    pub fn new(table: Arc<dyn Table>, clock: SharedClock) -> Self {
+        ReservationStore { table, clock }
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    pub fn shared_clock(&self) -> SharedClock {
+        self.clock.clone()
+    }
+
+    /// The `gsi2` partition that holds this reservation's hold.
+    pub fn hold_shard(id: &ReservationId) -> String {
+        // FNV-1a: stable across builds and machines, unlike the std hasher.
+        let hash = id.as_str().bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+        format!("HELD#{}", hash % HOLD_SHARDS)
+    }
+
+    /// The marker the reservation handler writes when a room is deleted.
+    pub fn room_deleted_key(room: &RoomId) -> Key {
+        Key::new(format!("ROOM_DELETED#{room}"), "ROOM_DELETED")
+    }
+
+    /// A transaction's check that the room has not been deleted: no stay is held or confirmed
+    /// once the reservation context has heard of the deletion.
+    pub fn room_not_deleted(room: &RoomId) -> WriteOp {
+        WriteOp::check(Self::room_deleted_key(room), Condition::NotExists)
     }
 
     pub fn table(&self) -> &dyn Table {
@@ -66,12 +101,12 @@ impl ReservationStore {
     }
 
     /// The item for a reservation in its current status, with the indexes that status calls for.
-    pub fn to_item(r: &Reservation, hold_expires_at_ms: Option<i64>, extra: Value) -> Result<Item, StorageError> {
+    pub fn to_item(&self, r: &Reservation, hold_expires_at_ms: Option<i64>, extra: Value) -> Result<Item, StorageError> {
         let Value::Object(mut item) = serde_json::to_value(r).map_err(|e| StorageError::Invalid(e.to_string()))? else {
             return Err(StorageError::Invalid("reservation is not an object".into()));
         };
         let key = Self::key(&r.reservation_id);
-        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let now = self.clock.now_seconds();
         item.insert("pk".into(), key.pk.into());
         item.insert("sk".into(), key.sk.into());
         item.insert("kind".into(), "reservation".into());
@@ -80,7 +115,7 @@ impl ReservationStore {
             ReservationStatus::Held => {
                 let expires = hold_expires_at_ms.unwrap_or(0);
                 item.insert("holdExpiresAtMs".into(), expires.into());
-                item.insert("gsi2pk".into(), "HELD".into());
+                item.insert("gsi2pk".into(), Self::hold_shard(&r.reservation_id).into());
                 item.insert("gsi2sk".into(), format!("{expires:015}#{}", r.reservation_id).into());
                 item.insert("expiresAt".into(), (now + HELD_KEPT_SECONDS).into());
             }

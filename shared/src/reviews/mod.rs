@@ -1,5 +1,10 @@
-//! The review context: a guest with a confirmed stay in a room reviews it, once per stay;
-//! anyone reads a room's reviews, newest first. `ReviewWritten` moves the room's rating (room
+//! The review context: a guest reviews a stay of theirs that has ended (check-out on or before
+//! today in Asia/Seoul) and was not cancelled, once per stay; anyone reads a room's reviews,
+//! newest first.
+//!
+//! A review cannot race a cancellation: a stay can be cancelled only before its check-in and
+//! reviewed only from its check-out on, and the stay is read by key (strongly consistent)
+//! just before the review is written. `ReviewWritten` moves the room's rating (room
 //! handler), the host's dashboard and the host's notifications.
 //!
 //! | item | pk | sk |
@@ -11,9 +16,10 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use time::OffsetDateTime;
 
+use crate::domain::reservation::ReservationStatus;
 use crate::domain::review::{validate_review, Review};
+use crate::domain::stay::format_date;
 use crate::domain::room::RoomStatus;
 use crate::domain::{Invalid, ReservationId, ReviewId, RoomId};
 use crate::events::{Causation, Envelope, EventType};
@@ -29,7 +35,7 @@ pub enum ReviewError {
     Invalid(#[from] Invalid),
     #[error("no such room")]
     RoomNotFound,
-    #[error("no confirmed stay of yours in this room")]
+    #[error("no stay of yours in this room has ended")]
     NoStay,
     #[error("this stay is already reviewed")]
     AlreadyReviewed,
@@ -56,6 +62,18 @@ pub struct Reviews {
 }
 
 impl Reviews {
+    /// Whether `id` is the caller's stay in the room, confirmed (not cancelled) and over.
+    async fn reviewable(&self, caller: &Caller, room: &RoomId, id: &str) -> Result<bool, ReviewError> {
+        let Some(id) = ReservationId::parse(id) else { return Ok(false) };
+        let today = self.reservations.clock().today();
+        Ok(match self.reservations.get(&id).await? {
+            Some((r, _)) => r.guest_id == caller.user_id && &r.room_id == room && r.status == ReservationStatus::Confirmed && r.stay.check_out <= today,
+            None => false,
+        })
+    }
+}
+
+impl Reviews {
     pub async fn write(&self, caller: &Caller, room_id: &str, request: WriteReviewRequest, cause: &Causation) -> Result<Review, ReviewError> {
         let room_id = RoomId::parse(room_id).ok_or(ReviewError::RoomNotFound)?;
         validate_review(request.rating, &request.text)?;
@@ -63,11 +81,13 @@ impl Reviews {
             Some(room) if room.status == RoomStatus::Active => room,
             _ => return Err(ReviewError::RoomNotFound),
         };
-        // The caller's confirmed stays in this room: one index query of their own partition.
+        // The caller's confirmed stays in this room that began before today: one index query of
+        // their own partition.
+        let today = format_date(self.reservations.clock().today());
         let stays = self
             .reservations
             .table()
-            .query(&Query::on_index("gsi3", ReservationStore::stays_of(&caller.user_id, &room_id)).limit(100))
+            .query(&Query::on_index("gsi3", ReservationStore::stays_of(&caller.user_id, &room_id)).sort(SortKey::LessThan(today)).descending().limit(100))
             .await?
             .items;
         let stay_ids: Vec<String> = stays.iter().filter_map(|s| s.get("reservationId").and_then(Value::as_str).map(str::to_owned)).collect();
@@ -79,15 +99,27 @@ impl Reviews {
             Some(_) => return Err(ReviewError::NoStay),
             None => {
                 let mut open = None;
+                let mut ended = false;
                 for id in &stay_ids {
+                    if !self.reviewable(caller, &room_id, id).await? {
+                        continue;
+                    }
+                    ended = true;
                     if self.reviews.get(&guard_key(id)).await?.is_none() {
                         open = Some(id.clone());
                         break;
                     }
                 }
+                if !ended {
+                    return Err(ReviewError::NoStay);
+                }
                 open.ok_or(ReviewError::AlreadyReviewed)?
             }
         };
+        // Read by key, just before the write: confirmed, not cancelled, and over.
+        if !self.reviewable(caller, &room_id, &reservation).await? {
+            return Err(ReviewError::NoStay);
+        }
         let review = Review {
             review_id: ReviewId::generate(),
             room_id: room_id.clone(),
@@ -96,7 +128,7 @@ impl Reviews {
             rating: request.rating as u8,
             text: request.text.trim().to_owned(),
         };
-        let now_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        let now_ms = self.reservations.clock().now_ms();
         let mut listed = Key::new(format!("ROOM#{room_id}"), format!("REVIEW#{now_ms:015}#{}", review.review_id)).to_item();
         let mut fields = serde_json::to_value(&review).map_err(|e| StorageError::Invalid(e.to_string()))?;
         if let Value::Object(f) = &mut fields {

@@ -5,7 +5,7 @@ use crate::domain::room::{Room, RoomStatus};
 use crate::events::{Causation, Envelope, EventType};
 use crate::http::Caller;
 use crate::outbox::write_with_events;
-use crate::storage::{Condition, StorageError, WriteOp};
+use crate::storage::{Condition, StorageError};
 
 /// The owning host deletes a room: `DELETED`, out of search, `RoomDeleted` emitted (the
 /// reservation context then cancels its future stays).
@@ -21,7 +21,7 @@ pub async fn delete_room(store: &RoomStore, caller: &Caller, room_id: &str, caus
     let event = Envelope::new(EventType::RoomDeleted, room.id.to_string(), room.version, cause, RoomDocument::from(&room))
         .map_err(|e| StorageError::Invalid(e.to_string()))?;
     let guard = Condition::equals("version", current.version).and(Condition::equals("status", "ACTIVE"));
-    match write_with_events(store.table(), vec![WriteOp::put_if(RoomStore::to_item(&room)?, guard)], &[event]).await {
+    match write_with_events(store.table(), vec![RoomStore::update_host_fields(&room, guard)?], &[event]).await {
         Ok(()) => {}
         Err(StorageError::ConditionFailed { failed }) if failed.contains(&0) => {
             // Changed meanwhile: deleted by a racing request, or modified (then try again).

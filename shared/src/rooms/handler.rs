@@ -28,7 +28,7 @@ impl RoomHandler {
 
 fn payload<T: serde::de::DeserializeOwned>(event: &Envelope) -> Result<T, ConsumerError> {
     serde_json::from_value(event.payload.clone())
-        .map_err(|e| ConsumerError::Transient(format!("{} payload does not read: {e}", event.event_type)))
+        .map_err(|e| ConsumerError::Rejected(format!("{} payload does not read: {e}", event.event_type)))
 }
 
 #[async_trait]
@@ -45,14 +45,20 @@ impl Consumer for RoomHandler {
         match event.event_type {
             EventType::ReservationConfirmed | EventType::ReservationCancelled => {
                 let reservation: Reservation = payload(event)?;
-                Ok(record_nights(&reservation))
+                Ok(record_nights(self.table.as_ref(), &reservation).await?)
             }
             EventType::ReviewWritten => {
                 let review: Review = payload(event)?;
                 let room_id = RoomId::parse(review.room_id.as_str())
-                    .ok_or_else(|| ConsumerError::Transient(format!("review names room {}", review.room_id)))?;
+                    .ok_or_else(|| ConsumerError::Rejected(format!("review names room {}", review.room_id)))?;
+                // A review of a room this table does not hold (yet): retried, and dead-lettered
+                // with the reason if the room never comes. Never dropped.
+                if self.table.get(&RoomStore::key(&room_id)).await?.is_none() {
+                    return Err(ConsumerError::NotYet(format!("room {room_id} is not in the rooms table")));
+                }
                 // Additions commute, so reviews may arrive in any order; the processed-event
-                // record written with this update makes a redelivery add nothing.
+                // record written with this update makes a redelivery add nothing. Only the
+                // rating attributes: a host's modify never overwrites them (it updates its own).
                 let update = Update::new(RoomStore::key(&room_id))
                     .add("ratingCount", 1)
                     .add("ratingTotal", i64::from(review.rating))

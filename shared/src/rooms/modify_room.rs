@@ -5,7 +5,7 @@ use crate::domain::room::{Room, RoomDetails, RoomInput, RoomStatus};
 use crate::events::{Causation, Envelope, EventType};
 use crate::http::Caller;
 use crate::outbox::write_with_events;
-use crate::storage::{Condition, StorageError, WriteOp};
+use crate::storage::{Condition, StorageError};
 
 /// The owning host replaces a room's details, if the room is still at the version they read.
 pub async fn modify_room(
@@ -32,8 +32,8 @@ pub async fn modify_room(
         .map_err(|e| StorageError::Invalid(e.to_string()))?;
     // The version read above must still be the stored one: a racing change makes this a 409.
     let guard = Condition::equals("version", current.version).and(Condition::equals("status", "ACTIVE"));
-    let put = WriteOp::put_if(RoomStore::to_item(&room)?, guard);
-    match write_with_events(store.table(), vec![put], &[event]).await {
+    let update = RoomStore::update_host_fields(&room, guard)?;
+    match write_with_events(store.table(), vec![update], &[event]).await {
         Ok(()) => {}
         Err(StorageError::ConditionFailed { failed }) if failed.contains(&0) => {
             let now = store.load(room_id).await?;

@@ -12,38 +12,44 @@ use super::RoomStore;
 use crate::domain::reservation::{Reservation, ReservationStatus};
 use crate::domain::stay::format_date;
 use crate::domain::{RoomId, Stay};
-use crate::storage::{Condition, Item, Key, Query, SortKey, StorageError, WriteOp};
+use crate::storage::{Condition, Item, Key, Query, SortKey, StorageError, Table, WriteOp};
 
 fn night_key(room: &RoomId, night: Date, reservation: &str) -> Key {
     Key::new(format!("ROOM#{room}"), format!("NIGHT#{}#{reservation}", format_date(night)))
 }
 
 /// The writes that record `reservation`'s nights as it now stands (taken when confirmed, free
-/// otherwise), each applied only if newer than what the calendar holds.
-pub fn record_nights(reservation: &Reservation) -> Vec<WriteOp> {
+/// otherwise): only the nights whose calendar entry is older than this version. Each write is
+/// guarded by the version it read, so a concurrent change makes the event retry, not vanish.
+pub async fn record_nights(table: &dyn Table, reservation: &Reservation) -> Result<Vec<WriteOp>, StorageError> {
     let status = match reservation.status {
         ReservationStatus::Confirmed => "TAKEN",
         _ => "FREE",
     };
-    reservation
-        .stay
-        .each_night()
-        .map(|night| {
-            let key = night_key(&reservation.room_id, night, reservation.reservation_id.as_str());
-            let mut item = key.to_item();
-            let extra = json!({
-                "kind": "night",
-                "night": format_date(night),
-                "reservationId": reservation.reservation_id,
-                "status": status,
-                "version": reservation.version,
-            });
-            if let Value::Object(extra) = extra {
-                item.extend(extra);
-            }
-            WriteOp::put_if(item as Item, Condition::NotExists.or(Condition::less_than("version", reservation.version)))
-        })
-        .collect()
+    let mut ops = Vec::new();
+    for night in reservation.stay.each_night() {
+        let key = night_key(&reservation.room_id, night, reservation.reservation_id.as_str());
+        let held = table.get(&key).await?;
+        let held_version = held.as_ref().and_then(|n| n.get("version")).and_then(Value::as_u64);
+        let guard = match held_version {
+            Some(v) if v >= reservation.version => continue,
+            Some(v) => Condition::equals("version", v),
+            None => Condition::NotExists,
+        };
+        let mut item = key.to_item();
+        let extra = json!({
+            "kind": "night",
+            "night": format_date(night),
+            "reservationId": reservation.reservation_id,
+            "status": status,
+            "version": reservation.version,
+        });
+        if let Value::Object(extra) = extra {
+            item.extend(extra);
+        }
+        ops.push(WriteOp::put_if(item as Item, guard));
+    }
+    Ok(ops)
 }
 
 impl RoomStore {

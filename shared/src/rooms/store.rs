@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 
 use crate::domain::room::{city_key, RatingSummary, Room, RoomDetails, RoomStatus};
 use crate::domain::{Currency, Money, RoomId, UserId};
-use crate::storage::{Item, Key, StorageError, Table};
+use crate::storage::{Condition, Item, Key, StorageError, Table, Update, WriteOp};
 
 /// The room context's view of its table.
 #[derive(Clone)]
@@ -101,6 +101,22 @@ impl RoomStore {
         item.insert("gsi2pk".into(), format!("HOST#{}", room.host_id).into());
         item.insert("gsi2sk".into(), format!("ROOM#{}", room.id).into());
         Ok(item)
+    }
+
+    /// An update that writes the host's side of `room` (details, status, version, indexes) when
+    /// `guard` holds, and leaves alone what other writers keep on the item: the rating, which
+    /// the room handler adds to without reading the version.
+    pub fn update_host_fields(room: &Room, guard: Condition) -> Result<WriteOp, StorageError> {
+        let mut update = Update::new(Self::key(&room.id));
+        for (attr, value) in Self::to_item(room)? {
+            if !matches!(attr.as_str(), "pk" | "sk" | "ratingCount" | "ratingTotal") {
+                update = update.set(attr, value);
+            }
+        }
+        if room.status != RoomStatus::Active {
+            update = update.remove("gsi1pk").remove("gsi1sk");
+        }
+        Ok(update.when(guard).into_op())
     }
 
     /// Reads a room that must exist, whatever its status.

@@ -6,11 +6,13 @@ use serde_json::{json, Value};
 use super::keys;
 use crate::consumer::{Consumer, ConsumerError};
 use crate::events::{Envelope, EventType};
-use crate::storage::{Condition, Item, StorageError, Table, Update, WriteOp};
+use crate::storage::{Condition, Item, Key, StorageError, Table, Update, WriteOp};
 
-/// Keeps the `views` table: one projection per event type it is subscribed to. Each write is
-/// conditional on the version it projects, so an older event never overwrites a newer one,
-/// and the consumer harness makes a redelivered event change nothing.
+/// Keeps the `views` table: one projection per event type it is subscribed to. Each copy of an
+/// aggregate is written only when the event is newer than what the copy holds (read first, and
+/// guarded by the version read), and every write of an event goes in the one transaction the
+/// harness commits with its processed-event record: a crash leaves all or nothing, and a
+/// redelivered event changes nothing.
 pub struct ViewProjector {
     table: Arc<dyn Table>,
 }
@@ -23,17 +25,12 @@ impl ViewProjector {
     }
 }
 
-/// Applies a projection only when it is newer than what the view holds.
-fn newer_than_held(attr: &str, version: u64) -> Condition {
-    Condition::AttributeNotExists(attr.into()).or(Condition::less_than(attr, version))
-}
-
 fn text(payload: &Value, field: &str) -> Result<String, ConsumerError> {
     payload
         .get(field)
         .and_then(Value::as_str)
         .map(str::to_owned)
-        .ok_or_else(|| ConsumerError::Transient(format!("payload has no `{field}`")))
+        .ok_or_else(|| ConsumerError::Rejected(format!("payload has no `{field}`")))
 }
 
 fn object(value: Value) -> Item {
@@ -43,13 +40,22 @@ fn object(value: Value) -> Item {
     }
 }
 
-/// An update that sets every field of `fields`, when `version_attr` is older than `version`.
-fn set_all(key: crate::storage::Key, fields: Value, version_attr: &str, version: u64) -> WriteOp {
-    let mut update = Update::new(key);
-    for (k, v) in object(fields) {
-        update = update.set(k, v);
+impl ViewProjector {
+    /// An update that sets every field of `fields` and `version_attr = version`, if the copy at
+    /// `key` holds an older version (or none); `None` if it holds this one or a newer one.
+    async fn set_if_newer(&self, key: Key, fields: Value, version_attr: &str, version: u64) -> Result<Option<WriteOp>, StorageError> {
+        let held = self.table.get(&key).await?.and_then(|item| item.get(version_attr).and_then(Value::as_u64));
+        let guard = match held {
+            Some(v) if v >= version => return Ok(None),
+            Some(v) => Condition::equals(version_attr, v),
+            None => Condition::AttributeNotExists(version_attr.into()),
+        };
+        let mut update = Update::new(key);
+        for (k, v) in object(fields) {
+            update = update.set(k, v);
+        }
+        Ok(Some(update.set(version_attr, version).when(guard).into_op()))
     }
-    update.set(version_attr, version).when(newer_than_held(version_attr, version)).into_op()
 }
 
 #[async_trait]
@@ -75,7 +81,7 @@ impl Consumer for ViewProjector {
                     "capacity": p.get("capacity"), "nightlyPrice": p.get("nightlyPrice"), "status": status,
                     "lastEventId": event.event_id.to_string(), "updatedAt": at,
                 });
-                Ok(vec![set_all(keys::host_room(&host_id, &room_id), fields, "version", event.version)])
+                Ok(self.set_if_newer(keys::host_room(&host_id, &room_id), fields, "version", event.version).await?.into_iter().collect())
             }
             EventType::ReviewWritten => {
                 // The host's room row keeps its rating as reviews come: sums commute, and the
@@ -98,18 +104,14 @@ impl Consumer for ViewProjector {
                     "guests": p.get("guests"), "amount": p.get("amount"), "status": status,
                     "cancelledBy": p.get("cancelledBy"), "lastChange": event.event_type.as_str(), "lastChangeAt": at,
                 });
-                // The three copies of the reservation take only a newer version. They are written
-                // here, each on its own, so that an older one (a confirmation arriving after its
-                // cancellation) skips only itself, not the revenue below; rewriting one is a no-op.
-                for key in [keys::reservation(&id), keys::guest_reservation(&guest, &check_in, &id), keys::host_stay(&host, &check_in, &id)] {
-                    match self.table.write(vec![set_all(key, view.clone(), "version", event.version)]).await {
-                        Ok(()) | Err(StorageError::ConditionFailed { .. }) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                // Revenue: confirmed in, cancelled (and so refunded) out. Written with the
-                // processed-event record, so each event adds once, in whatever order they come.
+                // The three copies of the reservation take only a newer version: an older event
+                // (a confirmation arriving after its cancellation) skips them, not the revenue.
                 let mut ops = Vec::new();
+                for key in [keys::reservation(&id), keys::guest_reservation(&guest, &check_in, &id), keys::host_stay(&host, &check_in, &id)] {
+                    ops.extend(self.set_if_newer(key, view.clone(), "version", event.version).await?);
+                }
+                // Revenue: confirmed in, cancelled (and so refunded) out. Sums commute, and the
+                // processed-event record makes each event add once, in whatever order they come.
                 let amount = p.get("amount").and_then(|a| a.get("amount")).and_then(Value::as_i64).unwrap_or(0);
                 let currency = p.get("amount").and_then(|a| a.get("currency")).and_then(Value::as_str).unwrap_or("KRW").to_owned();
                 let revenue = Update::new(keys::host_revenue(&host, &currency)).set("kind", "host-revenue").set("currency", currency.clone());
@@ -131,7 +133,7 @@ impl Consumer for ViewProjector {
                 let id = text(p, "reservationId")?;
                 let status = text(p, "status")?;
                 let fields = json!({"paymentStatus": status, "paymentId": p.get("paymentId")});
-                Ok(vec![set_all(keys::reservation(&id), fields, "paymentVersion", event.version)])
+                Ok(self.set_if_newer(keys::reservation(&id), fields, "paymentVersion", event.version).await?.into_iter().collect())
             }
             EventType::ReservationAborted => Ok(Vec::new()),
         }
