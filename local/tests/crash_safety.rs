@@ -25,10 +25,22 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
+/// The template with a short idempotency lease, so that a retry after a crash resumes the dead
+/// attempt's booking within a second rather than fifteen.
+fn short_lease_template(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(template()).unwrap();
+    let marker = "  IdempotencyLeaseMs:\n    Type: Number\n    Default: 15000\n";
+    assert!(text.contains(marker), "template.yaml declares IdempotencyLeaseMs");
+    let path = dir.join("template-short-lease.yaml");
+    std::fs::write(&path, text.replace(marker, "  IdempotencyLeaseMs:\n    Type: Number\n    Default: 1000\n")).unwrap();
+    path
+}
+
 fn spawn(dir: &Path, port: u16, log: &str) -> Child {
     let log = std::fs::File::create(dir.join(log)).expect("log file");
+    let template = short_lease_template(dir);
     Command::new(env!("CARGO_BIN_EXE_bnb-local"))
-        .args(["--data-dir", dir.to_str().unwrap(), "--template", template().to_str().unwrap(), "up", "--port", &port.to_string(), "--log-format", "json", "--visibility-timeout", "1"])
+        .args(["--data-dir", dir.to_str().unwrap(), "--template", template.to_str().unwrap(), "up", "--port", &port.to_string(), "--log-format", "json", "--visibility-timeout", "1"])
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -47,41 +59,83 @@ async fn wait_ready(base: &str) {
 }
 
 fn day(days: i64) -> String {
-    bnb::domain::stay::format_date(time::OffsetDateTime::now_utc().date() + time::Duration::days(days))
+    bnb::domain::stay::format_date(bnb::clock::Clock::today(&bnb::clock::SystemClock) + time::Duration::days(days))
 }
 
-/// Bookings (and a few cancellations) from request `from` to `to`, 8 at a time. Requests that
-/// die with the process are fine: what was accepted must be accounted for.
-async fn load(base: &str, authority: &Authority, rooms: &[String], from: usize, to: usize) {
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(8));
-    let mut tasks = Vec::new();
-    for i in from..to {
-        let permit = semaphore.clone().acquire_owned().await.unwrap();
-        let r = (i * 7919) % 1000;
-        let guest = format!("guest-{}", r % 7);
-        let token = authority.mint(&guest, &["guest".into()], None, None, 600).unwrap();
-        let body = json!({"roomId": rooms[r % rooms.len()], "checkIn": day(1 + (r % 20) as i64), "checkOut": day(2 + (r % 20) as i64 + (r % 3) as i64), "guests": 1, "cardToken": if r % 9 == 0 { "tok_declined" } else { "tok_visa" }});
-        let (http, base) = (http.clone(), base.to_owned());
-        tasks.push(tokio::spawn(async move {
-            let _permit = permit;
-            let booked = http.post(format!("{base}/reservations")).bearer_auth(&token).json(&body).send().await;
-            if let Ok(response) = booked {
-                if response.status() == 201 && r % 4 == 0 {
-                    let v: Value = response.json().await.unwrap_or_default();
-                    if let Some(id) = v["reservation"]["reservationId"].as_str() {
-                        let _ = http.post(format!("{base}/reservations/{id}/cancel")).bearer_auth(&token).send().await;
+/// What a client was finally told for one key.
+#[derive(Debug, Clone)]
+struct Told {
+    status: u16,
+    body: Value,
+}
+
+/// One client's booking, as a real client makes it: one `Idempotency-Key`, asked again after
+/// every answer that is not final (no answer, a 5xx, `409` in flight), across the crashes,
+/// bounded in tries and time. A quarter of the confirmed ones are cancelled afterwards.
+async fn book(http: reqwest::Client, base: String, token: String, key: String, body: Value) -> Option<Told> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for _ in 0..400 {
+        if Instant::now() > deadline {
+            break;
+        }
+        let sent = http.post(format!("{base}/reservations")).bearer_auth(&token).header("idempotency-key", &key).json(&body).send().await;
+        if let Ok(response) = sent {
+            let status = response.status().as_u16();
+            let answer: Value = response.json().await.unwrap_or_default();
+            let in_flight = status == 409 && answer["type"].as_str().is_some_and(|t| t.ends_with("/in-flight"));
+            if status < 500 && !in_flight {
+                return Some(Told { status, body: answer });
+            }
+        }
+        // A retry's pace, as a client's backoff: not a wait for business time to pass.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+async fn cancel(http: &reqwest::Client, base: &str, token: &str, id: &str) {
+    for _ in 0..400 {
+        if let Ok(r) = http.post(format!("{base}/reservations/{id}/cancel")).bearer_auth(token).send().await {
+            if r.status().as_u16() < 500 {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `count` keyed bookings (and some cancellations), 8 clients at a time.
+fn load(base: &str, authority: &Authority, rooms: &[String], count: usize, told: Arc<tokio::sync::Mutex<BTreeMap<String, Told>>>) -> tokio::task::JoinHandle<()> {
+    let (base, authority, rooms) = (base.to_owned(), authority.clone(), rooms.to_vec());
+    tokio::spawn(async move {
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+        let semaphore = Arc::new(tokio::sync::Semaphore::new(8));
+        let mut tasks = Vec::new();
+        for i in 0..count {
+            let permit = semaphore.clone().acquire_owned().await.unwrap();
+            let r = (i * 7919) % 1000;
+            let guest = format!("guest-{}", r % 7);
+            let token = authority.mint(&guest, &["guest".into()], None, None, 600).unwrap();
+            let body = json!({"roomId": rooms[r % rooms.len()], "checkIn": day(1 + (r % 20) as i64), "checkOut": day(2 + (r % 20) as i64 + (r % 3) as i64), "guests": 1, "cardToken": if r % 9 == 0 { "tok_declined" } else { "tok_visa" }});
+            let (http, base, told) = (http.clone(), base.clone(), told.clone());
+            tasks.push(tokio::spawn(async move {
+                let _permit = permit;
+                let key = format!("key-{i}");
+                let Some(answer) = book(http.clone(), base.clone(), token.clone(), key.clone(), body).await else { return };
+                if answer.status == 201 && r % 4 == 0 {
+                    if let Some(id) = answer.body["reservation"]["reservationId"].as_str() {
+                        cancel(&http, &base, &token, id).await;
                     }
                 }
-            }
-        }));
-    }
-    for t in tasks {
-        let _ = t.await;
-    }
+                told.lock().await.insert(key, answer);
+            }));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+    })
 }
 
-/// Every item of a table as it stands, folded from its change log.
 async fn items(table: &dyn Table) -> HashMap<Key, Item> {
     let mut out = HashMap::new();
     let mut position = StreamPosition::start();
@@ -124,30 +178,38 @@ async fn kill_dash_nine_loses_nothing_and_doubles_nothing() {
             .unwrap();
         rooms.push(room["roomId"].as_str().unwrap().to_owned());
     }
-    // Half the load, then SIGKILL while requests and events are in flight.
-    let killer = {
-        let (base, authority, rooms) = (base.clone(), authority.clone(), rooms.clone());
-        tokio::spawn(async move { load(&base, &authority, &rooms, 0, 60).await })
-    };
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    child.kill().expect("kill -9");
-    let _ = child.wait();
-    let _ = killer.await;
-
-    // Again, on the same data folder; the rest of the load.
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut child = spawn(dir.path(), port, "second.log");
-    wait_ready(&base).await;
-    load(&base, &authority, &rooms, 60, 120).await;
+    // The load, with SIGKILL while requests and events are in flight: each time a sixth more
+    // of the clients have their answer, the process dies and starts again on the same folder
+    // and port, and the clients carry on with their keys.
+    const BOOKINGS: usize = 180;
+    const KILLS: usize = 4;
+    let told = Arc::new(tokio::sync::Mutex::new(BTreeMap::new()));
+    let clients = load(&base, &authority, &rooms, BOOKINGS, told.clone());
+    let mut kills = 0;
+    for (n, log) in ["second.log", "third.log", "fourth.log", "fifth.log"].into_iter().enumerate() {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while told.lock().await.len() < (n + 1) * BOOKINGS / (KILLS + 2) && Instant::now() < deadline && !clients.is_finished() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        child.kill().expect("kill -9");
+        let _ = child.wait();
+        kills += 1;
+        child = spawn(dir.path(), port, log);
+        wait_ready(&base).await;
+    }
+    clients.await.unwrap();
+    assert_eq!(kills, KILLS);
+    let told = told.lock().await.clone();
+    assert_eq!(told.len(), BOOKINGS, "every client got a final answer");
     child.kill().expect("kill -9 again");
     let _ = child.wait();
 
     // Holds whose booking died with the process expire (as expire-holds does a while later).
     let store = EmbeddedStore::open(bnb_local::runtime::database_path(dir.path())).unwrap();
     let reservations = store.table(bnb::tables::reservations());
-    let far = (time::OffsetDateTime::now_utc().unix_timestamp() + 86_400) * 1000;
-    bnb::reservations::expire_holds(&bnb::reservations::ReservationStore::new(Arc::new(reservations.clone())), far, &bnb::events::Causation::request("crash-test"))
+    let a_day_later = bnb::clock::ManualClock::starting_now();
+    a_day_later.advance(std::time::Duration::from_secs(86_400));
+    bnb::reservations::expire_holds(&bnb::reservations::ReservationStore::new(Arc::new(reservations.clone()), a_day_later), &bnb::events::Causation::request("crash-test"))
         .await
         .unwrap();
     drop(store);
@@ -204,7 +266,7 @@ async fn kill_dash_nine_loses_nothing_and_doubles_nothing() {
         let payment = by_reservation.get(r["reservationId"].as_str().unwrap());
         match r["status"].as_str() {
             Some("CONFIRMED") => assert_eq!(payment.map(|p| (p["status"].clone(), p["amount"].clone())), Some((json!("APPROVED"), r["amount"].clone()))),
-            _ => assert!(payment.is_none_or(|p| p["status"] == "REFUNDED" || p["status"] == "DECLINED"), "{r:?} kept {payment:?}"),
+            _ => assert!(payment.is_none_or(|p| p["status"] == "REFUNDED" || p["status"] == "DECLINED" || p["status"] == "VOIDED"), "{r:?} kept {payment:?}"),
         }
     }
     // Invariant 3: every outbox event reached every consumer its subscription admits, once.
@@ -246,11 +308,48 @@ async fn kill_dash_nine_loses_nothing_and_doubles_nothing() {
             }
         }
     }
-    // And the views say what happened.
+    // And the views say what happened; revenue is confirmed minus refunded.
     let views = table("views");
+    let mut held = 0;
     for r in bookings.iter().filter(|r| r["status"] == "CONFIRMED" || r["status"] == "CANCELLED") {
         let view = views.get(&Key::new(format!("RESERVATION#{}", r["reservationId"].as_str().unwrap()), "VIEW")).await.unwrap().expect("a view");
         assert_eq!(view["status"], r["status"]);
+        if r["status"] == "CONFIRMED" {
+            held += r["amount"]["amount"].as_i64().unwrap();
+        }
     }
+    let revenue = views.get(&Key::new("HOST#host-hana", "REVENUE#KRW")).await.unwrap().expect("revenue");
+    assert_eq!(revenue["confirmed"].as_i64().unwrap() - revenue.get("refunded").and_then(Value::as_i64).unwrap_or(0), held, "revenue = confirmed − refunded");
+    // Notifications: exactly one per event and recipient.
+    let notifications: Vec<Item> = items(table("notifications").as_ref()).await.into_values().filter(|i| kind(i, "notification")).collect();
+    let ids: HashSet<&str> = notifications.iter().map(|n| n["notificationId"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), notifications.len(), "a notification stored twice");
+    let expected: usize = events
+        .iter()
+        .map(|e| match e.event_type {
+            bnb::events::EventType::ReservationConfirmed | bnb::events::EventType::ReservationCancelled => 2,
+            bnb::events::EventType::PaymentRefunded | bnb::events::EventType::ReservationAborted | bnb::events::EventType::RoomDeleted | bnb::events::EventType::ReviewWritten => 1,
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(notifications.len(), expected, "one notification per event and recipient");
+    // Invariant 7: every booking that stands (or stood, and was cancelled) was answered 201 to
+    // the client whose key made it, and every 201 is a booking that stands.
+    let mut answered = 0;
+    for r in bookings.iter().filter(|r| r["status"] == "CONFIRMED" || r["status"] == "CANCELLED") {
+        let pk = r["idempotencyPk"].as_str().expect("every booking of this load has a key");
+        let key = pk.splitn(3, '#').nth(2).unwrap();
+        let answer = told.get(key).unwrap_or_else(|| panic!("{pk} ({key}) was never answered; {} keys told", told.len()));
+        assert_eq!((answer.status, answer.body["reservation"]["reservationId"].as_str()), (201, r["reservationId"].as_str()), "{key}: the client was told {answer:?} of its booking {r:?}");
+        answered += 1;
+    }
+    assert_eq!(told.values().filter(|t| t.status == 201).count(), answered, "every 201 is a booking");
+    assert!(told.values().all(|t| [201, 402, 409].contains(&t.status)), "final answers: {:?}", told.values().map(|t| t.status).collect::<Vec<_>>());
+    // Nothing was dead-lettered.
+    for queue in running.wiring.queues.values().filter(|q| q.name().ends_with("-dlq")) {
+        let depth = queue.depth().await.unwrap();
+        assert_eq!(depth.visible + depth.in_flight, 0, "{} holds messages", queue.name());
+    }
+    println!("crash safety: {BOOKINGS} keyed bookings, {kills} SIGKILLs, {} confirmed or cancelled, {} events, {} notifications checked", answered, events.len(), notifications.len());
     running.stop().await.unwrap();
 }

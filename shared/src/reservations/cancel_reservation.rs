@@ -40,7 +40,13 @@ pub async fn cancel_reservation(
     }
     let event = Envelope::new(EventType::ReservationCancelled, id.to_string(), cancelled.version, cause, payload)
         .map_err(|e| StorageError::Invalid(e.to_string()))?;
-    let extra = json!({"roomTitle": title, "cancelledBy": by, "cancelledAt": store.clock().now_seconds()});
+    // What the item carried besides the reservation (its room's title, when it was made, its
+    // idempotency key) stays; the cancellation adds who and when.
+    let mut extra = super::place_reservation::stored_extra(&item);
+    if let Value::Object(fields) = &mut extra {
+        fields.insert("cancelledBy".into(), json!(by));
+        fields.insert("cancelledAt".into(), json!(store.clock().now_seconds()));
+    }
     let guard = Condition::equals("status", "CONFIRMED").and(Condition::equals("version", current.version));
     let mut ops = vec![WriteOp::put_if(store.to_item(&cancelled, None, extra)?, guard)];
     ops.extend(ReservationStore::release_nights(&current));
