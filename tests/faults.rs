@@ -427,6 +427,7 @@ async fn a_booking_finishes_exactly_once_whatever_write_it_crashes_after() {
     assert_eq!(w.book(&clean, "minho", &room, (10, 12), "tok_visa", Some("key-1")).await.status, 201);
     let writes = clean.writes();
     assert!(writes >= 3, "claim, hold, confirm: {writes}");
+    println!("fault suite: a keyed booking makes {writes} writes; {} faults injected", 2 * writes);
 
     for fault in faults_up_to(writes) {
         let w = World::new().await;
@@ -486,6 +487,7 @@ async fn a_cancellation_refunds_once_whatever_write_it_crashes_after() {
     let (w, id) = setup().await;
     let clean = Process::new(Fault::Never);
     assert_eq!(w.cancel(&clean, "minho", &id).await.status, 200);
+    println!("fault suite: a cancellation makes {} writes; {} faults injected", clean.writes(), 2 * clean.writes());
     for fault in faults_up_to(clean.writes()) {
         let (w, id) = setup().await;
         let first = w.cancel(&Process::new(fault), "minho", &id).await;
@@ -512,6 +514,7 @@ async fn deleting_a_room_cancels_its_stays_once_whatever_write_it_crashes_after(
     let (w, room) = setup().await;
     let clean = Process::new(Fault::Never);
     assert_eq!(w.delete_room(&clean, "hana", &room).await.status, 204);
+    println!("fault suite: a room deletion makes {} writes; {} faults injected", clean.writes(), 2 * clean.writes());
     for fault in faults_up_to(clean.writes()) {
         let (w, room) = setup().await;
         let first = w.delete_room(&Process::new(fault), "hana", &room).await;
@@ -586,6 +589,7 @@ async fn every_consumer_applies_every_event_once_whatever_write_it_crashes_after
         }
     }
     assert!(trials > 20, "{trials} trials");
+    println!("fault suite: {trials} consumer deliveries crashed or failed, each followed by the invariant check");
 }
 
 /// The payment function, with the interleaving in the test's hands.
