@@ -155,9 +155,14 @@ async fn room_registered_reaches_the_template_queues_that_admit_it(on: On) {
     assert_eq!(status, 201);
     // What Lambda's stream mapping would hand publish-events.
     let batch = rooms.read_stream(&bnb::storage::StreamPosition::start(), 100).await.unwrap();
-    let event = bnb::storage::lambda_event::stream_event("rooms", "arn:aws:dynamodb:local:0:table/rooms/stream/x", &batch.records).unwrap();
-    let response = publish_events::handle(wiring.topic("domain-events").unwrap().as_ref(), event).await;
+    let stream_arn = format!("arn:aws:dynamodb:local:0:table/{}/stream/x", rooms.name());
+    let event = bnb::storage::lambda_event::stream_event(rooms.name(), &stream_arn, &batch.records).unwrap();
+    let outboxes = bnb::outbox::OutboxTables::new([rooms.clone()]);
+    let response = publish_events::handle(wiring.topic("domain-events").unwrap().as_ref(), &outboxes, event).await;
     assert!(response.batch_item_failures.is_empty());
+    // Published, so its outbox item is gone: nothing is left for the sweep.
+    let published = batch.records.iter().filter_map(|r| r.new_image.as_ref().and_then(bnb::outbox::envelope_of)).next().unwrap().unwrap();
+    assert!(rooms.get(&bnb::outbox::outbox_key(&published.event_id.to_string())).await.unwrap().is_none(), "a published event's outbox item is cleared");
     let attributes = BTreeMap::from([("eventType".to_string(), "RoomRegistered".to_string())]);
     let mut admitting = 0;
     for subscription in &topology.subscriptions {

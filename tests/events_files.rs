@@ -74,6 +74,7 @@ const EXPECTED: &[(&str, Expect)] = &[
     ("reservation-handler-room-deleted.json", Expect::Failures(0)),
     ("notification-handler-reservation-confirmed.json", Expect::Failures(0)),
     ("expire-holds-scheduled.json", Expect::Failures(0)),
+    ("republish-outbox-scheduled.json", Expect::Failures(0)),
 ];
 
 #[test]
@@ -157,7 +158,7 @@ async fn events_files_get_the_answers_their_names_promise() {
                         reservations: ReservationStore::new(reservations.clone(), bnb::clock::system()),
                         rooms: RoomStore::new(rooms.clone()),
                         payments: Arc::new(invoker),
-                        breaker: Arc::new(CircuitBreaker::new(reservations.clone(), "payment", BreakerConfig::default())),
+                        breaker: Arc::new(CircuitBreaker::new(reservations.clone(), "payment", BreakerConfig::default(), bnb::clock::system())),
                         settings: ReservationSettings::default(),
                     },
                     idempotency: IdempotencyStore::new(reservations.clone(), bnb::clock::system(), std::time::Duration::from_secs(15)),
@@ -200,11 +201,17 @@ async fn events_files_get_the_answers_their_names_promise() {
                 let _: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file} is not JSON: {e}"));
                 (None, Some(expire_holds::handle(&ReservationStore::new(reservations.clone(), bnb::clock::system())).await.map(|_| 0).unwrap_or(1)))
             }
+            "republish-outbox" => {
+                let _: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file} is not JSON: {e}"));
+                let tables: Vec<Arc<dyn Table>> = vec![rooms.clone(), reservations.clone(), Arc::new(store.table(bnb::tables::payments())) as Arc<dyn Table>, reviews.clone()];
+                (None, Some(republish_outbox::handle(&tables, &bus.topic("domain-events"), &bnb::clock::SystemClock).await.map(|_| 0).unwrap_or(1)))
+            }
             "publish-events" => {
                 let queue = bus.declare_queue(QueueSettings { name: "all".into(), visibility_timeout_ms: 1000, max_receive_count: None, dlq: None }).await.unwrap();
                 bus.subscribe("domain-events", "all", None, true).await.unwrap();
                 let event = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file} is not a DynamoDB stream event: {e}"));
-                let response = publish_events::handle(&bus.topic("domain-events"), event).await;
+                let outboxes = bnb::outbox::OutboxTables::new([rooms.clone(), reservations.clone(), Arc::new(store.table(bnb::tables::payments())) as Arc<dyn Table>, reviews.clone()]);
+                let response = publish_events::handle(&bus.topic("domain-events"), &outboxes, event).await;
                 let published = queue.receive(10).await.unwrap();
                 let want_published = if file.contains("malformed") { 0 } else { 1 };
                 assert_eq!(published.len(), want_published, "{file}: only outbox INSERTs are published, and nothing after a failed one");

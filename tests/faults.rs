@@ -155,7 +155,7 @@ impl World {
                 reservations: ReservationStore::new(reservations.clone(), self.clock.clone()),
                 rooms: RoomStore::new(process.table(self.table("rooms"))),
                 payments: invoker,
-                breaker: Arc::new(CircuitBreaker::new(reservations.clone(), "payment", breaker)),
+                breaker: Arc::new(CircuitBreaker::new(reservations.clone(), "payment", breaker, self.clock.clone())),
                 settings: settings(),
             },
             idempotency: IdempotencyStore::new(reservations, self.clock.clone(), settings().lease),
@@ -841,5 +841,104 @@ fn redelivered_and_reordered_events_project_as_one_in_order_application() {
                 Ok(())
             })
             .unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+// ---------------------------------------------------------------- the outbox outlives an outage
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_a_long_outage_left_unpublished_is_swept_published_and_applied_once() {
+    use bnb::messaging::embedded::QueueSettings;
+    use bnb::messaging::Queue;
+    let w = World::new().await;
+    let room = w.room("hana").await;
+    assert_eq!(w.book(&Process::new(Fault::Never), "minho", &room, (10, 12), "tok_visa", Some("k")).await.status, 201);
+    // publish-events is down: nothing is published, and the outbox items stay, with no TTL.
+    let tables: Vec<Arc<dyn Table>> = COMMAND_TABLES.iter().map(|t| w.table(t)).collect();
+    let mut unpublished = 0;
+    for t in COMMAND_TABLES {
+        let outbox = w.of_kind(t, "outbox").await;
+        assert!(outbox.iter().all(|i| !i.contains_key("expiresAt")), "an outbox item does not expire");
+        unpublished += outbox.len();
+    }
+    assert_eq!(unpublished, 3, "RoomRegistered, PaymentApproved, ReservationConfirmed");
+    let seen = w.bus.declare_queue(QueueSettings { name: "all".into(), visibility_timeout_ms: 60_000, max_receive_count: None, dlq: None }).await.unwrap();
+    w.bus.subscribe("domain-events", "all", None, true).await.unwrap();
+    let topic = w.bus.topic("domain-events");
+    // Minutes later, the sweep: not before its items are five minutes old.
+    let clock = ManualClock::starting_now();
+    assert_eq!(republish_outbox::handle(&tables, &topic, clock.as_ref()).await.unwrap(), 0, "too fresh to sweep");
+    clock.advance(republish_outbox::STALE_AFTER + Duration::from_secs(60));
+    assert_eq!(republish_outbox::handle(&tables, &topic, clock.as_ref()).await.unwrap(), 3);
+    assert_eq!(republish_outbox::handle(&tables, &topic, clock.as_ref()).await.unwrap(), 0, "swept once");
+    let messages = seen.receive(10).await.unwrap();
+    let mut types: Vec<String> = messages.iter().map(|m| m.attributes["eventType"].clone()).collect();
+    types.sort();
+    assert_eq!(types, ["PaymentApproved", "ReservationConfirmed", "RoomRegistered"]);
+    for t in COMMAND_TABLES {
+        assert!(w.of_kind(t, "outbox").await.is_empty(), "{t}: published, so cleared");
+    }
+    // The consumers take them (and, here, the stream's own copies too): applied once.
+    for m in &messages {
+        let event = bnb::consumer::decode(&m.body).unwrap();
+        for consumer in CONSUMERS.iter().filter(|c| w.admits(c, &event)) {
+            apply_once(w.consumer(consumer, &Process::new(Fault::Never)).as_ref(), &event).await.unwrap();
+        }
+    }
+    w.settle().await;
+    w.assert_invariants().await;
+}
+
+// ---------------------------------------------------------------- expire-holds drains what is due
+
+async fn held(w: &World) -> usize {
+    w.of_kind("reservations", "reservation").await.into_iter().filter(|r| r["status"] == "HELD").count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expire_holds_drains_every_due_hold_past_pages_shards_and_a_bad_one() {
+    let w = World::new().await;
+    let room = w.room("hana").await;
+    // 230 bookings whose function died right after holding (more than two pages of one shard's
+    // index partition would hold if they were all on one).
+    const HOLDS: i64 = 230;
+    for n in 0..HOLDS {
+        w.book(&Process::new(Fault::CrashAfter(1)), "minho", &room, (1 + n, 2 + n), "tok_visa", None).await;
+    }
+    assert_eq!(held(&w).await, HOLDS as usize);
+    // And one hold whose item no longer reads as a reservation: it must not stop the others.
+    let mut broken = Key::new("RESERVATION#broken", "RESERVATION").to_item();
+    broken.insert("kind".into(), json!("reservation"));
+    broken.insert("status".into(), json!("HELD"));
+    broken.insert("gsi2pk".into(), json!("HELD#0"));
+    broken.insert("gsi2sk".into(), json!(format!("{:015}#broken", 1)));
+    w.table("reservations").write(vec![bnb::storage::WriteOp::put(broken)]).await.unwrap();
+    // Not yet due: nothing happens.
+    let store = w.reservation_store(&Process::new(Fault::Never));
+    let early = bnb::reservations::expire_holds(&store, &bnb::events::Causation::request("t")).await.unwrap();
+    assert_eq!((early.expired, early.failed), (0, 1), "only the broken one is due (its time is long past)");
+    w.clock.advance(settings().hold + Duration::from_secs(1));
+    let done = bnb::reservations::expire_holds(&store, &bnb::events::Causation::request("t")).await.unwrap();
+    assert_eq!((done.expired, done.failed), (HOLDS as usize, 1), "every due hold in one run, past the bad one");
+    assert_eq!(held(&w).await, 1, "only the broken item is left");
+    let shards: HashSet<String> = w.of_kind("reservations", "reservation").await.iter().filter_map(|r| r.get("gsi2pk").and_then(Value::as_str).map(str::to_owned)).collect();
+    assert_eq!(shards, HashSet::from(["HELD#0".to_string()]), "released holds leave the index");
+}
+
+// ---------------------------------------------------------------- an outage is a 503, never a 400
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_outages_answer_503_with_retry_after_and_no_storage_words() {
+    let w = World::new().await;
+    let room = w.room("hana").await;
+    // A profile update whose write fails.
+    let request = api_request("PUT", "/me/profile", "/me/profile", Some(r#"{"phoneNumber":"+821012345678","locale":"ko"}"#), Some(claims("minho", "guest")), &[]);
+    let a = Answer::of(update_profile::handle(Process::new(Fault::FailAt(1)).table(w.table("notifications")).as_ref(), request).await.unwrap());
+    assert_eq!((a.status, a.headers.get("retry-after").is_some()), (503, true), "{:?}", a.body);
+    // A booking whose hold fails.
+    let a = w.book(&Process::new(Fault::FailAt(1)), "minho", &room, (3, 4), "tok_visa", None).await;
+    assert_eq!((a.status, a.headers.get("retry-after").is_some()), (503, true), "{:?}", a.body);
+    for text in [&a.text] {
+        assert!(!text.contains("injected") && !text.to_lowercase().contains("sqlite") && !text.contains("storage unavailable"), "{text}");
     }
 }

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bnb::clock::ManualClock;
 use bnb::consumer::{apply_once, Consumer};
 use bnb::events::{Envelope, EventType};
 use bnb::outbox::envelope_of;
@@ -33,6 +34,7 @@ struct World {
     calls: Arc<AtomicUsize>,
     payment_service: PaymentService,
     positions: tokio::sync::Mutex<BTreeMap<String, StreamPosition>>,
+    clock: Arc<ManualClock>,
     _dirs: Vec<tempfile::TempDir>,
 }
 
@@ -58,12 +60,14 @@ async fn world(on: On, faults: FaultConfig, settings: ReservationSettings, break
     let payments = table(on, bnb::tables::payments(), &mut dirs).await;
     let calls = Arc::new(AtomicUsize::new(0));
     let payment_service = PaymentService::new(payments.clone(), faults);
-    let deps = deps_for(&rooms, &reservations, &payment_service, &calls, settings, breaker);
-    World { rooms, reservations, payments, deps, calls, payment_service, positions: Default::default(), _dirs: dirs }
+    // Time moves only when a test moves it (the breaker's cool-down, below).
+    let clock = ManualClock::starting_now();
+    let deps = deps_for(&rooms, &reservations, &payment_service, &calls, settings, breaker, &clock);
+    World { rooms, reservations, payments, deps, calls, payment_service, positions: Default::default(), clock, _dirs: dirs }
 }
 
 /// One instance of place-reservation: its own invoker and its own breaker client.
-fn deps_for(rooms: &Arc<dyn Table>, reservations: &Arc<dyn Table>, payments: &PaymentService, calls: &Arc<AtomicUsize>, settings: ReservationSettings, breaker: BreakerConfig) -> Deps {
+fn deps_for(rooms: &Arc<dyn Table>, reservations: &Arc<dyn Table>, payments: &PaymentService, calls: &Arc<AtomicUsize>, settings: ReservationSettings, breaker: BreakerConfig, clock: &Arc<ManualClock>) -> Deps {
     let (service, counter) = (payments.clone(), calls.clone());
     let invoker = InProcessInvoker::new(Arc::new(move |payload| {
         let (service, counter) = (service.clone(), counter.clone());
@@ -74,13 +78,13 @@ fn deps_for(rooms: &Arc<dyn Table>, reservations: &Arc<dyn Table>, payments: &Pa
     }));
     Deps {
         place: PlaceReservation {
-            reservations: ReservationStore::new(reservations.clone(), bnb::clock::system()),
+            reservations: ReservationStore::new(reservations.clone(), clock.clone()),
             rooms: RoomStore::new(rooms.clone()),
             payments: Arc::new(invoker),
-            breaker: Arc::new(CircuitBreaker::new(reservations.clone(), "payment", breaker)),
+            breaker: Arc::new(CircuitBreaker::new(reservations.clone(), "payment", breaker, clock.clone())),
             settings,
         },
-        idempotency: IdempotencyStore::new(reservations.clone(), bnb::clock::system(), std::time::Duration::from_secs(15)),
+        idempotency: IdempotencyStore::new(reservations.clone(), clock.clone(), std::time::Duration::from_secs(15)),
     }
 }
 
@@ -277,7 +281,7 @@ async fn the_breaker_opens_fails_fast_probes_once_and_closes(on: On) {
     }
     assert_eq!(w.calls.load(Ordering::SeqCst), 3);
     // Open: no call is made, nothing is held, for this instance and another one.
-    let other = deps_for(&w.rooms, &w.reservations, &w.payment_service, &w.calls, settings(2000), breaker);
+    let other = deps_for(&w.rooms, &w.reservations, &w.payment_service, &w.calls, settings(2000), breaker, &w.clock);
     for deps in [&w.deps, &other] {
         let (status, problem, retry_after) = w.book_with(deps, "minho", &room, &day(50), &day(51), "tok_visa", None).await;
         assert_eq!(status, 503, "{problem}");
@@ -287,14 +291,14 @@ async fn the_breaker_opens_fails_fast_probes_once_and_closes(on: On) {
     assert_eq!(w.calls.load(Ordering::SeqCst), 3, "fail fast: payment was not invoked");
     assert!(w.lock(&room, &day(50)).await.is_none());
     // After the cool-down exactly one caller becomes the probe.
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let a = CircuitBreaker::new(w.reservations.clone(), "payment", breaker);
-    let b = CircuitBreaker::new(w.reservations.clone(), "payment", breaker);
+    w.clock.advance(Duration::from_millis(600));
+    let a = CircuitBreaker::new(w.reservations.clone(), "payment", breaker, w.clock.clone());
+    let b = CircuitBreaker::new(w.reservations.clone(), "payment", breaker, w.clock.clone());
     assert_eq!(a.acquire().await, Ok(Permit::Probe));
     assert!(b.acquire().await.is_err(), "a second instance does not probe at the same time");
     a.failed(Permit::Probe).await;
     assert!(b.acquire().await.is_err(), "a failed probe opens the breaker again");
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    w.clock.advance(Duration::from_millis(600));
     // The probe is a real booking; its success closes the breaker for everyone.
     assert_eq!(w.book_with(&other, "minho", &room, &day(50), &day(51), "tok_visa", None).await.0, 201);
     assert_eq!(w.book("minho", &room, &day(52), &day(53), "tok_visa").await.0, 201);

@@ -59,6 +59,7 @@ fn ownership() -> BTreeMap<&'static str, (&'static [&'static str], &'static [&'s
         ("write-review", (&["ReviewsTable"][..], &["RoomsTable", "ReservationsTable"][..])),
         ("list-reviews", (&[][..], &["ReviewsTable"][..])),
         ("publish-events", (&[][..], &[][..])),
+        ("republish-outbox", (&[][..], &[][..])),
     ])
 }
 

@@ -59,6 +59,7 @@ pub const LINKED: &[&str] = &[
     payment_handler::NAME,
     reservation_handler::NAME,
     expire_holds::NAME,
+    republish_outbox::NAME,
     register_room::NAME,
     get_room::NAME,
     modify_room::NAME,
@@ -72,6 +73,11 @@ pub const LINKED: &[&str] = &[
 fn table(decl: &FunctionDecl, kind: TableKind, wiring: &Wiring) -> Result<Arc<dyn Table>, WiringError> {
     let name = decl.environment.get(kind.env).ok_or_else(|| format!("function {} has no {} in its environment", decl.logical_id, kind.env))?;
     wiring.table(name)
+}
+
+/// The tables with an outbox, as the function's environment names them.
+fn outbox_tables(decl: &FunctionDecl, wiring: &Wiring) -> Result<Vec<Arc<dyn Table>>, WiringError> {
+    bnb::tables::WITH_OUTBOX.iter().map(|kind| table(decl, *kind, wiring)).collect()
 }
 
 /// The consumer's DLQ, from the queue URL its environment names (`!Ref` of the queue).
@@ -132,7 +138,7 @@ pub fn link(decl: &FunctionDecl, topology: &Topology, wiring: &Wiring) -> Result
                     reservations: ReservationStore::new(reservations.clone(), wiring.clock.clone()),
                     rooms: RoomStore::new(table(decl, ROOMS, wiring)?),
                     payments: Arc::new(InProcessInvoker::new(payment)),
-                    breaker: Arc::new(CircuitBreaker::new(reservations.clone(), "payment", BreakerConfig::from_lookup(lookup(decl)))),
+                    breaker: Arc::new(CircuitBreaker::new(reservations.clone(), "payment", BreakerConfig::from_lookup(lookup(decl)), wiring.clock.clone())),
                     settings,
                 },
                 idempotency: IdempotencyStore::new(reservations, wiring.clock.clone(), settings.lease),
@@ -276,9 +282,19 @@ pub fn link(decl: &FunctionDecl, topology: &Topology, wiring: &Wiring) -> Result
         }
         publish_events::NAME => {
             let topic = wiring.topic(&name_from_arn(env(decl, "DOMAIN_EVENTS_TOPIC_ARN")?))?;
+            let outboxes = bnb::outbox::OutboxTables::new(outbox_tables(decl, wiring)?);
             Handler::Stream(Arc::new(move |event| {
-                let topic = topic.clone();
-                Box::pin(async move { publish_events::handle(topic.as_ref(), event).await })
+                let (topic, outboxes) = (topic.clone(), outboxes.clone());
+                Box::pin(async move { publish_events::handle(topic.as_ref(), &outboxes, event).await })
+            }))
+        }
+        republish_outbox::NAME => {
+            let topic = wiring.topic(&name_from_arn(env(decl, "DOMAIN_EVENTS_TOPIC_ARN")?))?;
+            let tables = Arc::new(outbox_tables(decl, wiring)?);
+            let clock = wiring.clock.clone();
+            Handler::Invoke(Arc::new(move |_payload| {
+                let (tables, topic, clock) = (tables.clone(), topic.clone(), clock.clone());
+                Box::pin(async move { republish_outbox::handle(&tables, topic.as_ref(), clock.as_ref()).await.map(|n| serde_json::json!({ "republished": n })) })
             }))
         }
         view_projector::NAME => {

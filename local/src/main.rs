@@ -186,7 +186,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 }
             }
             if let Ok(reservations) = wiring.table("reservations") {
-                let breaker = bnb::payments::CircuitBreaker::new(reservations, "payment", bnb::payments::BreakerConfig::default());
+                let breaker = bnb::payments::CircuitBreaker::new(reservations, "payment", bnb::payments::BreakerConfig::default(), bnb::clock::system());
                 let state = breaker.read().await?;
                 println!("\npayment breaker: {:?} (failures in window: {})", state.state, state.failures);
             }

@@ -173,11 +173,12 @@ impl StreamPump {
             tracing::error!(sequence_number = %record.sequence_number, "no failure destination: the record is skipped");
             return;
         };
-        // The shape Lambda sends to an on-failure destination for a stream source.
+        // The shape Lambda sends to an on-failure destination for a stream source: the record's
+        // coordinates only, never the record (as on AWS). What it carried is still in the table:
+        // an outbox item stays until published, and republish-outbox sweeps it.
         let body = json!({
             "requestContext": {"condition": "RetryAttemptsExhausted", "functionArn": format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{}", self.function), "approximateInvokeCount": self.maximum_retry_attempts + 1},
             "DDBStreamBatchInfo": {"shardId": "local", "startSequenceNumber": record.sequence_number, "endSequenceNumber": record.sequence_number, "streamArn": self.stream_arn(), "batchSize": 1},
-            "record": {"keys": record.keys, "newImage": record.new_image},
         });
         if let Err(e) = queue.send(&body.to_string(), &Attributes::new()).await {
             tracing::error!(error = %e, "could not write to the failure destination");

@@ -31,7 +31,7 @@ impl TableKind {
 }
 
 /// Rooms: `ROOM#<id>/ROOM`; `gsi1` = active rooms by city, `gsi2` = rooms by host.
-pub const ROOMS: TableKind = TableKind { env: "ROOMS_TABLE", default_name: "rooms", indexes: &["gsi1", "gsi2"] };
+pub const ROOMS: TableKind = TableKind { env: "ROOMS_TABLE", default_name: "rooms", indexes: &["gsi1", "gsi2", "outbox"] };
 
 /// Views (CQRS read models): `HOST#<hostId>`, `GUEST#<guestId>`, `RESERVATION#<id>` partitions.
 pub const VIEWS: TableKind = TableKind { env: "VIEWS_TABLE", default_name: "views", indexes: &[] };
@@ -39,16 +39,19 @@ pub const VIEWS: TableKind = TableKind { env: "VIEWS_TABLE", default_name: "view
 /// Reservations, night locks, idempotency records and the payment breaker; `gsi1` = a room's
 /// confirmed stays by check-in, `gsi2` = holds by expiry, over a few shards.
 /// `gsi3` = a guest's confirmed stays in a room (who may review it).
-pub const RESERVATIONS: TableKind = TableKind { env: "RESERVATIONS_TABLE", default_name: "reservations", indexes: &["gsi1", "gsi2", "gsi3"] };
+pub const RESERVATIONS: TableKind = TableKind { env: "RESERVATIONS_TABLE", default_name: "reservations", indexes: &["gsi1", "gsi2", "gsi3", "outbox"] };
 
 /// Notifications (`USER#<id>` / `NOTIF#...`) and profiles (`PROFILE#<id>`).
 pub const NOTIFICATIONS: TableKind = TableKind { env: "NOTIFICATIONS_TABLE", default_name: "notifications", indexes: &[] };
 
 /// Reviews: `ROOM#<roomId>` / `REVIEW#<at>#<id>`, one `REVIEW#<reservationId>` guard per stay.
-pub const REVIEWS: TableKind = TableKind { env: "REVIEWS_TABLE", default_name: "reviews", indexes: &[] };
+pub const REVIEWS: TableKind = TableKind { env: "REVIEWS_TABLE", default_name: "reviews", indexes: &["outbox"] };
 
 /// Payments, one per reservation.
-pub const PAYMENTS: TableKind = TableKind { env: "PAYMENTS_TABLE", default_name: "payments", indexes: &[] };
+pub const PAYMENTS: TableKind = TableKind { env: "PAYMENTS_TABLE", default_name: "payments", indexes: &["outbox"] };
+
+/// The tables that keep an outbox (and so an `outbox` index of what is not yet published).
+pub const WITH_OUTBOX: &[TableKind] = &[ROOMS, RESERVATIONS, PAYMENTS, REVIEWS];
 
 /// Every kind of table bnb has.
 pub const ALL: &[TableKind] = &[ROOMS, VIEWS, RESERVATIONS, PAYMENTS, NOTIFICATIONS, REVIEWS];
@@ -75,4 +78,17 @@ pub fn rooms() -> TableSpec {
 
 pub fn views() -> TableSpec {
     VIEWS.spec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_table_variable_stops_start_up_naming_it() {
+        // A name no test sets.
+        let kind = TableKind { env: "BNB_TEST_NEVER_SET_TABLE", default_name: "x", indexes: &[] };
+        let error = kind.from_env().unwrap_err().to_string();
+        assert!(error.contains("BNB_TEST_NEVER_SET_TABLE") && error.contains("cannot start"), "{error}");
+    }
 }

@@ -85,7 +85,7 @@ async fn cost_of_one_booking() {
         reservations: ReservationStore::new(reservations.clone(), bnb::clock::system()),
         rooms: room_store,
         payments: Arc::new(invoker),
-        breaker: Arc::new(CircuitBreaker::new(reservations.clone(), "payment", BreakerConfig::default())),
+        breaker: Arc::new(CircuitBreaker::new(reservations.clone(), "payment", BreakerConfig::default(), bnb::clock::system())),
         settings: ReservationSettings::default(),
     };
     let guest = Caller { user_id: bnb::domain::UserId::new("minho"), groups: vec!["guest".into()], phone: None, locale: None };

@@ -21,7 +21,7 @@ async fn main() -> Result<(), Error> {
             reservations: ReservationStore::new(reservations.clone(), clock.clone()),
             rooms: RoomStore::new(Arc::new(DynamoTable::new(&aws, bnb::tables::ROOMS.from_env()?))),
             payments: Arc::new(LambdaInvoker::new(&aws, bnb::config::required("PAYMENT_FUNCTION_NAME")?)),
-            breaker: Arc::new(CircuitBreaker::new(reservations.clone(), "payment", BreakerConfig::from_env())),
+            breaker: Arc::new(CircuitBreaker::new(reservations.clone(), "payment", BreakerConfig::from_env(), clock.clone())),
             settings,
         },
         idempotency: IdempotencyStore::new(reservations, clock, settings.lease),

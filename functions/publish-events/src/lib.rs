@@ -3,19 +3,20 @@
 //! Forwards each outbox INSERT with the message attribute `eventType` and ignores every other
 //! record. Records are published in stream order; on the first that fails, it reports that
 //! record (and so everything after it) as failed: Lambda checkpoints everything before it, so
-//! nothing published is replayed, and retries, bisects and finally sends a poison record to the
-//! failure destination.
+//! nothing published is replayed, and retries, bisects and finally sends the record's
+//! coordinates to the failure destination. Once SNS has an event, its outbox item is deleted;
+//! an item whose publication never succeeded stays, and `republish-outbox` sweeps it.
 
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use bnb::messaging::{Attributes, Topic};
-use bnb::outbox::envelope_of;
+use bnb::messaging::Topic;
+use bnb::outbox::{clear, envelope_of, publish, OutboxTables};
 use bnb::storage::lambda_event::new_image;
 use tracing::Instrument;
 
 pub const NAME: &str = "publish-events";
 
-pub async fn handle(topic: &dyn Topic, event: Event) -> DynamoDbEventResponse {
+pub async fn handle(topic: &dyn Topic, outboxes: &OutboxTables, event: Event) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
     for record in &event.records {
         if record.event_name != "INSERT" {
@@ -32,11 +33,18 @@ pub async fn handle(topic: &dyn Topic, event: Event) -> DynamoDbEventResponse {
             Some(Ok(envelope)) => {
                 let span = tracing::info_span!("publish", function = NAME, correlation_id = %envelope.correlation_id, event_id = %envelope.event_id);
                 async {
-                    let attributes = Attributes::from([("eventType".to_string(), envelope.event_type.as_str().to_string())]);
-                    let body = serde_json::to_string(&envelope).unwrap_or_default();
-                    match topic.publish(&body, &attributes).await {
+                    match publish(topic, &envelope).await {
                         Ok(message_id) => {
                             tracing::info!(event_type = %envelope.event_type, message_id, "event published");
+                            let table = record.event_source_arn.as_deref().and_then(|arn| outboxes.for_stream(arn));
+                            let cleared = match table {
+                                Some(table) => clear(table, &envelope.event_id.to_string()).await.map_err(|e| e.to_string()),
+                                None => Err(format!("no outbox table for stream {:?}", record.event_source_arn)),
+                            };
+                            if let Err(e) = cleared {
+                                // Published all the same; the sweep publishes it once more (consumers are idempotent).
+                                tracing::warn!(error = %e, "the outbox item stays until republish-outbox sweeps it");
+                            }
                             false
                         }
                         Err(e) => {

@@ -1,5 +1,10 @@
 use aws_lambda_events::event::dynamodb::Event;
+use std::sync::Arc;
+
 use bnb::messaging::aws::SnsTopic;
+use bnb::outbox::OutboxTables;
+use bnb::storage::dynamodb::DynamoTable;
+use bnb::storage::Table;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
@@ -7,9 +12,14 @@ async fn main() -> Result<(), Error> {
     bnb::telemetry::init_json();
     let aws = bnb::config::aws_sdk_config().await;
     let topic = SnsTopic::new(&aws, bnb::config::required("DOMAIN_EVENTS_TOPIC_ARN")?);
+    let mut tables: Vec<Arc<dyn Table>> = Vec::new();
+    for kind in bnb::tables::WITH_OUTBOX {
+        tables.push(Arc::new(DynamoTable::new(&aws, kind.from_env()?)));
+    }
+    let outboxes = OutboxTables::new(tables);
     run(service_fn(|event: LambdaEvent<Event>| {
-        let topic = &topic;
-        async move { Ok::<_, Error>(publish_events::handle(topic, event.payload).await) }
+        let (topic, outboxes) = (&topic, &outboxes);
+        async move { Ok::<_, Error>(publish_events::handle(topic, outboxes, event.payload).await) }
     }))
     .await
 }

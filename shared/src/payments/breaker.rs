@@ -7,11 +7,12 @@
 //! Each instance caches the state for `cache_ttl` so a booking does not read the item each time.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::clock::SharedClock;
 use crate::storage::{Condition, Item, Key, StorageError, Table, WriteOp};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -96,16 +97,18 @@ pub struct CircuitBreaker {
     table: Arc<dyn Table>,
     name: String,
     config: BreakerConfig,
-    cache: Mutex<Option<(BreakerRecord, Instant)>>,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    /// The state as last read, and when (clock milliseconds).
+    cache: Mutex<Option<(BreakerRecord, i64)>>,
+    clock: SharedClock,
 }
 
 impl CircuitBreaker {
-    pub fn new(table: Arc<dyn Table>, name: &str, config: BreakerConfig) -> Self {
-        CircuitBreaker { table, name: name.to_owned(), config, cache: Mutex::new(None) }
+    pub fn new(table: Arc<dyn Table>, name: &str, config: BreakerConfig, clock: SharedClock) -> Self {
+        CircuitBreaker { table, name: name.to_owned(), config, cache: Mutex::new(None), clock }
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     pub fn config(&self) -> &BreakerConfig {
@@ -123,13 +126,14 @@ impl CircuitBreaker {
             None => BreakerRecord::default(),
         };
         if let Ok(mut cache) = self.cache.lock() {
-            *cache = Some((record.clone(), Instant::now()));
+            *cache = Some((record.clone(), self.now_ms()));
         }
         Ok(record)
     }
 
     async fn cached(&self) -> Result<BreakerRecord, StorageError> {
-        let hit = self.cache.lock().ok().and_then(|c| c.as_ref().filter(|(_, at)| at.elapsed() < self.config.cache_ttl).map(|(r, _)| r.clone()));
+        let now = self.now_ms();
+        let hit = self.cache.lock().ok().and_then(|c| c.as_ref().filter(|(_, at)| now - at < self.config.cache_ttl.as_millis() as i64).map(|(r, _)| r.clone()));
         match hit {
             Some(record) => Ok(record),
             None => self.read().await,
@@ -147,7 +151,7 @@ impl CircuitBreaker {
         match self.table.write(vec![WriteOp::put_if(item, guard)]).await {
             Ok(()) => {
                 if let Ok(mut cache) = self.cache.lock() {
-                    *cache = Some((next, Instant::now()));
+                    *cache = Some((next, self.now_ms()));
                 }
                 Ok(true)
             }
@@ -166,7 +170,7 @@ impl CircuitBreaker {
     pub async fn acquire_peek(&self) -> Result<(), Open> {
         let Ok(record) = self.cached().await else { return Ok(()) };
         let cool_down = self.config.cool_down.as_millis() as i64;
-        let now = now_ms();
+        let now = self.now_ms();
         if record.state == BreakerState::Open && now < record.opened_at_ms + cool_down {
             return Err(Open { retry_after: Duration::from_millis((record.opened_at_ms + cool_down - now).max(1000) as u64) });
         }
@@ -184,7 +188,7 @@ impl CircuitBreaker {
                 return Ok(Permit::Closed);
             }
         };
-        let now = now_ms();
+        let now = self.now_ms();
         let cool_down = self.config.cool_down.as_millis() as i64;
         match record.state {
             BreakerState::Closed => Ok(Permit::Closed),
@@ -234,7 +238,7 @@ impl CircuitBreaker {
     pub async fn failed(&self, permit: Permit) {
         for _ in 0..5 {
             let Ok(current) = self.read().await else { return };
-            let now = now_ms();
+            let now = self.now_ms();
             let next = match (permit, current.state) {
                 (Permit::Probe, _) | (_, BreakerState::HalfOpen) => BreakerRecord { state: BreakerState::Open, opened_at_ms: now, failures: 0, ..current.clone() },
                 (Permit::Closed, BreakerState::Open) => return,
