@@ -168,7 +168,7 @@ async fn events_files_get_the_answers_their_names_promise() {
             "cancel-reservation" => (Some(cancel_reservation::handle(&ReservationStore::new(reservations.clone(), bnb::clock::system()), http(&text)).await.unwrap()), None),
             "reservation-status" => (Some(reservation_status::handle(views.as_ref(), http(&text)).await.unwrap()), None),
             "my-reservations" => (Some(my_reservations::handle(views.as_ref(), http(&text)).await.unwrap()), None),
-            "host-dashboard" => (Some(host_dashboard::handle(views.as_ref(), http(&text)).await.unwrap()), None),
+            "host-dashboard" => (Some(host_dashboard::handle(views.as_ref(), &bnb::clock::SystemClock, http(&text)).await.unwrap()), None),
             "my-notifications" => (Some(my_notifications::handle(notifications.as_ref(), http(&text)).await.unwrap()), None),
             "update-profile" => (Some(update_profile::handle(notifications.as_ref(), http(&text)).await.unwrap()), None),
             "list-reviews" => (Some(list_reviews::handle(reviews.as_ref(), http(&text)).await.unwrap()), None),

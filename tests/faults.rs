@@ -934,11 +934,10 @@ async fn storage_outages_answer_503_with_retry_after_and_no_storage_words() {
     // A profile update whose write fails.
     let request = api_request("PUT", "/me/profile", "/me/profile", Some(r#"{"phoneNumber":"+821012345678","locale":"ko"}"#), Some(claims("minho", "guest")), &[]);
     let a = Answer::of(update_profile::handle(Process::new(Fault::FailAt(1)).table(w.table("notifications")).as_ref(), request).await.unwrap());
-    assert_eq!((a.status, a.headers.get("retry-after").is_some()), (503, true), "{:?}", a.body);
+    assert_eq!((a.status, a.headers.contains_key("retry-after")), (503, true), "{:?}", a.body);
     // A booking whose hold fails.
     let a = w.book(&Process::new(Fault::FailAt(1)), "minho", &room, (3, 4), "tok_visa", None).await;
-    assert_eq!((a.status, a.headers.get("retry-after").is_some()), (503, true), "{:?}", a.body);
-    for text in [&a.text] {
-        assert!(!text.contains("injected") && !text.to_lowercase().contains("sqlite") && !text.contains("storage unavailable"), "{text}");
-    }
+    assert_eq!((a.status, a.headers.contains_key("retry-after")), (503, true), "{:?}", a.body);
+    let text = &a.text;
+    assert!(!text.contains("injected") && !text.to_lowercase().contains("sqlite") && !text.contains("storage unavailable"), "{text}");
 }

@@ -223,14 +223,14 @@ pub fn link(decl: &FunctionDecl, topology: &Topology, wiring: &Wiring) -> Result
         }
         reservation_status::NAME | my_reservations::NAME | host_dashboard::NAME => {
             let views = table(decl, VIEWS, wiring)?;
-            let binary = decl.binary.clone();
+            let (binary, clock) = (decl.binary.clone(), wiring.clock.clone());
             http(move |r| {
-                let (views, binary) = (views.clone(), binary.clone());
+                let (views, binary, clock) = (views.clone(), binary.clone(), clock.clone());
                 async move {
                     match binary.as_str() {
                         reservation_status::NAME => reservation_status::handle(views.as_ref(), r).await,
                         my_reservations::NAME => my_reservations::handle(views.as_ref(), r).await,
-                        _ => host_dashboard::handle(views.as_ref(), r).await,
+                        _ => host_dashboard::handle(views.as_ref(), clock.as_ref(), r).await,
                     }
                 }
             })

@@ -2,6 +2,7 @@
 
 use std::convert::Infallible;
 
+use bnb::clock::Clock;
 use bnb::http::{json, serve, Caller, Problem};
 use bnb::storage::Table;
 use bnb::views::host_dashboard;
@@ -10,13 +11,13 @@ use lambda_http::{Body, Request, Response};
 
 pub const NAME: &str = "host-dashboard";
 
-pub async fn handle(views: &dyn Table, request: Request) -> Result<Response<Body>, Infallible> {
+pub async fn handle(views: &dyn Table, clock: &dyn Clock, request: Request) -> Result<Response<Body>, Infallible> {
     serve(NAME, request, |request, _meta| async move {
         let caller = Caller::of(&request)?;
         if !caller.is_host() {
             return Err(Problem::forbidden("The dashboard is for hosts: your account is not in the `host` group."));
         }
-        json(StatusCode::OK, &host_dashboard(views, &caller).await?)
+        json(StatusCode::OK, &host_dashboard(views, &caller, clock.today()).await?)
     })
     .await
 }

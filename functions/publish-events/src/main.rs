@@ -1,10 +1,7 @@
 use aws_lambda_events::event::dynamodb::Event;
-use std::sync::Arc;
-
 use bnb::messaging::aws::SnsTopic;
 use bnb::outbox::OutboxTables;
 use bnb::storage::dynamodb::DynamoTable;
-use bnb::storage::Table;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main]
@@ -12,10 +9,7 @@ async fn main() -> Result<(), Error> {
     bnb::telemetry::init_json();
     let aws = bnb::config::aws_sdk_config().await;
     let topic = SnsTopic::new(&aws, bnb::config::required("DOMAIN_EVENTS_TOPIC_ARN")?);
-    let mut tables: Vec<Arc<dyn Table>> = Vec::new();
-    for kind in bnb::tables::WITH_OUTBOX {
-        tables.push(Arc::new(DynamoTable::new(&aws, kind.from_env()?)));
-    }
+    let tables = DynamoTable::all_from_env(&aws, bnb::tables::WITH_OUTBOX)?;
     let outboxes = OutboxTables::new(tables);
     run(service_fn(|event: LambdaEvent<Event>| {
         let (topic, outboxes) = (&topic, &outboxes);

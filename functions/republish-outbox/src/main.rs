@@ -1,8 +1,5 @@
-use std::sync::Arc;
-
 use bnb::messaging::aws::SnsTopic;
 use bnb::storage::dynamodb::DynamoTable;
-use bnb::storage::Table;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -11,10 +8,7 @@ async fn main() -> Result<(), Error> {
     bnb::telemetry::init_json();
     let aws = bnb::config::aws_sdk_config().await;
     let topic = SnsTopic::new(&aws, bnb::config::required("DOMAIN_EVENTS_TOPIC_ARN")?);
-    let mut tables: Vec<Arc<dyn Table>> = Vec::new();
-    for kind in bnb::tables::WITH_OUTBOX {
-        tables.push(Arc::new(DynamoTable::new(&aws, kind.from_env()?)));
-    }
+    let tables = DynamoTable::all_from_env(&aws, bnb::tables::WITH_OUTBOX)?;
     let clock = bnb::clock::system();
     run(service_fn(|_event: LambdaEvent<Value>| {
         let (tables, topic, clock) = (&tables, &topic, clock.clone());

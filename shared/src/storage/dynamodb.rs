@@ -47,6 +47,12 @@ impl DynamoTable {
         &self.spec
     }
 
+    /// Every table of `kinds`, as this function's environment names them (a missing name stops
+    /// start-up, naming the variable).
+    pub fn all_from_env(config: &aws_config::SdkConfig, kinds: &[crate::tables::TableKind]) -> Result<Vec<Arc<dyn super::Table>>, crate::config::MissingVariable> {
+        kinds.iter().map(|kind| Ok(Arc::new(DynamoTable::new(config, kind.from_env()?)) as Arc<dyn super::Table>)).collect()
+    }
+
     /// Creates the table (keys, indexes, stream of new and old images, TTL) if it does not exist.
     /// For the local runtime and tests; deployed stacks get their tables from `template.yaml`.
     pub async fn ensure_exists(&self) -> Result<(), StorageError> {

@@ -3,7 +3,7 @@
 //! caller's own partition.
 
 use serde_json::{json, Map, Value};
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
 use super::keys;
 use crate::domain::stay::format_date;
@@ -52,11 +52,11 @@ pub async fn my_reservations(views: &dyn Table, caller: &Caller, cursor: Option<
 
 /// The host's dashboard: rooms with status and rating, current and upcoming stays, occupancy of
 /// the next 30 days, revenue per currency (confirmed minus refunded), the latest bookings.
-pub async fn host_dashboard(views: &dyn Table, caller: &Caller) -> Result<Value, ViewError> {
+/// `today` is the Asia/Seoul date, from the function's clock.
+pub async fn host_dashboard(views: &dyn Table, caller: &Caller, today: time::Date) -> Result<Value, ViewError> {
     let pk = format!("HOST#{}", caller.user_id);
     let all = |sort: SortKey| Query::partition(pk.clone()).sort(sort).limit(1000);
     let rooms = collect(views, all(SortKey::BeginsWith("ROOM#".into()))).await?;
-    let today = OffsetDateTime::now_utc().date();
     let horizon = today + Duration::days(30);
     // Stays that may still be current: those checking in up to 30 nights ago.
     let from = format!("STAY#{}", format_date(today - Duration::days(31)));
