@@ -360,8 +360,8 @@ async fn stopping_the_pump_mid_stream_loses_no_event_and_duplicates_no_effect(on
         async move { support::partition(views.as_ref(), &pk).await.len() == ROOMS }
     })
     .await;
-    // Give a duplicate a moment to show up, had there been one.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // Every delivery, duplicates included, has been applied.
+    support::drained(&running, 60).await;
     running.stop().await.unwrap();
     let changes = support::all_changes(views.as_ref()).await;
     assert_eq!(written_by(&changes, &pk), ROOMS, "each room's event applied once, none twice");

@@ -30,8 +30,8 @@ struct World {
     reservations: Arc<dyn Table>,
     payments: Arc<dyn Table>,
     deps: Deps,
-    /// How many times process-payment was invoked.
-    calls: Arc<AtomicUsize>,
+    /// How many times process-payment was invoked, and how many of those calls have ended.
+    calls: Arc<Calls>,
     payment_service: PaymentService,
     positions: tokio::sync::Mutex<BTreeMap<String, StreamPosition>>,
     clock: Arc<ManualClock>,
@@ -58,7 +58,7 @@ async fn world(on: On, faults: FaultConfig, settings: ReservationSettings, break
     let rooms = table(on, bnb::tables::rooms(), &mut dirs).await;
     let reservations = table(on, bnb::tables::reservations(), &mut dirs).await;
     let payments = table(on, bnb::tables::payments(), &mut dirs).await;
-    let calls = Arc::new(AtomicUsize::new(0));
+    let calls = Arc::new(Calls::default());
     let payment_service = PaymentService::new(payments.clone(), faults);
     // Time moves only when a test moves it (the breaker's cool-down, below).
     let clock = ManualClock::starting_now();
@@ -66,14 +66,34 @@ async fn world(on: On, faults: FaultConfig, settings: ReservationSettings, break
     World { rooms, reservations, payments, deps, calls, payment_service, positions: Default::default(), clock, _dirs: dirs }
 }
 
+#[derive(Default)]
+struct Calls {
+    started: AtomicUsize,
+    ended: AtomicUsize,
+}
+
+impl Calls {
+    fn started(&self) -> usize {
+        self.started.load(Ordering::SeqCst)
+    }
+
+    /// Waits (bounded) until every payment call has ended, late ones included: a call that
+    /// outlived its timeout runs on, as a Lambda does.
+    async fn all_ended(&self) {
+        support::eventually(30, "every payment call has ended", || async { self.ended.load(Ordering::SeqCst) == self.started() }).await;
+    }
+}
+
 /// One instance of place-reservation: its own invoker and its own breaker client.
-fn deps_for(rooms: &Arc<dyn Table>, reservations: &Arc<dyn Table>, payments: &PaymentService, calls: &Arc<AtomicUsize>, settings: ReservationSettings, breaker: BreakerConfig, clock: &Arc<ManualClock>) -> Deps {
+fn deps_for(rooms: &Arc<dyn Table>, reservations: &Arc<dyn Table>, payments: &PaymentService, calls: &Arc<Calls>, settings: ReservationSettings, breaker: BreakerConfig, clock: &Arc<ManualClock>) -> Deps {
     let (service, counter) = (payments.clone(), calls.clone());
     let invoker = InProcessInvoker::new(Arc::new(move |payload| {
         let (service, counter) = (service.clone(), counter.clone());
         Box::pin(async move {
-            counter.fetch_add(1, Ordering::SeqCst);
-            process_payment::handle(&service, payload).await.and_then(|r| serde_json::to_value(r).map_err(|e| e.to_string()))
+            counter.started.fetch_add(1, Ordering::SeqCst);
+            let answer = process_payment::handle(&service, payload).await.and_then(|r| serde_json::to_value(r).map_err(|e| e.to_string()));
+            counter.ended.fetch_add(1, Ordering::SeqCst);
+            answer
         })
     }));
     Deps {
@@ -215,7 +235,7 @@ async fn fifty_concurrent_bookings_of_overlapping_nights_have_one_winner(on: On)
         }
     }
     assert_eq!(statuses, BTreeMap::from([(201, 1), (409, 49)]));
-    assert_eq!(w.calls.load(Ordering::SeqCst), 1, "only the winner paid");
+    assert_eq!(w.calls.started(), 1, "only the winner paid");
     let winner = winner.unwrap();
     let (check_in, check_out) = (winner["reservation"]["checkIn"].as_str().unwrap(), winner["reservation"]["checkOut"].as_str().unwrap());
     let id = winner["reservation"]["reservationId"].as_str().unwrap();
@@ -257,11 +277,11 @@ async fn a_payment_slower_than_the_timeout_is_refunded_whichever_lands_first(on:
         assert_eq!(aborted["status"], "REJECTED", "{case}: no reservation");
         let id = aborted["reservationId"].as_str().unwrap().to_owned();
         if !refund_first {
-            tokio::time::sleep(Duration::from_millis(900)).await;
+            w.calls.all_ended().await;
             assert_eq!(w.payment(&id).await.unwrap()["status"], "APPROVED", "{case}: the slow approval went through");
         }
         w.settle().await;
-        tokio::time::sleep(Duration::from_millis(900)).await;
+        w.calls.all_ended().await;
         w.settle().await;
         let payment = w.payment(&id).await.expect("a payment record");
         // Charged late: refunded. Not yet charged: voided, so the late approval charges nothing
@@ -279,7 +299,7 @@ async fn the_breaker_opens_fails_fast_probes_once_and_closes(on: On) {
         let (status, _, _) = w.book("minho", &room, &day(40 + i), &day(41 + i), "tok_error").await;
         assert_eq!(status, 503);
     }
-    assert_eq!(w.calls.load(Ordering::SeqCst), 3);
+    assert_eq!(w.calls.started(), 3);
     // Open: no call is made, nothing is held, for this instance and another one.
     let other = deps_for(&w.rooms, &w.reservations, &w.payment_service, &w.calls, settings(2000), breaker, &w.clock);
     for deps in [&w.deps, &other] {
@@ -288,7 +308,7 @@ async fn the_breaker_opens_fails_fast_probes_once_and_closes(on: On) {
         assert!(problem["detail"].as_str().unwrap().contains("breaker-open"));
         assert!(retry_after.is_some());
     }
-    assert_eq!(w.calls.load(Ordering::SeqCst), 3, "fail fast: payment was not invoked");
+    assert_eq!(w.calls.started(), 3, "fail fast: payment was not invoked");
     assert!(w.lock(&room, &day(50)).await.is_none());
     // After the cool-down exactly one caller becomes the probe.
     w.clock.advance(Duration::from_millis(600));
@@ -313,7 +333,7 @@ async fn an_idempotency_key_replays_refuses_and_waits(on: On) {
     assert_eq!(first_status, 201);
     let (again_status, again, _) = w.book_with(&w.deps, "minho", &room, &day(60), &day(62), "tok_visa", Some("key-1")).await;
     assert_eq!((again_status, &again), (201, &first), "the same answer");
-    assert_eq!(w.calls.load(Ordering::SeqCst), 1, "paid once");
+    assert_eq!(w.calls.started(), 1, "paid once");
     let (status, problem, _) = w.book_with(&w.deps, "minho", &room, &day(63), &day(64), "tok_visa", Some("key-1")).await;
     assert_eq!((status, problem["errors"][0]["field"].clone()), (422, json!("Idempotency-Key")));
     // Another guest's key is theirs alone.
@@ -434,7 +454,7 @@ async fn a_randomized_run_keeps_invariants_one_and_two(on: On) {
         t.await.unwrap();
     }
     // Let late approvals land, then let the saga settle.
-    tokio::time::sleep(Duration::from_millis(slow_ms + 200)).await;
+    w.calls.all_ended().await;
     w.settle().await;
 
     let reservations = current_items(w.reservations.as_ref()).await;

@@ -251,7 +251,7 @@ async fn bookings_go_on_while_views_and_notifications_are_down(on: On) {
         mine["items"].as_array().map(Vec::len) == Some(4) && notes["items"].as_array().map(Vec::len) == Some(4)
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    support::drained(&running, 60).await;
     let (_, host_notes) = c.call(HOST, "GET", "/me/notifications", None).await;
     assert_eq!(host_notes["items"].as_array().unwrap().len(), 4, "one per booking, none twice");
     let (_, dashboard) = c.call(HOST, "GET", "/host/dashboard", None).await;

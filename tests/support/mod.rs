@@ -194,3 +194,17 @@ pub async fn all_changes(table: &dyn Table) -> Vec<bnb::storage::StreamRecord> {
     }
     out
 }
+
+/// Waits (bounded) until every queue of a running system but the DLQs is empty: what was
+/// delivered, duplicates included, has been applied.
+pub async fn drained(running: &bnb_local::Running, seconds: u64) {
+    eventually(seconds, "every queue drained", || async {
+        let mut left = 0;
+        for queue in running.wiring.queues.values().filter(|q| !q.name().ends_with("-dlq")) {
+            let depth = queue.depth().await.unwrap();
+            left += depth.visible + depth.in_flight;
+        }
+        left == 0
+    })
+    .await;
+}
