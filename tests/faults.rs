@@ -305,22 +305,16 @@ impl World {
         self.settle().await;
     }
 
+    /// What the table holds now, from its change stream.
     async fn items(&self, table: &str) -> HashMap<Key, Item> {
         let mut out = HashMap::new();
-        let mut position = StreamPosition::start();
-        loop {
-            let batch = self.table(table).read_stream(&position, 5000).await.unwrap();
-            if batch.records.is_empty() {
-                return out;
-            }
-            for r in batch.records {
-                match r.new_image {
-                    Some(i) => out.insert(r.keys, i),
-                    None => out.remove(&r.keys),
-                };
-            }
-            position = batch.next;
+        for r in support::all_changes(self.table(table).as_ref()).await {
+            match r.new_image {
+                Some(i) => out.insert(r.keys, i),
+                None => out.remove(&r.keys),
+            };
         }
+        out
     }
 
     async fn of_kind(&self, table: &str, kind: &str) -> Vec<Item> {
@@ -940,4 +934,55 @@ async fn storage_outages_answer_503_with_retry_after_and_no_storage_words() {
     assert_eq!((a.status, a.headers.contains_key("retry-after")), (503, true), "{:?}", a.body);
     let text = &a.text;
     assert!(!text.contains("injected") && !text.to_lowercase().contains("sqlite") && !text.contains("storage unavailable"), "{text}");
+}
+
+// ---------------------------------------------------------------- no lost update on a room
+
+/// A table that writes `first` just before the first write it is asked for: another writer
+/// landing between a read and a write.
+struct WritesFirst {
+    inner: Arc<dyn Table>,
+    first: Mutex<Option<Vec<bnb::storage::WriteOp>>>,
+}
+
+#[async_trait::async_trait]
+impl Table for WritesFirst {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    async fn get(&self, key: &Key) -> Result<Option<Item>, bnb::storage::StorageError> {
+        self.inner.get(key).await
+    }
+    async fn query(&self, query: &bnb::storage::Query) -> Result<bnb::storage::Page, bnb::storage::StorageError> {
+        self.inner.query(query).await
+    }
+    async fn write(&self, ops: Vec<bnb::storage::WriteOp>) -> Result<(), bnb::storage::StorageError> {
+        if let Some(first) = self.first.lock().await.take() {
+            self.inner.write(first).await?;
+        }
+        self.inner.write(ops).await
+    }
+    async fn read_stream(&self, from: &StreamPosition, limit: usize) -> Result<bnb::storage::StreamBatch, bnb::storage::StorageError> {
+        self.inner.read_stream(from, limit).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rating_that_lands_while_the_host_modifies_the_room_is_kept() {
+    let w = World::new().await;
+    let room = w.room("hana").await;
+    assert_eq!(w.book(&Process::new(Fault::Never), "minho", &room, (0, 1), "tok_visa", None).await.status, 201);
+    w.clock.advance(Duration::from_secs(2 * 86_400));
+    assert_eq!(w.review("minho", &room).await.status, 201);
+    let review = w.new_events().await.into_iter().find(|e| e.event_type == EventType::ReviewWritten).unwrap();
+    // The room handler's rating update lands after the host's modify read the room (version 1)
+    // and before it writes.
+    let rating = RoomHandler::new(w.table("rooms")).apply(&review).await.unwrap();
+    let rooms: Arc<dyn Table> = Arc::new(WritesFirst { inner: w.table("rooms"), first: Mutex::new(Some(rating)) });
+    let modify = json!({"title": "Hanok, renewed", "city": "Seoul", "address": "1 Bukchon-ro", "capacity": 2, "nightlyPrice": {"amount": 110000, "currency": "KRW"}, "version": 1});
+    let request = api_request("PUT", "/rooms/{roomId}", &format!("/rooms/{room}"), Some(&modify.to_string()), Some(claims("hana", "host")), &[]);
+    assert_eq!(answer(modify_room::handle(&RoomStore::new(rooms), request).await.unwrap()).0, 200);
+    let request = api_request("GET", "/rooms/{roomId}", &format!("/rooms/{room}"), None, None, &[]);
+    let (_, _, got) = answer(get_room::handle(&RoomStore::new(w.table("rooms")), request).await.unwrap());
+    assert_eq!((got["title"].clone(), got["rating"]["count"].clone()), (json!("Hanok, renewed"), json!(1)), "{got}");
 }

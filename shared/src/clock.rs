@@ -30,11 +30,6 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
     fn today(&self) -> time::Date {
         business_date(self.now())
     }
-
-    /// The current instant as an `OffsetDateTime` in UTC (what stored documents carry).
-    fn now_utc(&self) -> time::OffsetDateTime {
-        time::OffsetDateTime::from_unix_timestamp_nanos(self.now().as_nanosecond()).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-    }
 }
 
 /// The clock a function shares between its parts.
@@ -81,10 +76,6 @@ impl ManualClock {
 
     pub fn advance(&self, by: std::time::Duration) {
         self.ms.fetch_add(by.as_millis() as i64, Ordering::SeqCst);
-    }
-
-    pub fn set_ms(&self, ms: i64) {
-        self.ms.store(ms, Ordering::SeqCst);
     }
 }
 

@@ -95,15 +95,18 @@ pub async fn handle(deps: &Deps, request: Request) -> Result<Response<Body>, Inf
             }
         };
         let answer = render(&outcome);
-        record(deps, &claim, &answer, &meta).await?;
+        // A booking that reached its hold was confirmed or declined in a transaction that also
+        // wrote this answer (or an abort that released the key): nothing left to record.
+        if !matches!(outcome, Ok(_) | Err(ReservationError::Declined(_))) {
+            record(deps, &claim, &answer, &meta).await?;
+        }
         respond(&answer, false)
     })
     .await
 }
 
-/// Keeps the answer for the key. A booking that was settled wrote its answer in the same
-/// transaction; what remains is a refusal that settled nothing (kept) or a passing failure
-/// (forgotten, so the same key may try again). An answer that cannot be kept is not sent:
+/// Keeps the answer of an attempt that settled no booking: a refusal (kept) or a passing
+/// failure (forgotten, so the same key may try again). An answer that cannot be kept is not sent:
 /// the client gets a 503 and retries, and the retry answers for real.
 async fn record(deps: &Deps, claim: &Claim, answer: &StoredAnswer, meta: &RequestMeta) -> Result<(), Problem> {
     let kept = if answer.status >= 500 { deps.idempotency.release(claim).await } else { deps.idempotency.complete(claim, answer).await };

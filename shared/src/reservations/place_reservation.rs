@@ -199,7 +199,7 @@ impl PlaceReservation {
         }
         tracing::warn!(reservation_id = %reservation, status = ?current.status, "resuming a booking whose attempt died");
         match current.status {
-            ReservationStatus::Held => self.settle(&current, &extra_of(&item), card_token(request), attempt).await,
+            ReservationStatus::Held => self.settle(&current, &stored_extra(&item), card_token(request), attempt).await,
             // Settled already: the transaction that settled it wrote the answer too, so these
             // are reached only by a record from before that was so.
             _ => Err(unavailable("retry", Duration::from_secs(1))),
@@ -312,7 +312,7 @@ fn card_token(request: &PlaceReservationRequest) -> &str {
 }
 
 /// The fields a reservation item carries besides the reservation (kept through every status).
-fn extra_of(item: &Item) -> Value {
+pub(super) fn stored_extra(item: &Item) -> Value {
     let keep = ["roomTitle", "createdAt", "idempotencyPk"];
     Value::Object(item.iter().filter(|(k, _)| keep.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect())
 }
@@ -347,8 +347,4 @@ pub(super) async fn abort_hold(store: &ReservationStore, held: &Reservation, ext
         Err(StorageError::ConditionFailed { failed }) if failed.contains(&0) => Ok(()),
         Err(e) => Err(e.into()),
     }
-}
-
-pub(super) fn stored_extra(item: &Item) -> Value {
-    extra_of(item)
 }

@@ -46,10 +46,6 @@ impl ReservationStore {
         self.clock.as_ref()
     }
 
-    pub fn shared_clock(&self) -> SharedClock {
-        self.clock.clone()
-    }
-
     /// The `gsi2` partition that holds this reservation's hold.
     pub fn hold_shard(id: &ReservationId) -> String {
         // FNV-1a: stable across builds and machines, unlike the std hasher.
