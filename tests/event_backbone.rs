@@ -10,14 +10,16 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use bnb::consumer::{decode, handle_sqs_event};
-use bnb::events::{Causation, Envelope, EventType};
-use bnb::messaging::aws::{SnsTopic, SqsQueue};
-use bnb::messaging::embedded::{EmbeddedBus, QueueSettings};
-use bnb::messaging::{Attributes, FilterPolicy, Queue, Topic};
-use bnb::rooms::RoomStore;
-use bnb::storage::{ChangeKind, Table};
-use bnb::views::ViewProjector;
+use bnb_aws_sns::SnsTopic;
+use bnb_aws_sqs::SqsQueue;
+use bnb_contexts::consumer::decode;
+use bnb_contexts::events::{Causation, Envelope, EventType};
+use bnb_contexts::messaging::{Attributes, FilterPolicy, Queue, Topic};
+use bnb_contexts::rooms::RoomStore;
+use bnb_contexts::storage::{ChangeKind, Table};
+use bnb_contexts::views::ViewProjector;
+use bnb_embedded::{EmbeddedBus, QueueSettings};
+use bnb_lambda::sqs::handle_sqs_event;
 use bnb_local::pump::sqs_event;
 use serde_json::{json, Value};
 use support::{eventually, local_config, On};
@@ -41,13 +43,14 @@ async fn register_room_over_http(base: &str, host: &str, correlation_id: &str, d
     response.json().await.unwrap()
 }
 
-fn event_types(queue_messages: &[bnb::messaging::ReceivedMessage]) -> Vec<String> {
-    let mut types: Vec<String> = queue_messages.iter().map(|m| decode(&m.body).map(|e| e.event_type.to_string()).unwrap_or_else(|e| format!("undecodable: {e}"))).collect();
+fn event_types(queue_messages: &[bnb_contexts::messaging::ReceivedMessage]) -> Vec<String> {
+    let mut types: Vec<String> =
+        queue_messages.iter().map(|m| decode(&m.body).map(|e| e.event_type.to_string()).unwrap_or_else(|e| format!("undecodable: {e}"))).collect();
     types.sort();
     types
 }
 
-async fn drain(queue: &dyn Queue) -> Vec<bnb::messaging::ReceivedMessage> {
+async fn drain(queue: &dyn Queue) -> Vec<bnb_contexts::messaging::ReceivedMessage> {
     let mut out = Vec::new();
     for _ in 0..20 {
         let batch = queue.receive(10).await.unwrap();
@@ -64,7 +67,7 @@ async fn drain(queue: &dyn Queue) -> Vec<bnb::messaging::ReceivedMessage> {
 
 /// How many distinct (row, event) writes a partition saw. Counting effects, not stream records:
 /// moto reports an UpdateItem that creates an item as two INSERT records, DynamoDB as one.
-fn written_by(changes: &[bnb::storage::StreamRecord], pk: &str) -> usize {
+fn written_by(changes: &[bnb_contexts::storage::StreamRecord], pk: &str) -> usize {
     changes
         .iter()
         .filter(|c| c.keys.pk == pk)
@@ -100,14 +103,15 @@ async fn filtered_fanout(on: On) -> (Arc<dyn Topic>, Vec<(Arc<dyn Queue>, Value)
             let mut queues = Vec::new();
             for (i, policy) in policies.into_iter().enumerate() {
                 let name = format!("q{i}");
-                let q = bus.declare_queue(QueueSettings { name: name.clone(), visibility_timeout_ms: 30_000, max_receive_count: None, dlq: None }).await.unwrap();
+                let q =
+                    bus.declare_queue(QueueSettings { name: name.clone(), visibility_timeout_ms: 30_000, max_receive_count: None, dlq: None }).await.unwrap();
                 bus.subscribe("events", &name, Some(&policy), i != 1).await.unwrap();
                 queues.push((Arc::new(q) as Arc<dyn Queue>, policy));
             }
             (Arc::new(bus.topic("events")), queues, Some(dir))
         }
         On::Moto => {
-            let config = bnb::config::aws_sdk_config_for(&support::moto_url()).await;
+            let config = bnb_lambda::aws::aws_sdk_config_for(&support::moto_url()).await;
             let topic = SnsTopic::ensure(&config, &support::unique("events")).await.unwrap();
             let mut queues = Vec::new();
             for (i, policy) in policies.into_iter().enumerate() {
@@ -129,11 +133,8 @@ async fn filter_policies_route_each_event_to_exactly_the_admitting_queues(on: On
     }
     for (queue, policy) in &queues {
         let filter = FilterPolicy::parse(policy).unwrap();
-        let mut expected: Vec<String> = published
-            .iter()
-            .filter(|t| filter.admits(&BTreeMap::from([("eventType".to_string(), t.as_str().to_string())])))
-            .map(|t| t.to_string())
-            .collect();
+        let mut expected: Vec<String> =
+            published.iter().filter(|t| filter.admits(&BTreeMap::from([("eventType".to_string(), t.as_str().to_string())]))).map(|t| t.to_string()).collect();
         expected.sort();
         assert_eq!(event_types(&drain(queue.as_ref()).await), expected, "queue with filter {policy}");
     }
@@ -147,22 +148,25 @@ async fn room_registered_reaches_the_template_queues_that_admit_it(on: On) {
     let dir = tempfile::tempdir().unwrap();
     let config = local_config(on, dir.path());
     let topology = bnb_local::template::Topology::load(&config.template).unwrap();
-    let store = bnb::storage::embedded::EmbeddedStore::open(bnb_local::runtime::database_path(dir.path())).unwrap();
-    let wiring = bnb_local::wiring::Wiring::build(&config.backend, &store, &topology, None, &config.prefix, bnb::clock::system()).await.unwrap();
+    let store = bnb_embedded::EmbeddedStore::open(bnb_local::runtime::database_path(dir.path())).unwrap();
+    let wiring = bnb_local::wiring::Wiring::build(&config.backend, &store, &topology, None, &config.prefix, bnb_contexts::clock::system()).await.unwrap();
     let rooms = wiring.table("rooms").unwrap();
     let request = support::api_request("POST", "/rooms", "/rooms", Some(&room_body()), Some(support::claims("hana", "host")), &[]);
     let (status, _, _) = support::answer(register_room::handle(&RoomStore::new(rooms.clone()), request).await.unwrap());
     assert_eq!(status, 201);
     // What Lambda's stream mapping would hand publish-events.
-    let batch = rooms.read_stream(&bnb::storage::StreamPosition::start(), 100).await.unwrap();
+    let batch = rooms.read_stream(&bnb_contexts::storage::StreamPosition::start(), 100).await.unwrap();
     let stream_arn = format!("arn:aws:dynamodb:local:0:table/{}/stream/x", rooms.name());
-    let event = bnb::storage::lambda_event::stream_event(rooms.name(), &stream_arn, &batch.records).unwrap();
-    let outboxes = bnb::outbox::OutboxTables::new([rooms.clone()]);
+    let event = bnb_lambda::stream_event::stream_event(rooms.name(), &stream_arn, &batch.records).unwrap();
+    let outboxes = bnb_contexts::outbox::OutboxTables::new([rooms.clone()]);
     let response = publish_events::handle(wiring.topic("domain-events").unwrap().as_ref(), &outboxes, event).await;
     assert!(response.batch_item_failures.is_empty());
     // Published, so its outbox item is gone: nothing is left for the sweep.
-    let published = batch.records.iter().filter_map(|r| r.new_image.as_ref().and_then(bnb::outbox::envelope_of)).next().unwrap().unwrap();
-    assert!(rooms.get(&bnb::outbox::outbox_key(&published.event_id.to_string())).await.unwrap().is_none(), "a published event's outbox item is cleared");
+    let published = batch.records.iter().filter_map(|r| r.new_image.as_ref().and_then(bnb_contexts::outbox::envelope_of)).next().unwrap().unwrap();
+    assert!(
+        rooms.get(&bnb_contexts::outbox::outbox_key(&published.event_id.to_string())).await.unwrap().is_none(),
+        "a published event's outbox item is cleared"
+    );
     let attributes = BTreeMap::from([("eventType".to_string(), "RoomRegistered".to_string())]);
     let mut admitting = 0;
     for subscription in &topology.subscriptions {
@@ -183,18 +187,20 @@ async fn room_registered_reaches_the_template_queues_that_admit_it(on: On) {
 async fn the_same_message_twice_changes_a_consumer_once(on: On) {
     let (views, _dir): (Arc<dyn Table>, _) = match on {
         On::Embedded => {
-            let (t, d) = support::embedded_table(bnb::tables::views());
+            let (t, d) = support::embedded_table(bnb_contexts::tables::views());
             (t, Some(d))
         }
-        On::Moto => (support::moto_table(bnb::tables::views()).await, None),
+        On::Moto => (support::moto_table(bnb_contexts::tables::views()).await, None),
     };
     let projector = ViewProjector::new(views.clone());
     let (bus_store, _bus_dir) = support::embedded_store();
     let bus = EmbeddedBus::open(bus_store).await.unwrap();
-    let dlq = bnb::consumer::QueueDeadLetters(Arc::new(bus.declare_queue(QueueSettings { name: "dlq".into(), visibility_timeout_ms: 1000, max_receive_count: None, dlq: None }).await.unwrap()));
+    let dlq = bnb_contexts::consumer::QueueDeadLetters(Arc::new(
+        bus.declare_queue(QueueSettings { name: "dlq".into(), visibility_timeout_ms: 1000, max_receive_count: None, dlq: None }).await.unwrap(),
+    ));
     let e = envelope(EventType::RoomRegistered, "01a20000-0000-7000-8000-000000000001", 1, "c-dup");
     let body = serde_json::to_string(&e).unwrap();
-    let message = |id: &str| bnb::messaging::ReceivedMessage {
+    let message = |id: &str| bnb_contexts::messaging::ReceivedMessage {
         message_id: id.into(),
         receipt_handle: format!("rh-{id}"),
         body: body.clone(),
@@ -215,10 +221,10 @@ async fn the_same_message_twice_changes_a_consumer_once(on: On) {
     let newer = envelope(EventType::RoomModified, "01a20000-0000-7000-8000-000000000001", 3, "c-dup");
     let older = envelope(EventType::RoomModified, "01a20000-0000-7000-8000-000000000001", 2, "c-dup");
     for e in [&newer, &older] {
-        let m = bnb::messaging::ReceivedMessage { body: serde_json::to_string(e).unwrap(), ..message("m4") };
+        let m = bnb_contexts::messaging::ReceivedMessage { body: serde_json::to_string(e).unwrap(), ..message("m4") };
         assert!(handle_sqs_event(&projector, &dlq, sqs_event("arn:aws:sqs:local:0:q", &[m])).await.batch_item_failures.is_empty());
     }
-    let row = views.get(&bnb::storage::Key::new("HOST#hana", "ROOM#01a20000-0000-7000-8000-000000000001")).await.unwrap().unwrap();
+    let row = views.get(&bnb_contexts::storage::Key::new("HOST#hana", "ROOM#01a20000-0000-7000-8000-000000000001")).await.unwrap().unwrap();
     assert_eq!(row["version"], 3);
 }
 
@@ -256,7 +262,7 @@ async fn a_poison_message_reaches_the_dlq_while_its_batch_succeeds_and_redrive_b
     for m in &dead {
         dlq.send(&m.body, &m.attributes).await.unwrap();
     }
-    let moved = bnb::messaging::redrive(dlq.as_ref(), queue.as_ref(), 100).await.unwrap();
+    let moved = bnb_contexts::messaging::redrive(dlq.as_ref(), queue.as_ref(), 100).await.unwrap();
     assert_eq!(moved, 2);
     assert_eq!(dlq.depth().await.unwrap().visible, 0);
     let back = drain(wiring.queue("view-projector-queue").unwrap().as_ref()).await;
@@ -275,12 +281,7 @@ fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
     LOGS.get_or_init(|| {
         let buffer = Arc::new(Mutex::new(Vec::new()));
         let writer = buffer.clone();
-        let _ = tracing_subscriber::fmt()
-            .json()
-            .with_current_span(true)
-            .flatten_event(true)
-            .with_writer(move || CaptureWriter(writer.clone()))
-            .try_init();
+        let _ = tracing_subscriber::fmt().json().with_current_span(true).flatten_event(true).with_writer(move || CaptureWriter(writer.clone())).try_init();
         buffer
     })
     .clone()
@@ -318,7 +319,7 @@ async fn the_correlation_id_of_the_request_reaches_the_consumer_and_its_logs(on:
     assert_eq!(row["roomId"], room["roomId"]);
     // The consumer's processed-event record keeps the envelope's correlation id.
     let marker = views
-        .get(&bnb::storage::Key::new(format!("PROCESSED#view-projector#{}", row["lastEventId"].as_str().unwrap()), "PROCESSED"))
+        .get(&bnb_contexts::storage::Key::new(format!("PROCESSED#view-projector#{}", row["lastEventId"].as_str().unwrap()), "PROCESSED"))
         .await
         .unwrap()
         .unwrap();

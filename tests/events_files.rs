@@ -6,18 +6,18 @@ mod support;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use bnb::domain::room::{Room, RoomDetails, RoomInput};
-use bnb::domain::{RoomId, UserId};
-use bnb::messaging::embedded::{EmbeddedBus, QueueSettings};
-use bnb::messaging::Queue;
-use bnb::rooms::{RoomHandler, RoomStore};
-use bnb::storage::{Table, WriteOp};
-use bnb::notifications::NotificationHandler;
-use bnb::payments::invoker::InProcessInvoker;
-use bnb::payments::{BreakerConfig, CircuitBreaker, FaultConfig, PaymentHandler, PaymentService};
-use bnb::reservations::{IdempotencyStore, PlaceReservation, ReservationHandler, ReservationSettings, ReservationStore};
-use bnb::reviews::Reviews;
-use bnb::views::ViewProjector;
+use bnb_contexts::domain::room::{Room, RoomDetails, RoomInput};
+use bnb_contexts::domain::{RoomId, UserId};
+use bnb_contexts::messaging::Queue;
+use bnb_contexts::notifications::NotificationHandler;
+use bnb_contexts::payments::invoker::InProcessInvoker;
+use bnb_contexts::payments::{BreakerConfig, CircuitBreaker, FaultConfig, PaymentHandler, PaymentService};
+use bnb_contexts::reservations::{IdempotencyStore, PlaceReservation, ReservationHandler, ReservationSettings, ReservationStore};
+use bnb_contexts::reviews::Reviews;
+use bnb_contexts::rooms::{RoomHandler, RoomStore};
+use bnb_contexts::storage::{Table, WriteOp};
+use bnb_contexts::views::ViewProjector;
+use bnb_embedded::{EmbeddedBus, QueueSettings};
 
 fn events_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
@@ -90,10 +90,10 @@ fn every_events_file_is_exercised() {
     listed.sort();
     assert_eq!(files, listed, "every events/ file has an expected answer here, and every listed one exists");
     for file in &files {
-        let function = bnb_local::functions::LINKED.iter().filter(|f| file.starts_with(&format!("{f}-"))).max_by_key(|f| f.len());
+        let function = bnb_local::functions::names().into_iter().filter(|f| file.starts_with(&format!("{f}-"))).max_by_key(|f| f.len());
         assert!(function.is_some(), "{file} is named <function>-<case>.json after a function bnb links");
     }
-    for function in bnb_local::functions::LINKED {
+    for function in bnb_local::functions::names() {
         assert!(files.iter().any(|f| f.starts_with(&format!("{function}-"))), "{function} has an events/ file");
     }
 }
@@ -123,22 +123,24 @@ async fn events_files_get_the_answers_their_names_promise() {
     for (file, expected) in EXPECTED {
         let text = std::fs::read_to_string(events_dir().join(file)).unwrap();
         let (store, _dir) = support::embedded_store();
-        let rooms: Arc<dyn Table> = Arc::new(store.table(bnb::tables::rooms()));
-        let views: Arc<dyn Table> = Arc::new(store.table(bnb::tables::views()));
-        let reservations: Arc<dyn Table> = Arc::new(store.table(bnb::tables::reservations()));
-        let payments = PaymentService::new(Arc::new(store.table(bnb::tables::payments())), FaultConfig::default());
-        let notifications: Arc<dyn Table> = Arc::new(store.table(bnb::tables::notifications()));
-        let reviews: Arc<dyn Table> = Arc::new(store.table(bnb::tables::reviews()));
+        let rooms: Arc<dyn Table> = Arc::new(store.table(bnb_contexts::tables::rooms()));
+        let views: Arc<dyn Table> = Arc::new(store.table(bnb_contexts::tables::views()));
+        let reservations: Arc<dyn Table> = Arc::new(store.table(bnb_contexts::tables::reservations()));
+        let payments = PaymentService::new(Arc::new(store.table(bnb_contexts::tables::payments())), FaultConfig::default());
+        let notifications: Arc<dyn Table> = Arc::new(store.table(bnb_contexts::tables::notifications()));
+        let reviews: Arc<dyn Table> = Arc::new(store.table(bnb_contexts::tables::reviews()));
         let bus = EmbeddedBus::open(store.clone()).await.unwrap();
-        let dlq_queue = Arc::new(bus.declare_queue(QueueSettings { name: "dlq".into(), visibility_timeout_ms: 1000, max_receive_count: None, dlq: None }).await.unwrap());
-        let dlq = bnb::consumer::QueueDeadLetters(dlq_queue.clone());
+        let dlq_queue =
+            Arc::new(bus.declare_queue(QueueSettings { name: "dlq".into(), visibility_timeout_ms: 1000, max_receive_count: None, dlq: None }).await.unwrap());
+        let dlq = bnb_contexts::consumer::QueueDeadLetters(dlq_queue.clone());
         if !file.contains("not-found") {
             seed_room(rooms.as_ref()).await;
         }
         let room_store = RoomStore::new(rooms.clone());
         let http = |text: &str| lambda_http::request::from_str(text).unwrap_or_else(|e| panic!("{file} is not an API Gateway v2 event: {e}"));
-        let sqs = |text: &str| serde_json::from_str::<aws_lambda_events::event::sqs::SqsEvent>(text).unwrap_or_else(|e| panic!("{file} is not an SQS event: {e}"));
-        let function = bnb_local::functions::LINKED.iter().filter(|f| file.starts_with(&format!("{f}-"))).max_by_key(|f| f.len()).copied().unwrap_or_default();
+        let sqs =
+            |text: &str| serde_json::from_str::<aws_lambda_events::event::sqs::SqsEvent>(text).unwrap_or_else(|e| panic!("{file} is not an SQS event: {e}"));
+        let function = bnb_local::functions::names().into_iter().filter(|f| file.starts_with(&format!("{f}-"))).max_by_key(|f| f.len()).unwrap_or_default();
         let (status, failures) = match function {
             "register-room" => (Some(register_room::handle(&room_store, http(&text)).await.unwrap()), None),
             "get-room" => (Some(get_room::handle(&room_store, http(&text)).await.unwrap()), None),
@@ -155,25 +157,32 @@ async fn events_files_get_the_answers_their_names_promise() {
                 }));
                 let deps = place_reservation::Deps {
                     place: PlaceReservation {
-                        reservations: ReservationStore::new(reservations.clone(), bnb::clock::system()),
+                        reservations: ReservationStore::new(reservations.clone(), bnb_contexts::clock::system()),
                         rooms: RoomStore::new(rooms.clone()),
                         payments: Arc::new(invoker),
-                        breaker: Arc::new(CircuitBreaker::new(reservations.clone(), "payment", BreakerConfig::default(), bnb::clock::system())),
+                        breaker: Arc::new(CircuitBreaker::new(reservations.clone(), "payment", BreakerConfig::default(), bnb_contexts::clock::system())),
                         settings: ReservationSettings::default(),
                     },
-                    idempotency: IdempotencyStore::new(reservations.clone(), bnb::clock::system(), std::time::Duration::from_secs(15)),
+                    idempotency: IdempotencyStore::new(reservations.clone(), bnb_contexts::clock::system(), std::time::Duration::from_secs(15)),
                 };
                 (Some(place_reservation::handle(&deps, http(&text)).await.unwrap()), None)
             }
-            "cancel-reservation" => (Some(cancel_reservation::handle(&ReservationStore::new(reservations.clone(), bnb::clock::system()), http(&text)).await.unwrap()), None),
+            "cancel-reservation" => (
+                Some(cancel_reservation::handle(&ReservationStore::new(reservations.clone(), bnb_contexts::clock::system()), http(&text)).await.unwrap()),
+                None,
+            ),
             "reservation-status" => (Some(reservation_status::handle(views.as_ref(), http(&text)).await.unwrap()), None),
             "my-reservations" => (Some(my_reservations::handle(views.as_ref(), http(&text)).await.unwrap()), None),
-            "host-dashboard" => (Some(host_dashboard::handle(views.as_ref(), &bnb::clock::SystemClock, http(&text)).await.unwrap()), None),
+            "host-dashboard" => (Some(host_dashboard::handle(views.as_ref(), &bnb_contexts::clock::SystemClock, http(&text)).await.unwrap()), None),
             "my-notifications" => (Some(my_notifications::handle(notifications.as_ref(), http(&text)).await.unwrap()), None),
             "update-profile" => (Some(update_profile::handle(notifications.as_ref(), http(&text)).await.unwrap()), None),
             "list-reviews" => (Some(list_reviews::handle(reviews.as_ref(), http(&text)).await.unwrap()), None),
             "write-review" => {
-                let r = Reviews { reviews: reviews.clone(), rooms: RoomStore::new(rooms.clone()), reservations: ReservationStore::new(reservations.clone(), bnb::clock::system()) };
+                let r = Reviews {
+                    reviews: reviews.clone(),
+                    rooms: RoomStore::new(rooms.clone()),
+                    reservations: ReservationStore::new(reservations.clone(), bnb_contexts::clock::system()),
+                };
                 (Some(write_review::handle(&r, http(&text)).await.unwrap()), None)
             }
             "process-payment" => {
@@ -189,8 +198,22 @@ async fn events_files_get_the_answers_their_names_promise() {
                 assert_eq!(serde_json::to_value(result.status).unwrap(), *want, "{file}");
                 continue;
             }
-            "payment-handler" => (None, Some(payment_handler::handle(&PaymentHandler::new(payments.clone()), &dlq, sqs(&text)).await.batch_item_failures.len())),
-            "reservation-handler" => (None, Some(reservation_handler::handle(&ReservationHandler::new(ReservationStore::new(reservations.clone(), bnb::clock::system())), &dlq, sqs(&text)).await.batch_item_failures.len())),
+            "payment-handler" => {
+                (None, Some(payment_handler::handle(&PaymentHandler::new(payments.clone()), &dlq, sqs(&text)).await.batch_item_failures.len()))
+            }
+            "reservation-handler" => (
+                None,
+                Some(
+                    reservation_handler::handle(
+                        &ReservationHandler::new(ReservationStore::new(reservations.clone(), bnb_contexts::clock::system())),
+                        &dlq,
+                        sqs(&text),
+                    )
+                    .await
+                    .batch_item_failures
+                    .len(),
+                ),
+            ),
             "notification-handler" => {
                 let handler = NotificationHandler::new(notifications.clone(), Arc::new(bus.sms()), Arc::new(bus.topic("alerts")));
                 let failures = notification_handler::handle(&handler, &dlq, sqs(&text)).await.batch_item_failures.len();
@@ -199,18 +222,25 @@ async fn events_files_get_the_answers_their_names_promise() {
             }
             "expire-holds" => {
                 let _: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file} is not JSON: {e}"));
-                (None, Some(expire_holds::handle(&ReservationStore::new(reservations.clone(), bnb::clock::system())).await.map(|_| 0).unwrap_or(1)))
+                (None, Some(expire_holds::handle(&ReservationStore::new(reservations.clone(), bnb_contexts::clock::system())).await.map(|_| 0).unwrap_or(1)))
             }
             "republish-outbox" => {
                 let _: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file} is not JSON: {e}"));
-                let tables: Vec<Arc<dyn Table>> = vec![rooms.clone(), reservations.clone(), Arc::new(store.table(bnb::tables::payments())) as Arc<dyn Table>, reviews.clone()];
-                (None, Some(republish_outbox::handle(&tables, &bus.topic("domain-events"), &bnb::clock::SystemClock).await.map(|_| 0).unwrap_or(1)))
+                let tables: Vec<Arc<dyn Table>> =
+                    vec![rooms.clone(), reservations.clone(), Arc::new(store.table(bnb_contexts::tables::payments())) as Arc<dyn Table>, reviews.clone()];
+                (None, Some(republish_outbox::handle(&tables, &bus.topic("domain-events"), &bnb_contexts::clock::SystemClock).await.map(|_| 0).unwrap_or(1)))
             }
             "publish-events" => {
-                let queue = bus.declare_queue(QueueSettings { name: "all".into(), visibility_timeout_ms: 1000, max_receive_count: None, dlq: None }).await.unwrap();
+                let queue =
+                    bus.declare_queue(QueueSettings { name: "all".into(), visibility_timeout_ms: 1000, max_receive_count: None, dlq: None }).await.unwrap();
                 bus.subscribe("domain-events", "all", None, true).await.unwrap();
                 let event = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file} is not a DynamoDB stream event: {e}"));
-                let outboxes = bnb::outbox::OutboxTables::new([rooms.clone(), reservations.clone(), Arc::new(store.table(bnb::tables::payments())) as Arc<dyn Table>, reviews.clone()]);
+                let outboxes = bnb_contexts::outbox::OutboxTables::new([
+                    rooms.clone(),
+                    reservations.clone(),
+                    Arc::new(store.table(bnb_contexts::tables::payments())) as Arc<dyn Table>,
+                    reviews.clone(),
+                ]);
                 let response = publish_events::handle(&bus.topic("domain-events"), &outboxes, event).await;
                 let published = queue.receive(10).await.unwrap();
                 let want_published = if file.contains("malformed") { 0 } else { 1 };
@@ -223,7 +253,13 @@ async fn events_files_get_the_answers_their_names_promise() {
             (Expect::Status(want), Some(response), _) => {
                 let (status, content_type, body) = support::answer(response);
                 assert_eq!(status, *want, "{file}: {body}");
-                let want_type = if status == 204 { "" } else if status < 400 { "application/json" } else { "application/problem+json" };
+                let want_type = if status == 204 {
+                    ""
+                } else if status < 400 {
+                    "application/json"
+                } else {
+                    "application/problem+json"
+                };
                 assert_eq!(content_type, want_type, "{file}");
                 if file.starts_with("search-rooms-by") {
                     assert_eq!(body["items"].as_array().map(Vec::len), Some(1), "{file}: the seeded room is free then");

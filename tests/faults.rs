@@ -13,21 +13,21 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bnb::clock::ManualClock;
-use bnb::consumer::{apply_once, processed_key, Consumer};
-use bnb::events::{Envelope, EventType};
-use bnb::messaging::embedded::EmbeddedBus;
-use bnb::messaging::FilterPolicy;
-use bnb::notifications::NotificationHandler;
-use bnb::outbox::envelope_of;
-use bnb::payments::invoker::InProcessInvoker;
-use bnb::payments::{InvokeError, Invoker};
-use bnb::payments::{BreakerConfig, CircuitBreaker, FaultConfig, PaymentHandler, PaymentService};
-use bnb::reservations::{IdempotencyStore, PlaceReservation, ReservationHandler, ReservationSettings, ReservationStore};
-use bnb::rooms::{RoomHandler, RoomStore};
-use bnb::storage::embedded::EmbeddedStore;
-use bnb::storage::{ChangeKind, Item, Key, StreamPosition, Table};
-use bnb::views::ViewProjector;
+use bnb_contexts::clock::ManualClock;
+use bnb_contexts::consumer::{apply_once, processed_key, Consumer};
+use bnb_contexts::events::{Envelope, EventType};
+use bnb_contexts::messaging::FilterPolicy;
+use bnb_contexts::notifications::NotificationHandler;
+use bnb_contexts::outbox::envelope_of;
+use bnb_contexts::payments::invoker::InProcessInvoker;
+use bnb_contexts::payments::{BreakerConfig, CircuitBreaker, FaultConfig, PaymentHandler, PaymentService};
+use bnb_contexts::payments::{InvokeError, Invoker};
+use bnb_contexts::reservations::{IdempotencyStore, PlaceReservation, ReservationHandler, ReservationSettings, ReservationStore};
+use bnb_contexts::rooms::{RoomHandler, RoomStore};
+use bnb_contexts::storage::{ChangeKind, Item, Key, StreamPosition, Table};
+use bnb_contexts::views::ViewProjector;
+use bnb_embedded::EmbeddedBus;
+use bnb_embedded::EmbeddedStore;
 use serde_json::{json, Value};
 use support::faults::{Fault, Process};
 use support::{answer, api_request, claims};
@@ -93,7 +93,7 @@ fn today() -> time::Date {
 }
 
 fn day(n: i64) -> String {
-    bnb::domain::stay::format_date(today() + time::Duration::days(n))
+    bnb_contexts::domain::stay::format_date(today() + time::Duration::days(n))
 }
 
 impl World {
@@ -101,13 +101,19 @@ impl World {
         let dir = tempfile::tempdir().unwrap();
         let store = EmbeddedStore::open(dir.path().join("bnb.db")).unwrap();
         let mut tables: BTreeMap<&'static str, Arc<dyn Table>> = BTreeMap::new();
-        for kind in bnb::tables::ALL {
+        for kind in bnb_contexts::tables::ALL {
             tables.insert(kind.default_name, Arc::new(store.table(kind.spec())));
         }
         let topology = bnb_local::template::Topology::load(&support::template_path()).unwrap();
         let mut filters = BTreeMap::new();
         for s in &topology.subscriptions {
-            let Some(function) = topology.functions.iter().find(|f| f.triggers.iter().any(|t| matches!(t, bnb_local::template::Trigger::Sqs { queue, .. } if queue == &s.queue))) else { continue };
+            let Some(function) = topology
+                .functions
+                .iter()
+                .find(|f| f.triggers.iter().any(|t| matches!(t, bnb_local::template::Trigger::Sqs { queue, .. } if queue == &s.queue)))
+            else {
+                continue;
+            };
             filters.insert(function.binary.clone(), s.filter_policy.as_ref().map(|p| FilterPolicy::parse(p).unwrap()));
         }
         for consumer in CONSUMERS {
@@ -149,7 +155,13 @@ impl World {
 
     fn place_with(&self, process: &Arc<Process>, invoker: Arc<dyn Invoker>) -> place_reservation::Deps {
         let reservations = process.table(self.table("reservations"));
-        let breaker = BreakerConfig { failure_threshold: 1000, window: Duration::from_secs(60), cool_down: Duration::from_millis(500), probe_timeout: Duration::from_secs(5), cache_ttl: Duration::ZERO };
+        let breaker = BreakerConfig {
+            failure_threshold: 1000,
+            window: Duration::from_secs(60),
+            cool_down: Duration::from_millis(500),
+            probe_timeout: Duration::from_secs(5),
+            cache_ttl: Duration::ZERO,
+        };
         place_reservation::Deps {
             place: PlaceReservation {
                 reservations: ReservationStore::new(reservations.clone(), self.clock.clone()),
@@ -168,7 +180,9 @@ impl World {
             "reservation-handler" => Box::new(ReservationHandler::new(self.reservation_store(process))),
             "room-handler" => Box::new(RoomHandler::new(process.table(self.table("rooms")))),
             "view-projector" => Box::new(ViewProjector::new(process.table(self.table("views")))),
-            "notification-handler" => Box::new(NotificationHandler::new(process.table(self.table("notifications")), Arc::new(self.bus.sms()), Arc::new(self.bus.topic("alerts")))),
+            "notification-handler" => {
+                Box::new(NotificationHandler::new(process.table(self.table("notifications")), Arc::new(self.bus.sms()), Arc::new(self.bus.topic("alerts"))))
+            }
             other => panic!("no consumer {other}"),
         }
     }
@@ -222,7 +236,11 @@ impl World {
         let path = format!("/rooms/{room}/reviews");
         let body = json!({"rating": 4, "text": "Quiet and warm"}).to_string();
         let request = api_request("POST", "/rooms/{roomId}/reviews", &path, Some(&body), Some(claims(guest, "guest")), &[]);
-        let reviews = bnb::reviews::Reviews { reviews: self.table("reviews"), rooms: RoomStore::new(self.table("rooms")), reservations: self.reservation_store(&Process::new(Fault::Never)) };
+        let reviews = bnb_contexts::reviews::Reviews {
+            reviews: self.table("reviews"),
+            rooms: RoomStore::new(self.table("rooms")),
+            reservations: self.reservation_store(&Process::new(Fault::Never)),
+        };
         Answer::of(write_review::handle(&reviews, request).await.unwrap())
     }
 
@@ -324,14 +342,15 @@ impl World {
     /// design.md §7, over the whole store, once the event path has settled.
     async fn assert_invariants(&self) {
         let reservations = self.of_kind("reservations", "reservation").await;
-        let payments: HashMap<String, Item> = self.of_kind("payments", "payment").await.into_iter().map(|p| (p["reservationId"].as_str().unwrap().to_owned(), p)).collect();
+        let payments: HashMap<String, Item> =
+            self.of_kind("payments", "payment").await.into_iter().map(|p| (p["reservationId"].as_str().unwrap().to_owned(), p)).collect();
         let published = self.published.lock().await.clone();
         assert!(reservations.iter().all(|r| r["status"] != "HELD"), "a hold was left behind");
 
         // 1. No night is taken twice, and the locks are exactly the confirmed nights.
         let mut taken = HashSet::new();
         for r in reservations.iter().filter(|r| r["status"] == "CONFIRMED") {
-            let stay = bnb::domain::Stay::parse(r["checkIn"].as_str().unwrap(), r["checkOut"].as_str().unwrap()).unwrap();
+            let stay = bnb_contexts::domain::Stay::parse(r["checkIn"].as_str().unwrap(), r["checkOut"].as_str().unwrap()).unwrap();
             for night in stay.each_night() {
                 assert!(taken.insert((r["roomId"].clone(), night)), "a night booked twice: {r:?}");
             }
@@ -343,7 +362,9 @@ impl World {
         for r in &reservations {
             let payment = payments.get(r["reservationId"].as_str().unwrap());
             match r["status"].as_str() {
-                Some("CONFIRMED") => assert_eq!(payment.map(|p| (p["status"].clone(), p["amount"].clone())), Some((json!("APPROVED"), r["amount"].clone())), "{r:?}"),
+                Some("CONFIRMED") => {
+                    assert_eq!(payment.map(|p| (p["status"].clone(), p["amount"].clone())), Some((json!("APPROVED"), r["amount"].clone())), "{r:?}")
+                }
                 _ => assert!(payment.is_none_or(|p| ["REFUNDED", "DECLINED", "VOIDED"].contains(&p["status"].as_str().unwrap())), "{r:?} kept {payment:?}"),
             }
         }
@@ -404,7 +425,12 @@ impl World {
     }
 
     async fn confirmed_of(&self, guest: &str) -> Vec<String> {
-        self.of_kind("reservations", "reservation").await.iter().filter(|r| r["guestId"] == guest && r["status"] == "CONFIRMED").map(|r| r["reservationId"].as_str().unwrap().to_owned()).collect()
+        self.of_kind("reservations", "reservation")
+            .await
+            .iter()
+            .filter(|r| r["guestId"] == guest && r["status"] == "CONFIRMED")
+            .map(|r| r["reservationId"].as_str().unwrap().to_owned())
+            .collect()
     }
 }
 
@@ -486,10 +512,15 @@ async fn a_cancellation_refunds_once_whatever_write_it_crashes_after() {
         let (w, id) = setup().await;
         let first = w.cancel(&Process::new(fault), "minho", &id).await;
         let again = w.cancel(&Process::new(Fault::Never), "minho", &id).await;
-        assert!(again.status == 200 || (again.status == 409 && again.problem() == "already-cancelled"), "{fault:?}: first {}, then {:?}", first.status, again.body);
+        assert!(
+            again.status == 200 || (again.status == 409 && again.problem() == "already-cancelled"),
+            "{fault:?}: first {}, then {:?}",
+            first.status,
+            again.body
+        );
         w.settle().await;
-        let payment = w.payment_service.get(&bnb::domain::ReservationId::parse(&id).unwrap()).await.unwrap().unwrap();
-        assert_eq!(payment.status, bnb::domain::payment::PaymentStatus::Refunded, "{fault:?}");
+        let payment = w.payment_service.get(&bnb_contexts::domain::ReservationId::parse(&id).unwrap()).await.unwrap().unwrap();
+        assert_eq!(payment.status, bnb_contexts::domain::payment::PaymentStatus::Refunded, "{fault:?}");
         w.assert_invariants().await;
     }
 }
@@ -554,7 +585,18 @@ async fn every_consumer_applies_every_event_once_whatever_write_it_crashes_after
     w.assert_invariants().await;
     let published = w.published.lock().await.clone();
     let types: HashSet<EventType> = published.iter().map(|e| e.event_type).collect();
-    for t in [EventType::RoomRegistered, EventType::RoomModified, EventType::RoomDeleted, EventType::ReservationConfirmed, EventType::ReservationCancelled, EventType::ReservationAborted, EventType::PaymentApproved, EventType::PaymentDeclined, EventType::PaymentRefunded, EventType::ReviewWritten] {
+    for t in [
+        EventType::RoomRegistered,
+        EventType::RoomModified,
+        EventType::RoomDeleted,
+        EventType::ReservationConfirmed,
+        EventType::ReservationCancelled,
+        EventType::ReservationAborted,
+        EventType::PaymentApproved,
+        EventType::PaymentDeclined,
+        EventType::PaymentRefunded,
+        EventType::ReviewWritten,
+    ] {
         assert!(types.contains(&t), "the story publishes {t}");
     }
     let mut trials = 0;
@@ -762,7 +804,7 @@ async fn seed(source: &World, target: &World, consumer: &str) {
             for mut room in source.of_kind("rooms", "room").await {
                 room.insert("ratingCount".into(), json!(0));
                 room.insert("ratingTotal".into(), json!(0));
-                target.table("rooms").write(vec![bnb::storage::WriteOp::put(room)]).await.unwrap();
+                target.table("rooms").write(vec![bnb_contexts::storage::WriteOp::put(room)]).await.unwrap();
             }
         }
         "payment-handler" => {
@@ -807,7 +849,9 @@ fn redelivered_and_reordered_events_project_as_one_in_order_application() {
         w
     });
     let published = rt.block_on(async { source.published.lock().await.clone() });
-    for (consumer, table) in [("view-projector", "views"), ("room-handler", "rooms"), ("notification-handler", "notifications"), ("payment-handler", "payments")] {
+    for (consumer, table) in
+        [("view-projector", "views"), ("room-handler", "rooms"), ("notification-handler", "notifications"), ("payment-handler", "payments")]
+    {
         let events: Vec<Envelope> = published.iter().filter(|e| source.admits(consumer, e)).cloned().collect();
         assert!(events.len() >= 3, "{consumer} takes {} events of the story", events.len());
         let reference = rt.block_on(async {
@@ -842,8 +886,8 @@ fn redelivered_and_reordered_events_project_as_one_in_order_application() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_a_long_outage_left_unpublished_is_swept_published_and_applied_once() {
-    use bnb::messaging::embedded::QueueSettings;
-    use bnb::messaging::Queue;
+    use bnb_contexts::messaging::Queue;
+    use bnb_embedded::QueueSettings;
     let w = World::new().await;
     let room = w.room("hana").await;
     assert_eq!(w.book(&Process::new(Fault::Never), "minho", &room, (10, 12), "tok_visa", Some("k")).await.status, 201);
@@ -874,7 +918,7 @@ async fn an_event_a_long_outage_left_unpublished_is_swept_published_and_applied_
     }
     // The consumers take them (and, here, the stream's own copies too): applied once.
     for m in &messages {
-        let event = bnb::consumer::decode(&m.body).unwrap();
+        let event = bnb_contexts::consumer::decode(&m.body).unwrap();
         for consumer in CONSUMERS.iter().filter(|c| w.admits(c, &event)) {
             apply_once(w.consumer(consumer, &Process::new(Fault::Never)).as_ref(), &event).await.unwrap();
         }
@@ -906,16 +950,17 @@ async fn expire_holds_drains_every_due_hold_past_pages_shards_and_a_bad_one() {
     broken.insert("status".into(), json!("HELD"));
     broken.insert("gsi2pk".into(), json!("HELD#0"));
     broken.insert("gsi2sk".into(), json!(format!("{:015}#broken", 1)));
-    w.table("reservations").write(vec![bnb::storage::WriteOp::put(broken)]).await.unwrap();
+    w.table("reservations").write(vec![bnb_contexts::storage::WriteOp::put(broken)]).await.unwrap();
     // Not yet due: nothing happens.
     let store = w.reservation_store(&Process::new(Fault::Never));
-    let early = bnb::reservations::expire_holds(&store, &bnb::events::Causation::request("t")).await.unwrap();
+    let early = bnb_contexts::reservations::expire_holds(&store, &bnb_contexts::events::Causation::request("t")).await.unwrap();
     assert_eq!((early.expired, early.failed), (0, 1), "only the broken one is due (its time is long past)");
     w.clock.advance(settings().hold + Duration::from_secs(1));
-    let done = bnb::reservations::expire_holds(&store, &bnb::events::Causation::request("t")).await.unwrap();
+    let done = bnb_contexts::reservations::expire_holds(&store, &bnb_contexts::events::Causation::request("t")).await.unwrap();
     assert_eq!((done.expired, done.failed), (HOLDS as usize, 1), "every due hold in one run, past the bad one");
     assert_eq!(held(&w).await, 1, "only the broken item is left");
-    let shards: HashSet<String> = w.of_kind("reservations", "reservation").await.iter().filter_map(|r| r.get("gsi2pk").and_then(Value::as_str).map(str::to_owned)).collect();
+    let shards: HashSet<String> =
+        w.of_kind("reservations", "reservation").await.iter().filter_map(|r| r.get("gsi2pk").and_then(Value::as_str).map(str::to_owned)).collect();
     assert_eq!(shards, HashSet::from(["HELD#0".to_string()]), "released holds leave the index");
 }
 
@@ -926,7 +971,8 @@ async fn storage_outages_answer_503_with_retry_after_and_no_storage_words() {
     let w = World::new().await;
     let room = w.room("hana").await;
     // A profile update whose write fails.
-    let request = api_request("PUT", "/me/profile", "/me/profile", Some(r#"{"phoneNumber":"+821012345678","locale":"ko"}"#), Some(claims("minho", "guest")), &[]);
+    let request =
+        api_request("PUT", "/me/profile", "/me/profile", Some(r#"{"phoneNumber":"+821012345678","locale":"ko"}"#), Some(claims("minho", "guest")), &[]);
     let a = Answer::of(update_profile::handle(Process::new(Fault::FailAt(1)).table(w.table("notifications")).as_ref(), request).await.unwrap());
     assert_eq!((a.status, a.headers.contains_key("retry-after")), (503, true), "{:?}", a.body);
     // A booking whose hold fails.
@@ -942,7 +988,7 @@ async fn storage_outages_answer_503_with_retry_after_and_no_storage_words() {
 /// landing between a read and a write.
 struct WritesFirst {
     inner: Arc<dyn Table>,
-    first: Mutex<Option<Vec<bnb::storage::WriteOp>>>,
+    first: Mutex<Option<Vec<bnb_contexts::storage::WriteOp>>>,
 }
 
 #[async_trait::async_trait]
@@ -950,19 +996,19 @@ impl Table for WritesFirst {
     fn name(&self) -> &str {
         self.inner.name()
     }
-    async fn get(&self, key: &Key) -> Result<Option<Item>, bnb::storage::StorageError> {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, bnb_contexts::storage::StorageError> {
         self.inner.get(key).await
     }
-    async fn query(&self, query: &bnb::storage::Query) -> Result<bnb::storage::Page, bnb::storage::StorageError> {
+    async fn query(&self, query: &bnb_contexts::storage::Query) -> Result<bnb_contexts::storage::Page, bnb_contexts::storage::StorageError> {
         self.inner.query(query).await
     }
-    async fn write(&self, ops: Vec<bnb::storage::WriteOp>) -> Result<(), bnb::storage::StorageError> {
+    async fn write(&self, ops: Vec<bnb_contexts::storage::WriteOp>) -> Result<(), bnb_contexts::storage::StorageError> {
         if let Some(first) = self.first.lock().await.take() {
             self.inner.write(first).await?;
         }
         self.inner.write(ops).await
     }
-    async fn read_stream(&self, from: &StreamPosition, limit: usize) -> Result<bnb::storage::StreamBatch, bnb::storage::StorageError> {
+    async fn read_stream(&self, from: &StreamPosition, limit: usize) -> Result<bnb_contexts::storage::StreamBatch, bnb_contexts::storage::StorageError> {
         self.inner.read_stream(from, limit).await
     }
 }

@@ -61,9 +61,9 @@ async fn the_authorizer_turns_away_bad_tokens_before_any_function_runs() {
     let guest = authority.mint("minho", &["guest".into()], None, None, 600).unwrap();
     assert_eq!(http.post(&url).bearer_auth(guest).json(&room()).send().await.unwrap().status(), 403);
     // Nothing was written by any of them.
-    let rooms = running.store.table(bnb::tables::rooms());
-    use bnb::storage::Table;
-    assert!(rooms.read_stream(&bnb::storage::StreamPosition::start(), 10).await.unwrap().records.is_empty());
+    let rooms = running.store.table(bnb_contexts::tables::rooms());
+    use bnb_contexts::storage::Table;
+    assert!(rooms.read_stream(&bnb_contexts::storage::StreamPosition::start(), 10).await.unwrap().records.is_empty());
     // Unknown routes and methods are problems too.
     let missing = http.get(format!("{}/nope", running.url())).send().await.unwrap();
     assert_eq!(missing.status(), 404);
@@ -144,7 +144,7 @@ async fn every_function_the_workspace_builds_is_in_the_template_and_linked() {
         .collect();
     workspace.sort();
     assert_eq!(in_template, workspace, "functions/ and template.yaml name the same functions");
-    let mut linked: Vec<&str> = bnb_local::functions::LINKED.to_vec();
+    let mut linked: Vec<&str> = bnb_local::functions::names();
     linked.sort();
     assert_eq!(linked, workspace, "bnb-local links every function");
 }

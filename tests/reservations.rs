@@ -11,15 +11,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bnb::clock::ManualClock;
-use bnb::consumer::{apply_once, Consumer};
-use bnb::events::{Envelope, EventType};
-use bnb::outbox::envelope_of;
-use bnb::payments::invoker::InProcessInvoker;
-use bnb::payments::{BreakerConfig, CircuitBreaker, FaultConfig, PaymentHandler, PaymentService, Permit};
-use bnb::reservations::{IdempotencyStore, PlaceReservation, ReservationHandler, ReservationSettings, ReservationStore};
-use bnb::rooms::RoomStore;
-use bnb::storage::{Item, Key, StreamPosition, Table, TableSpec};
+use bnb_contexts::clock::ManualClock;
+use bnb_contexts::consumer::{apply_once, Consumer};
+use bnb_contexts::events::{Envelope, EventType};
+use bnb_contexts::outbox::envelope_of;
+use bnb_contexts::payments::invoker::InProcessInvoker;
+use bnb_contexts::payments::{BreakerConfig, CircuitBreaker, FaultConfig, PaymentHandler, PaymentService, Permit};
+use bnb_contexts::reservations::{IdempotencyStore, PlaceReservation, ReservationHandler, ReservationSettings, ReservationStore};
+use bnb_contexts::rooms::RoomStore;
+use bnb_contexts::storage::{Item, Key, StreamPosition, Table, TableSpec};
 use place_reservation::Deps;
 use serde_json::{json, Value};
 use support::{answer, api_request, claims, On};
@@ -50,14 +50,20 @@ async fn table(on: On, spec: TableSpec, dirs: &mut Vec<tempfile::TempDir>) -> Ar
 }
 
 fn breaker_config() -> BreakerConfig {
-    BreakerConfig { failure_threshold: 1000, window: Duration::from_secs(60), cool_down: Duration::from_millis(500), probe_timeout: Duration::from_secs(5), cache_ttl: Duration::ZERO }
+    BreakerConfig {
+        failure_threshold: 1000,
+        window: Duration::from_secs(60),
+        cool_down: Duration::from_millis(500),
+        probe_timeout: Duration::from_secs(5),
+        cache_ttl: Duration::ZERO,
+    }
 }
 
 async fn world(on: On, faults: FaultConfig, settings: ReservationSettings, breaker: BreakerConfig) -> World {
     let mut dirs = Vec::new();
-    let rooms = table(on, bnb::tables::rooms(), &mut dirs).await;
-    let reservations = table(on, bnb::tables::reservations(), &mut dirs).await;
-    let payments = table(on, bnb::tables::payments(), &mut dirs).await;
+    let rooms = table(on, bnb_contexts::tables::rooms(), &mut dirs).await;
+    let reservations = table(on, bnb_contexts::tables::reservations(), &mut dirs).await;
+    let payments = table(on, bnb_contexts::tables::payments(), &mut dirs).await;
     let calls = Arc::new(Calls::default());
     let payment_service = PaymentService::new(payments.clone(), faults);
     // Time moves only when a test moves it (the breaker's cool-down, below).
@@ -85,7 +91,15 @@ impl Calls {
 }
 
 /// One instance of place-reservation: its own invoker and its own breaker client.
-fn deps_for(rooms: &Arc<dyn Table>, reservations: &Arc<dyn Table>, payments: &PaymentService, calls: &Arc<Calls>, settings: ReservationSettings, breaker: BreakerConfig, clock: &Arc<ManualClock>) -> Deps {
+fn deps_for(
+    rooms: &Arc<dyn Table>,
+    reservations: &Arc<dyn Table>,
+    payments: &PaymentService,
+    calls: &Arc<Calls>,
+    settings: ReservationSettings,
+    breaker: BreakerConfig,
+    clock: &Arc<ManualClock>,
+) -> Deps {
     let (service, counter) = (payments.clone(), calls.clone());
     let invoker = InProcessInvoker::new(Arc::new(move |payload| {
         let (service, counter) = (service.clone(), counter.clone());
@@ -114,14 +128,24 @@ fn settings(timeout_ms: u64) -> ReservationSettings {
 
 impl World {
     async fn room(&self, capacity: i64, price: i64) -> String {
-        let body = json!({"title": "Hanok", "city": "Seoul", "address": "1 Bukchon-ro", "capacity": capacity, "nightlyPrice": {"amount": price, "currency": "KRW"}});
+        let body =
+            json!({"title": "Hanok", "city": "Seoul", "address": "1 Bukchon-ro", "capacity": capacity, "nightlyPrice": {"amount": price, "currency": "KRW"}});
         let request = api_request("POST", "/rooms", "/rooms", Some(&body.to_string()), Some(claims("hana", "host")), &[]);
         let (status, _, room) = answer(register_room::handle(&RoomStore::new(self.rooms.clone()), request).await.unwrap());
         assert_eq!(status, 201);
         room["roomId"].as_str().unwrap().to_owned()
     }
 
-    async fn book_with(&self, deps: &Deps, guest: &str, room: &str, check_in: &str, check_out: &str, token: &str, key: Option<&str>) -> (u16, Value, Option<String>) {
+    async fn book_with(
+        &self,
+        deps: &Deps,
+        guest: &str,
+        room: &str,
+        check_in: &str,
+        check_out: &str,
+        token: &str,
+        key: Option<&str>,
+    ) -> (u16, Value, Option<String>) {
         let body = json!({"roomId": room, "checkIn": check_in, "checkOut": check_out, "guests": 1, "cardToken": token}).to_string();
         let headers: Vec<(&str, &str)> = key.map(|k| vec![("idempotency-key", k)]).unwrap_or_default();
         let request = api_request("POST", "/reservations", "/reservations", Some(&body), Some(claims(guest, "guest")), &headers);
@@ -138,7 +162,8 @@ impl World {
     async fn cancel(&self, guest: &str, id: &str) -> (u16, Value) {
         let path = format!("/reservations/{id}/cancel");
         let request = api_request("POST", "/reservations/{reservationId}/cancel", &path, None, Some(claims(guest, "guest")), &[]);
-        let (status, _, body) = answer(cancel_reservation::handle(&ReservationStore::new(self.reservations.clone(), bnb::clock::system()), request).await.unwrap());
+        let (status, _, body) =
+            answer(cancel_reservation::handle(&ReservationStore::new(self.reservations.clone(), bnb_contexts::clock::system()), request).await.unwrap());
         (status, body)
     }
 
@@ -146,7 +171,7 @@ impl World {
     /// comes: the saga settles (refunds, cancellations of a deleted room's stays).
     async fn settle(&self) -> Vec<Envelope> {
         let payment_handler = PaymentHandler::new(PaymentService::new(self.payments.clone(), FaultConfig::default()));
-        let reservation_handler = ReservationHandler::new(ReservationStore::new(self.reservations.clone(), bnb::clock::system()));
+        let reservation_handler = ReservationHandler::new(ReservationStore::new(self.reservations.clone(), bnb_contexts::clock::system()));
         let mut seen = Vec::new();
         for _ in 0..20 {
             let mut fresh = Vec::new();
@@ -160,7 +185,7 @@ impl World {
                     }
                     *position = batch.next;
                     for r in batch.records {
-                        if r.kind == bnb::storage::ChangeKind::Insert {
+                        if r.kind == bnb_contexts::storage::ChangeKind::Insert {
                             if let Some(Ok(envelope)) = r.new_image.as_ref().and_then(envelope_of) {
                                 fresh.push(envelope);
                             }
@@ -196,7 +221,7 @@ impl World {
 
 /// A date `days` from today, as YYYY-MM-DD.
 fn day(days: i64) -> String {
-    bnb::domain::stay::format_date(bnb::clock::Clock::today(&bnb::clock::SystemClock) + time::Duration::days(days))
+    bnb_contexts::domain::stay::format_date(bnb_contexts::clock::Clock::today(&bnb_contexts::clock::SystemClock) + time::Duration::days(days))
 }
 
 /// Every item as it stands now, folded from the table's change stream.
@@ -273,7 +298,11 @@ async fn a_payment_slower_than_the_timeout_is_refunded_whichever_lands_first(on:
         assert!(retry_after.is_some_and(|s| s.parse::<u32>().is_ok()), "{case}: Retry-After");
         assert_eq!(problem["title"], "Payment is busy, try again shortly");
         assert!(w.lock(&room, &day(offset)).await.is_none(), "{case}: the night is free again");
-        let aborted = current_items(w.reservations.as_ref()).await.into_values().find(|i| i.get("kind") == Some(&json!("reservation")) && i["checkIn"] == day(offset)).unwrap();
+        let aborted = current_items(w.reservations.as_ref())
+            .await
+            .into_values()
+            .find(|i| i.get("kind") == Some(&json!("reservation")) && i["checkIn"] == day(offset))
+            .unwrap();
         assert_eq!(aborted["status"], "REJECTED", "{case}: no reservation");
         let id = aborted["reservationId"].as_str().unwrap().to_owned();
         if !refund_first {
@@ -342,7 +371,7 @@ async fn an_idempotency_key_replays_refuses_and_waits(on: On) {
     let (a, b) = {
         let (w1, w2, r1, r2) = (w.clone(), w.clone(), room.clone(), room.clone());
         tokio::join!(
-            tokio::spawn(async move { w1.book_with(&w1.deps, "minho", &r1, &day(70), &day(71), "tok_visa", Some("key-2")).await.0 }),
+            tokio::spawn(async move { w1.book_with(&w1.deps, "minho", &r1, &day(70), &day(71), "tok_visa", Some("key-2"),).await.0 }),
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 w2.book_with(&w2.deps, "minho", &r2, &day(70), &day(71), "tok_visa", Some("key-2")).await.0
@@ -395,8 +424,8 @@ async fn a_deleted_rooms_future_stays_are_cancelled_and_refunded(on: On) {
     assert_eq!(cancelled, 2);
     // A second RoomDeleted (a redelivery) cancels nothing more.
     let redelivered = events.iter().find(|e| e.event_type == EventType::RoomDeleted).unwrap().clone();
-    let fresh = Envelope { event_id: bnb::domain::EventId::generate(), ..redelivered };
-    apply_once(&ReservationHandler::new(ReservationStore::new(w.reservations.clone(), bnb::clock::system())), &fresh).await.unwrap();
+    let fresh = Envelope { event_id: bnb_contexts::domain::EventId::generate(), ..redelivered };
+    apply_once(&ReservationHandler::new(ReservationStore::new(w.reservations.clone(), bnb_contexts::clock::system())), &fresh).await.unwrap();
     assert!(w.settle().await.is_empty());
 }
 
@@ -406,7 +435,13 @@ async fn a_randomized_run_keeps_invariants_one_and_two(on: On) {
     // Timings scale with the backend: a payment on moto makes several HTTP calls.
     let (timeout_ms, slow_ms) = if on == On::Embedded { (120, 250) } else { (1500, 2500) };
     let faults = FaultConfig { slow: Duration::from_millis(slow_ms), ..FaultConfig::default() };
-    let breaker = BreakerConfig { failure_threshold: 8, window: Duration::from_secs(2), cool_down: Duration::from_millis(200), cache_ttl: Duration::from_millis(50), ..breaker_config() };
+    let breaker = BreakerConfig {
+        failure_threshold: 8,
+        window: Duration::from_secs(2),
+        cool_down: Duration::from_millis(200),
+        cache_ttl: Duration::from_millis(50),
+        ..breaker_config()
+    };
     let w = Arc::new(world(on, faults, settings(timeout_ms), breaker).await);
     let mut rooms = Vec::new();
     for _ in 0..3 {
@@ -467,9 +502,9 @@ async fn a_randomized_run_keeps_invariants_one_and_two(on: On) {
     // Invariant 1: no two non-cancelled reservations of one room share a night.
     let mut taken: HashSet<(String, String)> = HashSet::new();
     for r in all.iter().filter(|r| r["status"] == "CONFIRMED") {
-        let stay = bnb::domain::Stay::parse(r["checkIn"].as_str().unwrap(), r["checkOut"].as_str().unwrap()).unwrap();
+        let stay = bnb_contexts::domain::Stay::parse(r["checkIn"].as_str().unwrap(), r["checkOut"].as_str().unwrap()).unwrap();
         for night in stay.each_night() {
-            let night = bnb::domain::stay::format_date(night);
+            let night = bnb_contexts::domain::stay::format_date(night);
             assert!(taken.insert((r["roomId"].as_str().unwrap().to_owned(), night.clone())), "night {night} booked twice");
             let lock = reservations.get(&Key::new(format!("NIGHT#{}#{night}", r["roomId"].as_str().unwrap()), "LOCK")).expect("a confirmed night is locked");
             assert_eq!(lock["reservationId"], r["reservationId"]);
@@ -479,7 +514,8 @@ async fn a_randomized_run_keeps_invariants_one_and_two(on: On) {
     assert_eq!(locks, taken.len(), "no lock is left behind by a rejected, aborted or cancelled booking");
     // Invariant 2: each confirmed reservation has exactly one approved payment of its amount;
     // no other reservation keeps money.
-    let by_reservation: HashMap<String, &Item> = payments.values().filter(|p| kind(p, "payment")).map(|p| (p["reservationId"].as_str().unwrap().to_owned(), p)).collect();
+    let by_reservation: HashMap<String, &Item> =
+        payments.values().filter(|p| kind(p, "payment")).map(|p| (p["reservationId"].as_str().unwrap().to_owned(), p)).collect();
     for r in &all {
         let id = r["reservationId"].as_str().unwrap();
         let payment = by_reservation.get(id);
@@ -487,7 +523,11 @@ async fn a_randomized_run_keeps_invariants_one_and_two(on: On) {
             let p = payment.expect("a confirmed reservation has a payment");
             assert_eq!((p["status"].clone(), p["amount"].clone()), (json!("APPROVED"), r["amount"].clone()), "reservation {id}");
         } else if let Some(p) = payment {
-            assert!(matches!(p["status"].as_str(), Some("REFUNDED") | Some("DECLINED") | Some("VOIDED")), "reservation {id} ({}) kept a payment: {p:?}", r["status"]);
+            assert!(
+                matches!(p["status"].as_str(), Some("REFUNDED") | Some("DECLINED") | Some("VOIDED")),
+                "reservation {id} ({}) kept a payment: {p:?}",
+                r["status"]
+            );
         }
     }
     for p in by_reservation.values() {
@@ -505,4 +545,3 @@ on_both_backends!(
     a_deleted_rooms_future_stays_are_cancelled_and_refunded,
     a_randomized_run_keeps_invariants_one_and_two,
 );
-

@@ -6,10 +6,10 @@ mod support;
 
 use std::sync::Arc;
 
-use bnb::consumer::apply_once;
-use bnb::events::{Causation, Envelope, EventType};
-use bnb::rooms::{RoomHandler, RoomStore};
-use bnb::storage::{StreamPosition, Table};
+use bnb_contexts::consumer::apply_once;
+use bnb_contexts::events::{Causation, Envelope, EventType};
+use bnb_contexts::rooms::{RoomHandler, RoomStore};
+use bnb_contexts::storage::{StreamPosition, Table};
 use serde_json::{json, Value};
 use support::{answer, api_request, claims};
 
@@ -37,8 +37,7 @@ async fn nothing_written(table: &dyn Table) {
 
 async fn registered_room_reads_back(table: Arc<dyn Table>) {
     let store = RoomStore::new(table.clone());
-    let (status, content_type, room) =
-        register(&store, &valid_room().to_string(), Some(("hana", "host")), &[("x-correlation-id", "corr-42")]).await;
+    let (status, content_type, room) = register(&store, &valid_room().to_string(), Some(("hana", "host")), &[("x-correlation-id", "corr-42")]).await;
     assert_eq!((status, content_type.as_str()), (201, "application/json"), "{room}");
     assert_eq!(room["hostId"], "hana", "the owner is the caller from the token");
     assert_eq!((room["status"].clone(), room["version"].clone()), (json!("ACTIVE"), json!(1)));
@@ -48,7 +47,8 @@ async fn registered_room_reads_back(table: Arc<dyn Table>) {
     assert_eq!(read, room);
     // The room and its RoomRegistered event were written together.
     let changes = table.read_stream(&StreamPosition::start(), 10).await.unwrap();
-    let outbox: Vec<&bnb::storage::Item> = changes.records.iter().filter_map(|r| r.new_image.as_ref()).filter(|i| i["pk"].as_str().unwrap_or("").starts_with("OUTBOX#")).collect();
+    let outbox: Vec<&bnb_contexts::storage::Item> =
+        changes.records.iter().filter_map(|r| r.new_image.as_ref()).filter(|i| i["pk"].as_str().unwrap_or("").starts_with("OUTBOX#")).collect();
     assert_eq!(outbox.len(), 1);
     let envelope = &outbox[0]["envelope"];
     assert_eq!(envelope["eventType"], "RoomRegistered");
@@ -407,7 +407,7 @@ macro_rules! on_both_adapters {
             $(
                 #[tokio::test]
                 async fn $case() {
-                    let (table, _dir) = super::support::embedded_table(bnb::tables::rooms());
+                    let (table, _dir) = super::support::embedded_table(bnb_contexts::tables::rooms());
                     super::$case(table).await;
                 }
             )*
@@ -416,7 +416,7 @@ macro_rules! on_both_adapters {
             $(
                 #[tokio::test]
                 async fn $case() {
-                    super::$case(super::support::moto_table(bnb::tables::rooms()).await).await;
+                    super::$case(super::support::moto_table(bnb_contexts::tables::rooms()).await).await;
                 }
             )*
         }

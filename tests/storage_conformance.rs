@@ -6,9 +6,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use bnb::storage::{
-    ChangeKind, Condition, Item, Key, Query, SortKey, StorageError, StreamPosition, Table, TableSpec, Update, WriteOp,
-};
+use bnb_contexts::storage::{ChangeKind, Condition, Item, Key, Query, SortKey, StorageError, StreamPosition, Table, TableSpec, Update, WriteOp};
 use serde_json::{json, Value};
 
 fn spec() -> TableSpec {
@@ -177,9 +175,8 @@ async fn sparse_index_queries(t: Arc<dyn Table>) {
 }
 
 async fn paging_by_cursor(t: Arc<dyn Table>) {
-    let writes: Vec<WriteOp> = (0..25)
-        .map(|i| WriteOp::put(item(json!({"pk": "PG", "sk": format!("{i:02}"), "gsi1pk": "ALL", "gsi1sk": format!("{:02}", 24 - i)}))))
-        .collect();
+    let writes: Vec<WriteOp> =
+        (0..25).map(|i| WriteOp::put(item(json!({"pk": "PG", "sk": format!("{i:02}"), "gsi1pk": "ALL", "gsi1sk": format!("{:02}", 24 - i)})))).collect();
     t.write(writes).await.unwrap();
     for ascending in [true, false] {
         let mut query = Query::partition("PG").limit(10);
@@ -208,7 +205,7 @@ async fn paging_by_cursor(t: Arc<dyn Table>) {
     let by_index = all_pages(t.as_ref(), Query::on_index("gsi1", "ALL").limit(7)).await;
     let expected: Vec<String> = (0..25).rev().map(|i| format!("{i:02}")).collect();
     assert_eq!(sks(&by_index), expected);
-    assert!(matches!(bnb::storage::cursor::Cursor::parse("not a cursor"), Err(StorageError::Invalid(_))));
+    assert!(matches!(bnb_contexts::storage::cursor::Cursor::parse("not a cursor"), Err(StorageError::Invalid(_))));
 }
 
 async fn stream_reports_changes_in_order(t: Arc<dyn Table>) {
@@ -217,7 +214,10 @@ async fn stream_reports_changes_in_order(t: Arc<dyn Table>) {
     t.write(vec![WriteOp::delete(key("ST", "1"))]).await.unwrap();
     t.write(vec![WriteOp::put(item(json!({"pk": "ST", "sk": "2"}))), WriteOp::put(item(json!({"pk": "ST", "sk": "3"})))]).await.unwrap();
     // A failed transaction leaves no record.
-    let _ = t.write(vec![WriteOp::put(item(json!({"pk": "ST", "sk": "4"}))), WriteOp::put_if(item(json!({"pk": "ST", "sk": "2"})), Condition::NotExists)]).await.unwrap_err();
+    let _ = t
+        .write(vec![WriteOp::put(item(json!({"pk": "ST", "sk": "4"}))), WriteOp::put_if(item(json!({"pk": "ST", "sk": "2"})), Condition::NotExists)])
+        .await
+        .unwrap_err();
     let batch = t.read_stream(&StreamPosition::start(), 100).await.unwrap();
     let kinds: Vec<(ChangeKind, String)> = batch.records.iter().map(|r| (r.kind, r.keys.sk.clone())).collect();
     assert_eq!(kinds[..3], [(ChangeKind::Insert, "1".into()), (ChangeKind::Modify, "1".into()), (ChangeKind::Remove, "1".into())]);
@@ -255,7 +255,7 @@ async fn stream_resumes_from_a_position(t: Arc<dyn Table>) {
     assert_eq!(t.read_stream(&StreamPosition::start(), 100).await.unwrap().records.len(), 6);
 }
 
-fn sks_of(records: &[bnb::storage::StreamRecord]) -> Vec<String> {
+fn sks_of(records: &[bnb_contexts::storage::StreamRecord]) -> Vec<String> {
     records.iter().map(|r| r.keys.sk.clone()).collect()
 }
 
@@ -326,14 +326,14 @@ fn the_embedded_store_is_durable_across_reopening() {
     let path = dir.path().join("bnb.db");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let store = bnb::storage::embedded::EmbeddedStore::open(&path).unwrap();
+        let store = bnb_embedded::EmbeddedStore::open(&path).unwrap();
         let t = store.table(spec());
         put(&t, json!({"pk": "K", "sk": "1", "gsi1pk": "G", "gsi1sk": "1"})).await;
     });
     drop(runtime);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let store = bnb::storage::embedded::EmbeddedStore::open(&path).unwrap();
+        let store = bnb_embedded::EmbeddedStore::open(&path).unwrap();
         let t = store.table(spec());
         assert!(t.get(&key("K", "1")).await.unwrap().is_some());
         assert_eq!(all_pages(&t, Query::on_index("gsi1", "G")).await.len(), 1);

@@ -136,7 +136,10 @@ fn deploys_are_production_minded() {
     for (id, binary, _props) in functions(&t) {
         assert_eq!(resources[&Value::String(id.clone())]["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"), "{id}");
         let group = &resources[&Value::String(format!("{id}LogGroup"))]["Properties"];
-        assert!(matches!(&group["LogGroupName"], Value::Tagged(t) if t.value.as_str() == Some(&format!("/aws/lambda/${{{id}}}"))), "{binary}: a log group of its own");
+        assert!(
+            matches!(&group["LogGroupName"], Value::Tagged(t) if t.value.as_str() == Some(&format!("/aws/lambda/${{{id}}}"))),
+            "{binary}: a log group of its own"
+        );
         assert!(is_tagged(&group["RetentionInDays"]), "{binary}: retention");
     }
     for (id, r) in resources {

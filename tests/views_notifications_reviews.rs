@@ -8,12 +8,12 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bnb::consumer::apply_once;
-use bnb::events::{Causation, Envelope, EventType};
-use bnb::messaging::{Queue, Sms, Topic};
-use bnb::notifications::NotificationHandler;
-use bnb::storage::Item;
-use bnb::views::ViewProjector;
+use bnb_contexts::consumer::apply_once;
+use bnb_contexts::events::{Causation, Envelope, EventType};
+use bnb_contexts::messaging::{Queue, Sms, Topic};
+use bnb_contexts::notifications::NotificationHandler;
+use bnb_contexts::storage::Item;
+use bnb_contexts::views::ViewProjector;
 use bnb_local::auth::Authority;
 use bnb_local::{start, LocalConfig, Running};
 use serde_json::{json, Value};
@@ -46,7 +46,7 @@ impl Client {
 }
 
 fn day(days: i64) -> String {
-    bnb::domain::stay::format_date(bnb::clock::Clock::today(&bnb::clock::SystemClock) + time::Duration::days(days))
+    bnb_contexts::domain::stay::format_date(bnb_contexts::clock::Clock::today(&bnb_contexts::clock::SystemClock) + time::Duration::days(days))
 }
 
 const HOST: Option<(&str, &str)> = Some(("host-hana", "host"));
@@ -60,16 +60,16 @@ async fn alerts_probe(on: On, running: &Running, config: &LocalConfig) -> Arc<dy
         On::Embedded => {
             let bus = running.wiring.bus.clone().unwrap();
             let q = bus
-                .declare_queue(bnb::messaging::embedded::QueueSettings { name: "alerts-probe".into(), visibility_timeout_ms: 30_000, max_receive_count: None, dlq: None })
+                .declare_queue(bnb_embedded::QueueSettings { name: "alerts-probe".into(), visibility_timeout_ms: 30_000, max_receive_count: None, dlq: None })
                 .await
                 .unwrap();
             bus.subscribe("alerts", "alerts-probe", None, false).await.unwrap();
             Arc::new(q)
         }
         On::Moto => {
-            let aws = bnb::config::aws_sdk_config_for(&support::moto_url()).await;
-            let topic = bnb::messaging::aws::SnsTopic::ensure(&aws, &format!("{}alerts", config.prefix)).await.unwrap();
-            let q = bnb::messaging::aws::SqsQueue::ensure(&aws, &format!("{}alerts-probe", config.prefix), 30, None).await.unwrap();
+            let aws = bnb_lambda::aws::aws_sdk_config_for(&support::moto_url()).await;
+            let topic = bnb_aws_sns::SnsTopic::ensure(&aws, &format!("{}alerts", config.prefix)).await.unwrap();
+            let q = bnb_aws_sqs::SqsQueue::ensure(&aws, &format!("{}alerts-probe", config.prefix), 30, None).await.unwrap();
             topic.subscribe_queue(&q.arn(), None, false).await.unwrap();
             Arc::new(q)
         }
@@ -98,9 +98,18 @@ async fn a_booking_and_its_cancellation_show_everywhere_they_should(on: On) {
     assert_eq!(c.call(GUEST, "PUT", "/me/profile", Some(json!({"phoneNumber": guest_phone, "locale": "en"}))).await.0, 200);
     assert_eq!(c.call(HOST, "PUT", "/me/profile", Some(json!({"locale": "ko"}))).await.0, 200);
     assert_eq!(c.call(GUEST, "PUT", "/me/profile", Some(json!({"phoneNumber": "010-1234"}))).await.0, 400);
-    let (_, room) = c.call(HOST, "POST", "/rooms", Some(json!({"title": "Hanok", "city": "Seoul", "address": "1 Bukchon-ro", "capacity": 2, "nightlyPrice": {"amount": 100000, "currency": "KRW"}}))).await;
+    let (_, room) = c
+        .call(
+            HOST,
+            "POST",
+            "/rooms",
+            Some(json!({"title": "Hanok", "city": "Seoul", "address": "1 Bukchon-ro", "capacity": 2, "nightlyPrice": {"amount": 100000, "currency": "KRW"}})),
+        )
+        .await;
     let room_id = room["roomId"].as_str().unwrap().to_owned();
-    let (status, booked) = c.call(GUEST, "POST", "/reservations", Some(json!({"roomId": room_id, "checkIn": day(3), "checkOut": day(5), "guests": 2, "cardToken": "tok_visa"}))).await;
+    let (status, booked) = c
+        .call(GUEST, "POST", "/reservations", Some(json!({"roomId": room_id, "checkIn": day(3), "checkOut": day(5), "guests": 2, "cardToken": "tok_visa"})))
+        .await;
     assert_eq!(status, 201, "{booked}");
     let id = booked["reservation"]["reservationId"].as_str().unwrap().to_owned();
     let status_path = format!("/reservations/{id}");
@@ -110,7 +119,10 @@ async fn a_booking_and_its_cancellation_show_everywhere_they_should(on: On) {
     })
     .await;
     let (_, view) = c.call(GUEST, "GET", &status_path, None).await;
-    assert_eq!((view["roomTitle"].clone(), view["checkIn"].clone(), view["amount"].clone()), (json!("Hanok"), json!(day(3)), json!({"amount": 200000, "currency": "KRW"})));
+    assert_eq!(
+        (view["roomTitle"].clone(), view["checkIn"].clone(), view["amount"].clone()),
+        (json!("Hanok"), json!(day(3)), json!({"amount": 200000, "currency": "KRW"}))
+    );
     // Its host reads it too; no one else does.
     assert_eq!(c.call(HOST, "GET", &status_path, None).await.0, 200);
     assert_eq!(c.call(OTHER_GUEST, "GET", &status_path, None).await.0, 404);
@@ -154,10 +166,7 @@ async fn a_booking_and_its_cancellation_show_everywhere_they_should(on: On) {
     let (_, host_notes) = c.call(HOST, "GET", "/me/notifications", None).await;
     assert_eq!(templates(&host_notes), ["booking-cancelled", "new-booking"]);
     assert!(host_notes["items"].as_array().unwrap().iter().any(|n| n["text"].as_str().unwrap().contains("새 예약")));
-    eventually(60, "the SMS went out", || async {
-        sent_sms(on, &running).await.iter().filter(|(phone, _)| phone == &guest_phone).count() == 3
-    })
-    .await;
+    eventually(60, "the SMS went out", || async { sent_sms(on, &running).await.iter().filter(|(phone, _)| phone == &guest_phone).count() == 3 }).await;
     let texts: Vec<String> = sent_sms(on, &running).await.into_iter().filter(|(p, _)| p == &guest_phone).map(|(_, t)| t).collect();
     assert!(texts.iter().any(|t| t.contains("Your stay at Hanok is confirmed")), "{texts:?}");
     let mut alerts = Vec::new();
@@ -186,24 +195,35 @@ async fn a_booking_and_its_cancellation_show_everywhere_they_should(on: On) {
 
 async fn reviews_need_a_stay_come_once_per_stay_and_move_the_rating(on: On) {
     let dir = tempfile::tempdir().unwrap();
-    let clock = bnb::clock::ShiftedClock::new();
+    let clock = bnb_contexts::clock::ShiftedClock::new();
     let mut config = local_config(on, dir.path());
     config.clock = clock.clone();
     let running = start(config).await.unwrap();
     let c = Client::new(&running, dir.path());
-    let (_, room) = c.call(HOST, "POST", "/rooms", Some(json!({"title": "Loft", "city": "Busan", "address": "2 Haeundae-ro", "capacity": 2, "nightlyPrice": {"amount": 80000, "currency": "KRW"}}))).await;
+    let (_, room) = c
+        .call(
+            HOST,
+            "POST",
+            "/rooms",
+            Some(json!({"title": "Loft", "city": "Busan", "address": "2 Haeundae-ro", "capacity": 2, "nightlyPrice": {"amount": 80000, "currency": "KRW"}})),
+        )
+        .await;
     let room_id = room["roomId"].as_str().unwrap().to_owned();
     let reviews = format!("/rooms/{room_id}/reviews");
     let review = |rating: Value, text: &str| Some(json!({"rating": rating, "text": text}));
     assert_eq!(c.call(GUEST, "POST", &reviews, review(json!(5), "Great")).await.0, 403, "no stay, no review");
     assert_eq!(c.call(None, "POST", &reviews, review(json!(5), "Great")).await.0, 401);
-    let (status, _) = c.call(GUEST, "POST", "/reservations", Some(json!({"roomId": room_id, "checkIn": day(2), "checkOut": day(3), "guests": 1, "cardToken": "tok_visa"}))).await;
+    let (status, _) = c
+        .call(GUEST, "POST", "/reservations", Some(json!({"roomId": room_id, "checkIn": day(2), "checkOut": day(3), "guests": 1, "cardToken": "tok_visa"})))
+        .await;
     assert_eq!(status, 201);
     let (status, problem) = c.call(GUEST, "POST", &reviews, review(json!(5), "Great")).await;
     assert_eq!(status, 403, "a stay not yet over is not reviewed: {problem}");
     // Four days on (Asia/Seoul), the stay is over.
     clock.advance(std::time::Duration::from_secs(4 * 86_400));
-    for (rating, text, field) in [(json!(0), "x", "rating"), (json!(6), "x", "rating"), (json!("five"), "x", "rating"), (json!(4), &"가".repeat(2001) as &str, "text")] {
+    for (rating, text, field) in
+        [(json!(0), "x", "rating"), (json!(6), "x", "rating"), (json!("five"), "x", "rating"), (json!(4), &"가".repeat(2001) as &str, "text")]
+    {
         let (status, problem) = c.call(GUEST, "POST", &reviews, review(rating.clone(), text)).await;
         assert_eq!((status, problem["errors"][0]["field"].clone()), (400, json!(field)), "{rating} {problem}");
     }
@@ -231,11 +251,25 @@ async fn bookings_go_on_while_views_and_notifications_are_down(on: On) {
     config.paused = vec!["view-projector".into(), "notification-handler".into()];
     let running = start(config.clone()).await.unwrap();
     let c = Client::new(&running, dir.path());
-    let (_, room) = c.call(HOST, "POST", "/rooms", Some(json!({"title": "Cabin", "city": "Jeju", "address": "3 Jeju-ro", "capacity": 2, "nightlyPrice": {"amount": 50000, "currency": "KRW"}}))).await;
+    let (_, room) = c
+        .call(
+            HOST,
+            "POST",
+            "/rooms",
+            Some(json!({"title": "Cabin", "city": "Jeju", "address": "3 Jeju-ro", "capacity": 2, "nightlyPrice": {"amount": 50000, "currency": "KRW"}})),
+        )
+        .await;
     let room_id = room["roomId"].as_str().unwrap().to_owned();
     let mut ids = Vec::new();
     for i in 0..4 {
-        let (status, booked) = c.call(GUEST, "POST", "/reservations", Some(json!({"roomId": room_id, "checkIn": day(10 + 2 * i), "checkOut": day(11 + 2 * i), "guests": 1, "cardToken": "tok_visa"}))).await;
+        let (status, booked) = c
+            .call(
+                GUEST,
+                "POST",
+                "/reservations",
+                Some(json!({"roomId": room_id, "checkIn": day(10 + 2 * i), "checkOut": day(11 + 2 * i), "guests": 1, "cardToken": "tok_visa"})),
+            )
+            .await;
         assert_eq!(status, 201, "bookings succeed with the supporting consumers down");
         ids.push(booked["reservation"]["reservationId"].as_str().unwrap().to_owned());
     }
@@ -271,12 +305,12 @@ async fn project(on: On, events: &[Envelope]) -> (Vec<Item>, Vec<Item>) {
             On::Moto => (support::moto_table(spec).await, None),
         }
     };
-    let (views, d1) = table(bnb::tables::views()).await;
-    let (notifications, d2) = table(bnb::tables::notifications()).await;
+    let (views, d1) = table(bnb_contexts::tables::views()).await;
+    let (notifications, d2) = table(bnb_contexts::tables::notifications()).await;
     dirs.push(d1);
     dirs.push(d2);
     let (store, d3) = support::embedded_store();
-    let bus = bnb::messaging::embedded::EmbeddedBus::open(store).await.unwrap();
+    let bus = bnb_embedded::EmbeddedBus::open(store).await.unwrap();
     let projector = ViewProjector::new(views.clone());
     let notifier = NotificationHandler::new(notifications.clone(), Arc::new(bus.sms()) as Arc<dyn Sms>, Arc::new(bus.topic("alerts")) as Arc<dyn Topic>);
     for e in events {
@@ -288,7 +322,7 @@ async fn project(on: On, events: &[Envelope]) -> (Vec<Item>, Vec<Item>) {
         items.sort_by(|a, b| (a["pk"].as_str(), a["sk"].as_str()).cmp(&(b["pk"].as_str(), b["sk"].as_str())));
         items
     };
-    let fold = |changes: Vec<bnb::storage::StreamRecord>| {
+    let fold = |changes: Vec<bnb_contexts::storage::StreamRecord>| {
         let mut map = std::collections::BTreeMap::new();
         for c in changes {
             match c.new_image {
@@ -323,10 +357,15 @@ async fn events_out_of_order_and_twice_project_as_once_in_order(on: On) {
     let shuffled: Vec<Envelope> = [3, 2, 0, 3, 1, 2, 1, 0].iter().map(|i| in_order[*i].clone()).collect();
     let once = project(on, &in_order).await;
     let messy = project(on, &shuffled).await;
-    let strip_time = |items: Vec<Item>| items.into_iter().map(|mut i| {
-        i.remove("lastChangeAt");
-        i
-    }).collect::<Vec<_>>();
+    let strip_time = |items: Vec<Item>| {
+        items
+            .into_iter()
+            .map(|mut i| {
+                i.remove("lastChangeAt");
+                i
+            })
+            .collect::<Vec<_>>()
+    };
     assert_eq!(strip_time(messy.0), strip_time(once.0.clone()), "the same views");
     assert_eq!(messy.1, once.1, "the same notifications");
     let view = once.0.iter().find(|i| i["pk"] == "RESERVATION#01a20000-0000-7000-8000-0000000000aa").unwrap();

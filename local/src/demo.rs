@@ -17,7 +17,7 @@ struct Story<'a> {
     http: reqwest::Client,
     out: &'a mut dyn FnMut(String),
     step: usize,
-    clock: std::sync::Arc<bnb::clock::ShiftedClock>,
+    clock: std::sync::Arc<bnb_contexts::clock::ShiftedClock>,
 }
 
 impl Story<'_> {
@@ -26,7 +26,13 @@ impl Story<'_> {
         (self.out)(format!("\n{}. {text}", self.step));
     }
 
-    async fn call(&mut self, who: Option<(&str, &str)>, method: &str, path: &str, body: Option<Value>) -> Result<(u16, Value, reqwest::header::HeaderMap), DemoError> {
+    async fn call(
+        &mut self,
+        who: Option<(&str, &str)>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, Value, reqwest::header::HeaderMap), DemoError> {
         let mut request = self.http.request(method.parse()?, format!("{}{path}", self.running.url()));
         if let Some((sub, groups)) = who {
             request = request.bearer_auth(self.authority.mint(sub, &[groups.to_owned()], None, None, 3600)?);
@@ -83,7 +89,7 @@ fn expect(ok: bool, what: &str) -> Result<(), DemoError> {
 }
 
 fn day(days: i64) -> String {
-    bnb::domain::stay::format_date(bnb::clock::Clock::today(&bnb::clock::SystemClock) + time::Duration::days(days))
+    bnb_contexts::domain::stay::format_date(bnb_contexts::clock::Clock::today(&bnb_contexts::clock::SystemClock) + time::Duration::days(days))
 }
 
 const HANA: Option<(&str, &str)> = Some(("hana", "host"));
@@ -93,7 +99,7 @@ const JIWOO: Option<(&str, &str)> = Some(("jiwoo", "guest"));
 /// Runs the story on a system started from `config` (whose data folder should be fresh).
 pub async fn run(mut config: LocalConfig, out: &mut dyn FnMut(String)) -> Result<(), DemoError> {
     // The story jumps ahead in time (to after a stay, for its review) instead of waiting.
-    let clock = bnb::clock::ShiftedClock::new();
+    let clock = bnb_contexts::clock::ShiftedClock::new();
     config.clock = clock.clone();
     let running = start(config.clone()).await?;
     let authority = Authority::load_or_create(&config.data_dir)?;
@@ -132,7 +138,10 @@ async fn play(s: &mut Story<'_>) -> Result<(), DemoError> {
     let id = booked["reservation"]["reservationId"].as_str().unwrap_or_default().to_owned();
 
     s.say("Hana's dashboard shows the stay and the revenue (a CQRS view, fed by events)");
-    s.until(30, "the dashboard shows the stay", HANA, "/host/dashboard", |d| d["stays"].as_array().map(Vec::len) == Some(1) && d["revenue"][0]["net"] == 360_000).await?;
+    s.until(30, "the dashboard shows the stay", HANA, "/host/dashboard", |d| {
+        d["stays"].as_array().map(Vec::len) == Some(1) && d["revenue"][0]["net"] == 360_000
+    })
+    .await?;
 
     s.say("The notifications arrive: Minho's in English, Hana's in Korean (stored, texted, and published for KakaoTalk)");
     s.until(30, "Minho is told", MINHO, "/me/notifications", |n| n["items"][0]["text"].as_str().is_some_and(|t| t.contains("is confirmed"))).await?;

@@ -12,7 +12,7 @@ use axum::response::Response as AxumResponse;
 use axum::Router;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use bnb::http::Problem;
+use bnb_lambda::http::Problem;
 use http::{HeaderMap, Method, StatusCode};
 use lambda_http::Body;
 use serde_json::{json, Map, Value};
@@ -81,13 +81,17 @@ impl Gateway {
 async fn handle(State(gateway): State<Arc<Gateway>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, request: http::Request<AxumBody>) -> AxumResponse {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
-    let candidates: Vec<(&Route, BTreeMap<String, String>)> =
-        gateway.routes.iter().filter_map(|r| r.matches(&path).map(|p| (r, p))).collect();
+    let candidates: Vec<(&Route, BTreeMap<String, String>)> = gateway.routes.iter().filter_map(|r| r.matches(&path).map(|p| (r, p))).collect();
     let Some((route, params)) = candidates.iter().find(|(r, _)| r.method == parts.method).cloned() else {
         return if candidates.is_empty() {
             problem(Problem::new(StatusCode::NOT_FOUND, "no-route", "No such route", format!("bnb has no route for {path}.")))
         } else {
-            problem(Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", format!("{} is not allowed on {path}.", parts.method)))
+            problem(Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                format!("{} is not allowed on {path}.", parts.method),
+            ))
         };
     };
     let Some(function) = gateway.functions.get(route.function.as_str()).cloned() else {
@@ -105,7 +109,12 @@ async fn handle(State(gateway): State<Arc<Gateway>>, ConnectInfo(peer): ConnectI
     let bytes = match to_bytes(body, BODY_LIMIT).await {
         Ok(bytes) => bytes,
         Err(_) => {
-            return problem(Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", "The body is too large", format!("API Gateway takes at most {BODY_LIMIT} bytes.")));
+            return problem(Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "The body is too large",
+                format!("API Gateway takes at most {BODY_LIMIT} bytes."),
+            ));
         }
     };
     let event = api_gateway_event(route, &params, &parts.method, &parts.uri, &parts.headers, &bytes, claims, peer);

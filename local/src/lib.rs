@@ -7,7 +7,7 @@ pub mod functions;
 pub mod gateway;
 pub mod pump;
 pub mod runtime;
-pub mod wiring;
 pub mod template;
+pub mod wiring;
 
 pub use runtime::{start, LocalConfig, Running};

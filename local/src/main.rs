@@ -125,8 +125,8 @@ async fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Up { port, log_format, visibility_timeout, pause } => {
             match log_format {
-                LogFormat::Pretty => bnb::telemetry::init_pretty(),
-                LogFormat::Json => bnb::telemetry::init_json(),
+                LogFormat::Pretty => bnb_lambda::telemetry::init_pretty(),
+                LogFormat::Json => bnb_lambda::telemetry::init_json(),
             }
             let config = LocalConfig {
                 data_dir: cli.data_dir.clone(),
@@ -136,7 +136,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 visibility_override: visibility_timeout.map(Duration::from_secs),
                 prefix: cli.prefix.clone(),
                 paused: pause.clone(),
-                clock: bnb::clock::system(),
+                clock: bnb_contexts::clock::system(),
             };
             let running = start(config).await?;
             for w in &running.wired {
@@ -166,8 +166,8 @@ async fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Status => {
             let topology = Topology::load(&cli.template)?;
-            let store = bnb::storage::embedded::EmbeddedStore::open(database_path(&cli.data_dir))?;
-            let wiring = Wiring::build(&backend(&cli), &store, &topology, None, &cli.prefix, bnb::clock::system()).await?;
+            let store = bnb_embedded::EmbeddedStore::open(database_path(&cli.data_dir))?;
+            let wiring = Wiring::build(&backend(&cli), &store, &topology, None, &cli.prefix, bnb_contexts::clock::system()).await?;
             let checkpoints = bnb_local::pump::Checkpoints::open(store.clone()).await?;
             println!("{:<36} {:>8} {:>9}", "queue", "messages", "in flight");
             for (name, queue) in &wiring.queues {
@@ -186,7 +186,12 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 }
             }
             if let Ok(reservations) = wiring.table("reservations") {
-                let breaker = bnb::payments::CircuitBreaker::new(reservations, "payment", bnb::payments::BreakerConfig::default(), bnb::clock::system());
+                let breaker = bnb_contexts::payments::CircuitBreaker::new(
+                    reservations,
+                    "payment",
+                    bnb_contexts::payments::BreakerConfig::default(),
+                    bnb_contexts::clock::system(),
+                );
                 let state = breaker.read().await?;
                 println!("\npayment breaker: {:?} (failures in window: {})", state.state, state.failures);
             }
@@ -194,8 +199,8 @@ async fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Dlq { command } => {
             let topology = Topology::load(&cli.template)?;
-            let store = bnb::storage::embedded::EmbeddedStore::open(database_path(&cli.data_dir))?;
-            let wiring = Wiring::build(&backend(&cli), &store, &topology, None, &cli.prefix, bnb::clock::system()).await?;
+            let store = bnb_embedded::EmbeddedStore::open(database_path(&cli.data_dir))?;
+            let wiring = Wiring::build(&backend(&cli), &store, &topology, None, &cli.prefix, bnb_contexts::clock::system()).await?;
             let dlqs = dead_letter_queues(&topology);
             match command {
                 DlqCommand::List => {
@@ -223,7 +228,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
                     let [source] = sources.as_slice() else {
                         return Err(format!("{queue} takes messages from {sources:?}; redrive needs exactly one source queue").into());
                     };
-                    let moved = bnb::messaging::redrive(wiring.queue(queue)?.as_ref(), wiring.queue(source)?.as_ref(), 100_000).await?;
+                    let moved = bnb_contexts::messaging::redrive(wiring.queue(queue)?.as_ref(), wiring.queue(source)?.as_ref(), 100_000).await?;
                     println!("moved {moved} message(s) from {queue} back to {source}");
                     Ok(())
                 }

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use bnb::messaging::{Attributes, Queue, ReceivedMessage};
-use bnb::storage::embedded::EmbeddedStore;
-use bnb::storage::lambda_event::stream_event;
-use bnb::storage::{StorageError, StreamPosition, StreamRecord, Table};
+use bnb_contexts::messaging::{Attributes, Queue, ReceivedMessage};
+use bnb_contexts::storage::{StorageError, StreamPosition, StreamRecord, Table};
+use bnb_embedded::EmbeddedStore;
+use bnb_lambda::stream_event::stream_event;
 use rusqlite::{params, OptionalExtension};
 use serde_json::json;
 use tokio::sync::watch;
@@ -221,7 +221,7 @@ impl QueuePump {
         .await
     }
 
-    async fn step(&self) -> Result<bool, bnb::messaging::MessagingError> {
+    async fn step(&self) -> Result<bool, bnb_contexts::messaging::MessagingError> {
         let messages = self.queue.receive(self.batch_size).await?;
         if messages.is_empty() {
             return Ok(false);
@@ -231,11 +231,8 @@ impl QueuePump {
             // The function failed as a whole: every message comes back after its timeout.
             return Ok(true);
         };
-        let failed: HashSet<String> = if self.report_failures {
-            response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect()
-        } else {
-            HashSet::new()
-        };
+        let failed: HashSet<String> =
+            if self.report_failures { response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect() } else { HashSet::new() };
         for message in &messages {
             if !failed.contains(&message.message_id) {
                 self.queue.delete(&message.receipt_handle).await?;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bnb::storage::embedded::EmbeddedStore;
+use bnb_embedded::EmbeddedStore;
 use http::Method;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -35,13 +35,22 @@ pub struct LocalConfig {
     /// that is down. Their messages wait in their queues.
     pub paused: Vec<String>,
     /// Where every function's time comes from (the system's; a demo may move it ahead).
-    pub clock: bnb::clock::SharedClock,
+    pub clock: bnb_contexts::clock::SharedClock,
 }
 
 impl LocalConfig {
     /// Embedded backend, a free port.
     pub fn new(data_dir: impl Into<PathBuf>, template: impl Into<PathBuf>) -> Self {
-        LocalConfig { data_dir: data_dir.into(), template: template.into(), port: 0, backend: Backend::Embedded, visibility_override: None, prefix: String::new(), paused: Vec::new(), clock: bnb::clock::system() }
+        LocalConfig {
+            data_dir: data_dir.into(),
+            template: template.into(),
+            port: 0,
+            backend: Backend::Embedded,
+            visibility_override: None,
+            prefix: String::new(),
+            paused: Vec::new(),
+            clock: bnb_contexts::clock::system(),
+        }
     }
 }
 
@@ -113,7 +122,14 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
                     let method: Method = method.parse().map_err(|_| format!("function {}: bad method {method}", decl.logical_id))?;
                     routes.push(Route::new(method, path, &decl.logical_id, *authorized));
                     http_functions.insert(decl.logical_id.clone(), f.clone());
-                    wired.push(Wired { function: decl.binary.clone(), trigger: format!("HTTP {} {path}{}", routes.last().map(|r| r.method.to_string()).unwrap_or_default(), if *authorized { "" } else { " (no auth)" }) });
+                    wired.push(Wired {
+                        function: decl.binary.clone(),
+                        trigger: format!(
+                            "HTTP {} {path}{}",
+                            routes.last().map(|r| r.method.to_string()).unwrap_or_default(),
+                            if *authorized { "" } else { " (no auth)" }
+                        ),
+                    });
                 }
                 (Trigger::Stream { .. } | Trigger::Sqs { .. } | Trigger::Schedule { .. }, _) if paused => {
                     wired.push(Wired { function: decl.binary.clone(), trigger: "paused".into() });

@@ -55,11 +55,28 @@ pub struct SubscriptionDecl {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Trigger {
-    Http { method: String, path: String, authorized: bool },
-    Stream { table: String, batch_size: usize, maximum_retry_attempts: u32, bisect_on_error: bool, on_failure: Option<String>, report_failures: bool },
-    Sqs { queue: String, batch_size: usize, report_failures: bool },
+    Http {
+        method: String,
+        path: String,
+        authorized: bool,
+    },
+    Stream {
+        table: String,
+        batch_size: usize,
+        maximum_retry_attempts: u32,
+        bisect_on_error: bool,
+        on_failure: Option<String>,
+        report_failures: bool,
+    },
+    Sqs {
+        queue: String,
+        batch_size: usize,
+        report_failures: bool,
+    },
     /// EventBridge `rate(...)`.
-    Schedule { every: std::time::Duration },
+    Schedule {
+        every: std::time::Duration,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -176,10 +193,7 @@ fn function(id: &str, resource: &Value, props: &Value, globals: &Value) -> Resul
     let mut triggers = Vec::new();
     for (name, event) in props.get("Events").and_then(Value::as_object).cloned().unwrap_or_default() {
         let p = event.get("Properties").cloned().unwrap_or(Value::Null);
-        let reports = p
-            .get("FunctionResponseTypes")
-            .and_then(Value::as_array)
-            .is_some_and(|l| l.iter().any(|t| t.as_str() == Some("ReportBatchItemFailures")));
+        let reports = p.get("FunctionResponseTypes").and_then(Value::as_array).is_some_and(|l| l.iter().any(|t| t.as_str() == Some("ReportBatchItemFailures")));
         let trigger = match event.get("Type").and_then(Value::as_str).unwrap_or_default() {
             "HttpApi" => Trigger::Http {
                 method: p.get("Method").and_then(Value::as_str).unwrap_or("ANY").to_uppercase(),
@@ -304,8 +318,12 @@ impl Resolver<'_> {
         Value::String(match (self.resource_type(id), attr) {
             (Some("AWS::SQS::Queue"), "Arn") => format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"),
             (Some("AWS::SQS::Queue"), "QueueName") => name,
-            (Some("AWS::DynamoDB::Table"), "Arn") => format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"),
-            (Some("AWS::DynamoDB::Table"), "StreamArn") => format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}/stream/local"),
+            (Some("AWS::DynamoDB::Table"), "Arn") => {
+                format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}")
+            }
+            (Some("AWS::DynamoDB::Table"), "StreamArn") => {
+                format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}/stream/local")
+            }
             (Some("AWS::SNS::Topic"), "TopicName") => name,
             (Some("AWS::SNS::Topic"), _) => format!("arn:aws:sns:{REGION}:{ACCOUNT}:{name}"),
             _ => format!("arn:aws:local:{REGION}:{ACCOUNT}:{id}.{attr}"),
@@ -317,7 +335,9 @@ impl Resolver<'_> {
         let mut rest = text;
         while let Some(start) = rest.find("${") {
             out.push_str(&rest[..start]);
-            let Some(end) = rest[start..].find('}') else { break };
+            let Some(end) = rest[start..].find('}') else {
+                break;
+            };
             let name = &rest[start + 2..start + end];
             let value = match vars.get(name) {
                 Some(v) => scalar_text(&self.resolve(v)),
@@ -384,7 +404,15 @@ fn to_json(value: serde_yaml_ng::Value) -> Value {
         Y::Sequence(s) => Value::Array(s.into_iter().map(to_json).collect()),
         Y::Mapping(m) => Value::Object(
             m.into_iter()
-                .map(|(k, v)| (match k { Y::String(s) => s, other => scalar_text(&to_json(other)) }, to_json(v)))
+                .map(|(k, v)| {
+                    (
+                        match k {
+                            Y::String(s) => s,
+                            other => scalar_text(&to_json(other)),
+                        },
+                        to_json(v),
+                    )
+                })
                 .collect(),
         ),
         Y::Tagged(tagged) => {
@@ -491,13 +519,28 @@ Resources:
         assert_eq!(t.tables[0].indexes, ["gsi1"]);
         let q = t.queue("work-queue").unwrap();
         assert_eq!((q.visibility_timeout_seconds, q.dlq.as_deref(), q.max_receive_count), (60, Some("work-dlq"), Some(5)));
-        assert_eq!(t.subscriptions[0], SubscriptionDecl { topic: "events".into(), queue: "work-queue".into(), filter_policy: Some(serde_json::json!({"eventType": ["RoomRegistered"]})), raw: true });
+        assert_eq!(
+            t.subscriptions[0],
+            SubscriptionDecl {
+                topic: "events".into(),
+                queue: "work-queue".into(),
+                filter_policy: Some(serde_json::json!({"eventType": ["RoomRegistered"]})),
+                raw: true
+            }
+        );
         let f = t.function("worker").unwrap();
         assert_eq!(f.timeout_seconds, 7);
         assert_eq!(f.environment["ROOMS_TABLE"], "rooms");
         assert_eq!(f.environment["TOPIC"], "arn:aws:sns:local:000000000000:events");
         assert_eq!(f.environment["NAME"], "bnb-dev-local");
-        assert!(f.triggers.contains(&Trigger::Stream { table: "rooms".into(), batch_size: 25, maximum_retry_attempts: 3, bisect_on_error: false, on_failure: Some("work-dlq".into()), report_failures: true }));
+        assert!(f.triggers.contains(&Trigger::Stream {
+            table: "rooms".into(),
+            batch_size: 25,
+            maximum_retry_attempts: 3,
+            bisect_on_error: false,
+            on_failure: Some("work-dlq".into()),
+            report_failures: true
+        }));
         assert!(f.triggers.contains(&Trigger::Sqs { queue: "work-queue".into(), batch_size: 4, report_failures: false }));
         assert!(Topology::parse("Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties: {}\n").is_err(), "no binary");
     }

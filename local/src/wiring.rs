@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bnb::messaging::aws::{SnsSms, SnsTopic, SqsQueue};
-use bnb::messaging::embedded::{EmbeddedBus, QueueSettings};
-use bnb::messaging::{Queue, Sms, Topic};
-use bnb::storage::dynamodb::DynamoTable;
-use bnb::storage::embedded::EmbeddedStore;
-use bnb::storage::{Table, TableSpec};
+use bnb_aws_sns::{SnsSms, SnsTopic};
+use bnb_aws_sqs::SqsQueue;
+use bnb_contexts::messaging::{Queue, Sms, Topic};
+use bnb_contexts::storage::{Table, TableSpec};
+use bnb_embedded::EmbeddedStore;
+use bnb_embedded::{EmbeddedBus, QueueSettings};
 
 use crate::template::Topology;
 
@@ -32,7 +32,7 @@ pub struct Wiring {
     /// The embedded bus, when that is the backend (for reading sent SMS).
     pub bus: Option<EmbeddedBus>,
     /// Every function's clock.
-    pub clock: bnb::clock::SharedClock,
+    pub clock: bnb_contexts::clock::SharedClock,
 }
 
 pub type WiringError = Box<dyn std::error::Error + Send + Sync>;
@@ -47,7 +47,7 @@ impl Wiring {
         topology: &Topology,
         visibility_override: Option<std::time::Duration>,
         prefix: &str,
-        clock: bnb::clock::SharedClock,
+        clock: bnb_contexts::clock::SharedClock,
     ) -> Result<Wiring, WiringError> {
         let spec = |name: &str, indexes: &[String]| indexes.iter().fold(TableSpec::new(name), |s, i| s.with_index(i));
         let visibility = |seconds: u32| visibility_override.map(|d| d.as_millis() as i64).unwrap_or(seconds as i64 * 1000);
@@ -88,7 +88,7 @@ impl Wiring {
                 Ok(wiring)
             }
             Backend::Aws { endpoint } => {
-                let config = bnb::config::aws_sdk_config_for(endpoint).await;
+                let config = bnb_lambda::aws::aws_sdk_config_for(endpoint).await;
                 let mut wiring = Wiring {
                     tables: BTreeMap::new(),
                     topics: BTreeMap::new(),
@@ -98,7 +98,7 @@ impl Wiring {
                     clock: clock.clone(),
                 };
                 for t in &topology.tables {
-                    let table = DynamoTable::new(&config, spec(&format!("{prefix}{}", t.name), &t.indexes));
+                    let table = bnb_aws_dynamodb_streams::streaming_table(&config, spec(&format!("{prefix}{}", t.name), &t.indexes));
                     table.ensure_exists().await?;
                     wiring.tables.insert(t.name.clone(), Arc::new(table));
                 }
@@ -112,7 +112,9 @@ impl Wiring {
                 for q in &queues {
                     let seconds = visibility_override.map(|d| d.as_secs().max(1) as u32).unwrap_or(q.visibility_timeout_seconds);
                     let redrive = match (&q.dlq, q.max_receive_count) {
-                        (Some(dlq), Some(count)) => Some((sqs.get(dlq).ok_or_else(|| format!("queue {} names DLQ {dlq}, which is not declared", q.name))?, count)),
+                        (Some(dlq), Some(count)) => {
+                            Some((sqs.get(dlq).ok_or_else(|| format!("queue {} names DLQ {dlq}, which is not declared", q.name))?, count))
+                        }
                         _ => None,
                     };
                     let queue = SqsQueue::ensure(&config, &format!("{prefix}{}", q.name), seconds, redrive).await?;

@@ -16,7 +16,15 @@ fn bnb_local(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
 #[test]
 fn every_subcommand_answers_help() {
     let dir = tempfile::tempdir().unwrap();
-    for args in [&["--help"][..], &["up", "--help"], &["token", "--help"], &["demo", "--help"], &["status", "--help"], &["dlq", "--help"], &["dlq", "redrive", "--help"]] {
+    for args in [
+        &["--help"][..],
+        &["up", "--help"],
+        &["token", "--help"],
+        &["demo", "--help"],
+        &["status", "--help"],
+        &["dlq", "--help"],
+        &["dlq", "redrive", "--help"],
+    ] {
         let (ok, out, _) = bnb_local(dir.path(), args);
         assert!(ok && out.contains("Usage"), "{args:?}");
     }

@@ -9,10 +9,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bnb::messaging::FilterPolicy;
-use bnb::outbox::envelope_of;
-use bnb::storage::embedded::EmbeddedStore;
-use bnb::storage::{Item, Key, StreamPosition, Table};
+use bnb_contexts::messaging::FilterPolicy;
+use bnb_contexts::outbox::envelope_of;
+use bnb_contexts::storage::{Item, Key, StreamPosition, Table};
+use bnb_embedded::EmbeddedStore;
 use bnb_local::auth::Authority;
 use bnb_local::template::Topology;
 use serde_json::{json, Value};
@@ -40,7 +40,19 @@ fn spawn(dir: &Path, port: u16, log: &str) -> Child {
     let log = std::fs::File::create(dir.join(log)).expect("log file");
     let template = short_lease_template(dir);
     Command::new(env!("CARGO_BIN_EXE_bnb-local"))
-        .args(["--data-dir", dir.to_str().unwrap(), "--template", template.to_str().unwrap(), "up", "--port", &port.to_string(), "--log-format", "json", "--visibility-timeout", "1"])
+        .args([
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--template",
+            template.to_str().unwrap(),
+            "up",
+            "--port",
+            &port.to_string(),
+            "--log-format",
+            "json",
+            "--visibility-timeout",
+            "1",
+        ])
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -59,7 +71,7 @@ async fn wait_ready(base: &str) {
 }
 
 fn day(days: i64) -> String {
-    bnb::domain::stay::format_date(bnb::clock::Clock::today(&bnb::clock::SystemClock) + time::Duration::days(days))
+    bnb_contexts::domain::stay::format_date(bnb_contexts::clock::Clock::today(&bnb_contexts::clock::SystemClock) + time::Duration::days(days))
 }
 
 /// What a client was finally told for one key.
@@ -105,7 +117,13 @@ async fn cancel(http: &reqwest::Client, base: &str, token: &str, id: &str) {
 }
 
 /// `count` keyed bookings (and some cancellations), 8 clients at a time.
-fn load(base: &str, authority: &Authority, rooms: &[String], count: usize, told: Arc<tokio::sync::Mutex<BTreeMap<String, Told>>>) -> tokio::task::JoinHandle<()> {
+fn load(
+    base: &str,
+    authority: &Authority,
+    rooms: &[String],
+    count: usize,
+    told: Arc<tokio::sync::Mutex<BTreeMap<String, Told>>>,
+) -> tokio::task::JoinHandle<()> {
     let (base, authority, rooms) = (base.to_owned(), authority.clone(), rooms.to_vec());
     tokio::spawn(async move {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
@@ -121,7 +139,9 @@ fn load(base: &str, authority: &Authority, rooms: &[String], count: usize, told:
             tasks.push(tokio::spawn(async move {
                 let _permit = permit;
                 let key = format!("key-{i}");
-                let Some(answer) = book(http.clone(), base.clone(), token.clone(), key.clone(), body).await else { return };
+                let Some(answer) = book(http.clone(), base.clone(), token.clone(), key.clone(), body).await else {
+                    return;
+                };
                 if answer.status == 201 && r % 4 == 0 {
                     if let Some(id) = answer.body["reservation"]["reservationId"].as_str() {
                         cancel(&http, &base, &token, id).await;
@@ -206,12 +226,15 @@ async fn kill_dash_nine_loses_nothing_and_doubles_nothing() {
 
     // Holds whose booking died with the process expire (as expire-holds does a while later).
     let store = EmbeddedStore::open(bnb_local::runtime::database_path(dir.path())).unwrap();
-    let reservations = store.table(bnb::tables::reservations());
-    let a_day_later = bnb::clock::ManualClock::starting_now();
+    let reservations = store.table(bnb_contexts::tables::reservations());
+    let a_day_later = bnb_contexts::clock::ManualClock::starting_now();
     a_day_later.advance(std::time::Duration::from_secs(86_400));
-    bnb::reservations::expire_holds(&bnb::reservations::ReservationStore::new(Arc::new(reservations.clone()), a_day_later), &bnb::events::Causation::request("crash-test"))
-        .await
-        .unwrap();
+    bnb_contexts::reservations::expire_holds(
+        &bnb_contexts::reservations::ReservationStore::new(Arc::new(reservations.clone()), a_day_later),
+        &bnb_contexts::events::Causation::request("crash-test"),
+    )
+    .await
+    .unwrap();
     drop(store);
 
     // A last start, in process, to drain every stream and queue.
@@ -254,9 +277,9 @@ async fn kill_dash_nine_loses_nothing_and_doubles_nothing() {
     // Invariant 1.
     let mut taken: HashSet<(String, String)> = HashSet::new();
     for r in bookings.iter().filter(|r| r["status"] == "CONFIRMED") {
-        let stay = bnb::domain::Stay::parse(r["checkIn"].as_str().unwrap(), r["checkOut"].as_str().unwrap()).unwrap();
+        let stay = bnb_contexts::domain::Stay::parse(r["checkIn"].as_str().unwrap(), r["checkOut"].as_str().unwrap()).unwrap();
         for night in stay.each_night() {
-            assert!(taken.insert((r["roomId"].as_str().unwrap().to_owned(), bnb::domain::stay::format_date(night))), "a night booked twice");
+            assert!(taken.insert((r["roomId"].as_str().unwrap().to_owned(), bnb_contexts::domain::stay::format_date(night))), "a night booked twice");
         }
     }
     assert_eq!(all_reservations.values().filter(|i| kind(i, "night-lock")).count(), taken.len(), "locks match the confirmed nights exactly");
@@ -274,7 +297,10 @@ async fn kill_dash_nine_loses_nothing_and_doubles_nothing() {
         .subscriptions
         .iter()
         .filter_map(|s| {
-            let function = topology.functions.iter().find(|f| f.triggers.iter().any(|t| matches!(t, bnb_local::template::Trigger::Sqs { queue, .. } if queue == &s.queue)))?;
+            let function = topology
+                .functions
+                .iter()
+                .find(|f| f.triggers.iter().any(|t| matches!(t, bnb_local::template::Trigger::Sqs { queue, .. } if queue == &s.queue)))?;
             let own = match function.binary.as_str() {
                 "view-projector" => "views",
                 "room-handler" => "rooms",
@@ -327,8 +353,11 @@ async fn kill_dash_nine_loses_nothing_and_doubles_nothing() {
     let expected: usize = events
         .iter()
         .map(|e| match e.event_type {
-            bnb::events::EventType::ReservationConfirmed | bnb::events::EventType::ReservationCancelled => 2,
-            bnb::events::EventType::PaymentRefunded | bnb::events::EventType::ReservationAborted | bnb::events::EventType::RoomDeleted | bnb::events::EventType::ReviewWritten => 1,
+            bnb_contexts::events::EventType::ReservationConfirmed | bnb_contexts::events::EventType::ReservationCancelled => 2,
+            bnb_contexts::events::EventType::PaymentRefunded
+            | bnb_contexts::events::EventType::ReservationAborted
+            | bnb_contexts::events::EventType::RoomDeleted
+            | bnb_contexts::events::EventType::ReviewWritten => 1,
             _ => 0,
         })
         .sum();
@@ -340,7 +369,11 @@ async fn kill_dash_nine_loses_nothing_and_doubles_nothing() {
         let pk = r["idempotencyPk"].as_str().expect("every booking of this load has a key");
         let key = pk.splitn(3, '#').nth(2).unwrap();
         let answer = told.get(key).unwrap_or_else(|| panic!("{pk} ({key}) was never answered; {} keys told", told.len()));
-        assert_eq!((answer.status, answer.body["reservation"]["reservationId"].as_str()), (201, r["reservationId"].as_str()), "{key}: the client was told {answer:?} of its booking {r:?}");
+        assert_eq!(
+            (answer.status, answer.body["reservation"]["reservationId"].as_str()),
+            (201, r["reservationId"].as_str()),
+            "{key}: the client was told {answer:?} of its booking {r:?}"
+        );
         answered += 1;
     }
     assert_eq!(told.values().filter(|t| t.status == 201).count(), answered, "every 201 is a booking");
@@ -350,6 +383,11 @@ async fn kill_dash_nine_loses_nothing_and_doubles_nothing() {
         let depth = queue.depth().await.unwrap();
         assert_eq!(depth.visible + depth.in_flight, 0, "{} holds messages", queue.name());
     }
-    println!("crash safety: {BOOKINGS} keyed bookings, {kills} SIGKILLs, {} confirmed or cancelled, {} events, {} notifications checked", answered, events.len(), notifications.len());
+    println!(
+        "crash safety: {BOOKINGS} keyed bookings, {kills} SIGKILLs, {} confirmed or cancelled, {} events, {} notifications checked",
+        answered,
+        events.len(),
+        notifications.len()
+    );
     running.stop().await.unwrap();
 }

@@ -10,13 +10,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use bnb::events::Causation;
-use bnb::http::Caller;
-use bnb::payments::invoker::InProcessInvoker;
-use bnb::payments::{BreakerConfig, CircuitBreaker, FaultConfig, PaymentService};
-use bnb::reservations::{PlaceReservation, PlaceReservationRequest, ReservationSettings, ReservationStore};
-use bnb::rooms::RoomStore;
-use bnb::storage::{Item, Key, Page, Query, StorageError, StreamBatch, StreamPosition, Table, WriteOp};
+use bnb_contexts::domain::Actor;
+use bnb_contexts::events::Causation;
+use bnb_contexts::payments::invoker::InProcessInvoker;
+use bnb_contexts::payments::{BreakerConfig, CircuitBreaker, FaultConfig, PaymentService};
+use bnb_contexts::reservations::{PlaceReservation, PlaceReservationRequest, ReservationSettings, ReservationStore};
+use bnb_contexts::rooms::RoomStore;
+use bnb_contexts::storage::{Item, Key, Page, Query, StorageError, StreamBatch, StreamPosition, Table, WriteOp};
 use bnb_local::auth::Authority;
 use bnb_local::{start, LocalConfig};
 use serde_json::{json, Value};
@@ -27,7 +27,7 @@ fn pct(samples: &mut [Duration], p: f64) -> f64 {
 }
 
 fn day(days: i64) -> String {
-    bnb::domain::stay::format_date(bnb::clock::Clock::today(&bnb::clock::SystemClock) + time::Duration::days(days))
+    bnb_contexts::domain::stay::format_date(bnb_contexts::clock::Clock::today(&bnb_contexts::clock::SystemClock) + time::Duration::days(days))
 }
 
 /// Counts what passes through the table port.
@@ -68,27 +68,35 @@ fn counting(inner: Arc<dyn Table>) -> Arc<Counting> {
 
 async fn cost_of_one_booking() {
     let dir = tempfile::tempdir().expect("dir");
-    let store = bnb::storage::embedded::EmbeddedStore::open(dir.path().join("bnb.db")).expect("store");
-    let rooms = counting(Arc::new(store.table(bnb::tables::rooms())));
-    let reservations = counting(Arc::new(store.table(bnb::tables::reservations())));
-    let payments = counting(Arc::new(store.table(bnb::tables::payments())));
+    let store = bnb_embedded::EmbeddedStore::open(dir.path().join("bnb.db")).expect("store");
+    let rooms = counting(Arc::new(store.table(bnb_contexts::tables::rooms())));
+    let reservations = counting(Arc::new(store.table(bnb_contexts::tables::reservations())));
+    let payments = counting(Arc::new(store.table(bnb_contexts::tables::payments())));
     let room_store = RoomStore::new(rooms.clone());
-    let host = Caller { user_id: bnb::domain::UserId::new("hana"), groups: vec!["host".into()], phone: None, locale: None };
-    let input = bnb::domain::room::RoomInput { title: "Hanok".into(), city: "Seoul".into(), address: "1".into(), capacity: 2, price_amount: 100_000, price_currency: "KRW".into(), ..Default::default() };
-    let room = bnb::rooms::register_room(&room_store, &host, input, &Causation::request("bench")).await.expect("room");
+    let host = Actor::new(bnb_contexts::domain::UserId::new("hana"), vec!["host".into()]);
+    let input = bnb_contexts::domain::room::RoomInput {
+        title: "Hanok".into(),
+        city: "Seoul".into(),
+        address: "1".into(),
+        capacity: 2,
+        price_amount: 100_000,
+        price_currency: "KRW".into(),
+        ..Default::default()
+    };
+    let room = bnb_contexts::rooms::register_room(&room_store, &host, input, &Causation::request("bench")).await.expect("room");
     let service = PaymentService::new(payments.clone(), FaultConfig::default());
     let invoker = InProcessInvoker::new(Arc::new(move |payload| {
         let service = service.clone();
         Box::pin(async move { process_payment::handle(&service, payload).await.and_then(|r| serde_json::to_value(r).map_err(|e| e.to_string())) })
     }));
     let place = PlaceReservation {
-        reservations: ReservationStore::new(reservations.clone(), bnb::clock::system()),
+        reservations: ReservationStore::new(reservations.clone(), bnb_contexts::clock::system()),
         rooms: room_store,
         payments: Arc::new(invoker),
-        breaker: Arc::new(CircuitBreaker::new(reservations.clone(), "payment", BreakerConfig::default(), bnb::clock::system())),
+        breaker: Arc::new(CircuitBreaker::new(reservations.clone(), "payment", BreakerConfig::default(), bnb_contexts::clock::system())),
         settings: ReservationSettings::default(),
     };
-    let guest = Caller { user_id: bnb::domain::UserId::new("minho"), groups: vec!["guest".into()], phone: None, locale: None };
+    let guest = Actor::new(bnb_contexts::domain::UserId::new("minho"), vec!["guest".into()]);
     // Warm the breaker's cache as a running instance has it, then count one 2-night booking.
     let _ = place.breaker.acquire_peek().await;
     for t in [&rooms, &reservations, &payments] {
@@ -97,8 +105,15 @@ async fn cost_of_one_booking() {
         }
     }
     let request = PlaceReservationRequest { room_id: room.id.to_string(), check_in: day(5), check_out: day(7), guests: 1, card_token: "tok_visa".into() };
-    let render = |_: &Result<bnb::reservations::Placed, bnb::reservations::ReservationError>| bnb::reservations::StoredAnswer { status: 201, body: String::new(), headers: Default::default() };
-    place.place(&guest, &request, bnb::reservations::Attempt { cause: &Causation::request("bench"), claim: None, render: &render }).await.expect("booked");
+    let render = |_: &Result<bnb_contexts::reservations::Placed, bnb_contexts::reservations::ReservationError>| bnb_contexts::reservations::StoredAnswer {
+        status: 201,
+        body: String::new(),
+        headers: Default::default(),
+    };
+    place
+        .place(&guest, &request, bnb_contexts::reservations::Attempt { cause: &Causation::request("bench"), claim: None, render: &render })
+        .await
+        .expect("booked");
     println!("one booking of 2 nights (breaker state cached), table port calls:");
     for (name, t) in [("rooms", &rooms), ("reservations", &reservations), ("payments", &payments)] {
         println!(
@@ -151,7 +166,9 @@ async fn main() {
                 let batch = table.read_stream(&position, 1000).await.expect("read");
                 let now = Instant::now();
                 for r in &batch.records {
-                    let wanted = |i: &&Item| i.get("kind").and_then(Value::as_str) == Some(kind) && i.get("pk").and_then(Value::as_str).is_some_and(|p| p.starts_with(pk));
+                    let wanted = |i: &&Item| {
+                        i.get("kind").and_then(Value::as_str) == Some(kind) && i.get("pk").and_then(Value::as_str).is_some_and(|p| p.starts_with(pk))
+                    };
                     if let Some(image) = r.new_image.as_ref().filter(wanted) {
                         let id = image.get(field).map(|v| v.to_string().trim_matches('"').to_owned()).unwrap_or_default();
                         seen.entry(id).or_insert(now);
@@ -186,7 +203,17 @@ async fn main() {
     let mut to_notification: Vec<Duration> = sent.iter().filter_map(|(id, t0)| told.get(id).map(|t| t.duration_since(*t0))).collect();
     println!("\n{bookings} bookings over HTTP, {per_second} a second:");
     println!("  POST /reservations      p50 {:>7.2} ms   p99 {:>7.2} ms", pct(&mut latencies, 0.5), pct(&mut latencies, 0.99));
-    println!("  booking -> dashboard    p50 {:>7.2} ms   p99 {:>7.2} ms   ({} seen)", pct(&mut to_dashboard, 0.5), pct(&mut to_dashboard, 0.99), to_dashboard.len());
-    println!("  booking -> notification p50 {:>7.2} ms   p99 {:>7.2} ms   ({} seen)", pct(&mut to_notification, 0.5), pct(&mut to_notification, 0.99), to_notification.len());
+    println!(
+        "  booking -> dashboard    p50 {:>7.2} ms   p99 {:>7.2} ms   ({} seen)",
+        pct(&mut to_dashboard, 0.5),
+        pct(&mut to_dashboard, 0.99),
+        to_dashboard.len()
+    );
+    println!(
+        "  booking -> notification p50 {:>7.2} ms   p99 {:>7.2} ms   ({} seen)",
+        pct(&mut to_notification, 0.5),
+        pct(&mut to_notification, 0.99),
+        to_notification.len()
+    );
     running.stop().await.expect("stop");
 }

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use bnb::storage::StreamPosition;
+use bnb_contexts::storage::StreamPosition;
 use bnb_local::auth::Authority;
 use bnb_local::{start, LocalConfig};
 use serde_json::{json, Value};

@@ -6,10 +6,10 @@
 
 use std::time::{Duration, Instant};
 
-use bnb::domain::room::{Room, RoomDetails, RoomInput};
-use bnb::domain::UserId;
-use bnb::rooms::RoomStore;
-use bnb::storage::{Table, WriteOp};
+use bnb_contexts::domain::room::{Room, RoomDetails, RoomInput};
+use bnb_contexts::domain::UserId;
+use bnb_contexts::rooms::RoomStore;
+use bnb_contexts::storage::{Table, WriteOp};
 use bnb_local::{start, LocalConfig};
 
 async fn seed(rooms: &dyn Table, city: &str, n: usize) {
@@ -55,7 +55,10 @@ async fn main() {
         // Let the stream pump read past the seeded items first: measure search, not the pump.
         tokio::time::sleep(Duration::from_secs(3)).await;
         let http = reqwest::Client::new();
-        for (label, query) in [("city + guests", format!("city={city}&guests=2")), ("city + guests + dates", format!("city={city}&guests=2&checkIn=2026-12-24&checkOut=2026-12-27"))] {
+        for (label, query) in [
+            ("city + guests", format!("city={city}&guests=2")),
+            ("city + guests + dates", format!("city={city}&guests=2&checkIn=2026-12-24&checkOut=2026-12-27")),
+        ] {
             let url = format!("{}/rooms?{query}", running.url());
             let mut samples = Vec::with_capacity(requests);
             for _ in 0..requests {

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use bnb::storage::{Item, Key, Page, Query, StorageError, StreamBatch, StreamPosition, Table, WriteOp};
+use bnb_contexts::storage::{Item, Key, Page, Query, StorageError, StreamBatch, StreamPosition, Table, WriteOp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {

@@ -4,9 +4,8 @@
 
 use std::sync::Arc;
 
-use bnb::storage::dynamodb::DynamoTable;
-use bnb::storage::embedded::EmbeddedStore;
-use bnb::storage::{Table, TableSpec};
+use bnb_contexts::storage::{Table, TableSpec};
+use bnb_embedded::EmbeddedStore;
 
 pub mod faults;
 
@@ -48,8 +47,8 @@ pub fn embedded_table(spec: TableSpec) -> (Arc<dyn Table>, tempfile::TempDir) {
 /// A fresh table on moto, created with its indexes and stream.
 pub async fn moto_table(mut spec: TableSpec) -> Arc<dyn Table> {
     spec.name = unique(&spec.name);
-    let config = bnb::config::aws_sdk_config_for(&moto_url()).await;
-    let table = DynamoTable::new(&config, spec);
+    let config = bnb_lambda::aws::aws_sdk_config_for(&moto_url()).await;
+    let table = bnb_aws_dynamodb_streams::streaming_table(&config, spec);
     table.ensure_exists().await.expect("create table on moto");
     Arc::new(table)
 }
@@ -166,9 +165,9 @@ where
 }
 
 /// Every item of one partition.
-pub async fn partition(table: &dyn Table, pk: &str) -> Vec<bnb::storage::Item> {
+pub async fn partition(table: &dyn Table, pk: &str) -> Vec<bnb_contexts::storage::Item> {
     let mut out = Vec::new();
-    let mut query = bnb::storage::Query::partition(pk).limit(500);
+    let mut query = bnb_contexts::storage::Query::partition(pk).limit(500);
     for _ in 0..1000 {
         let page = table.query(&query).await.expect("query");
         out.extend(page.items);
@@ -181,9 +180,9 @@ pub async fn partition(table: &dyn Table, pk: &str) -> Vec<bnb::storage::Item> {
 }
 
 /// Every record of a table's change stream.
-pub async fn all_changes(table: &dyn Table) -> Vec<bnb::storage::StreamRecord> {
+pub async fn all_changes(table: &dyn Table) -> Vec<bnb_contexts::storage::StreamRecord> {
     let mut out = Vec::new();
-    let mut position = bnb::storage::StreamPosition::start();
+    let mut position = bnb_contexts::storage::StreamPosition::start();
     for _ in 0..1000 {
         let batch = table.read_stream(&position, 1000).await.expect("read stream");
         if batch.records.is_empty() {

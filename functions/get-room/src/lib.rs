@@ -2,12 +2,25 @@
 
 use std::convert::Infallible;
 
-use bnb::http::{json, path_param, serve};
-use bnb::rooms::{get_room, RoomDocument, RoomError, RoomStore};
+use bnb_contexts::rooms::{get_room, RoomDocument, RoomError, RoomStore};
+use bnb_contexts::tables::ROOMS;
+use bnb_lambda::http::{json, path_param, serve};
+use bnb_lambda::{Function, Handler, LinkError, Need, Resources, Trigger};
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request, Response};
 
 pub const NAME: &str = "get-room";
+
+/// `get-room`, declared once: the Lambda main, `bnb-local` and the tests build it from this.
+pub static FUNCTION: Function = Function { name: NAME, trigger: Trigger::Http, needs: &[Need::Table(ROOMS)], link };
+
+fn link(r: &dyn Resources) -> Result<Handler, LinkError> {
+    let rooms = RoomStore::new(r.table(ROOMS)?);
+    Ok(Handler::http(move |request| {
+        let rooms = rooms.clone();
+        async move { handle(&rooms, request).await }
+    }))
+}
 
 pub async fn handle(store: &RoomStore, request: Request) -> Result<Response<Body>, Infallible> {
     serve(NAME, request, |request, _meta| async move {

@@ -2,18 +2,31 @@
 
 use std::convert::Infallible;
 
-use bnb::clock::Clock;
-use bnb::http::{json, serve, Caller, Problem};
-use bnb::storage::Table;
-use bnb::views::host_dashboard;
+use bnb_contexts::clock::Clock;
+use bnb_contexts::storage::Table;
+use bnb_contexts::tables::VIEWS;
+use bnb_contexts::views::host_dashboard;
+use bnb_lambda::http::{caller, json, serve, Problem};
+use bnb_lambda::{Function, Handler, LinkError, Need, Resources, Trigger};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
 pub const NAME: &str = "host-dashboard";
 
+/// `host-dashboard`, declared once: the Lambda main, `bnb-local` and the tests build it from this.
+pub static FUNCTION: Function = Function { name: NAME, trigger: Trigger::Http, needs: &[Need::Table(VIEWS)], link };
+
+fn link(r: &dyn Resources) -> Result<Handler, LinkError> {
+    let (views, clock) = (r.table(VIEWS)?, r.clock());
+    Ok(Handler::http(move |request| {
+        let (views, clock) = (views.clone(), clock.clone());
+        async move { handle(views.as_ref(), clock.as_ref(), request).await }
+    }))
+}
+
 pub async fn handle(views: &dyn Table, clock: &dyn Clock, request: Request) -> Result<Response<Body>, Infallible> {
     serve(NAME, request, |request, _meta| async move {
-        let caller = Caller::of(&request)?;
+        let caller = caller(&request)?;
         if !caller.is_host() {
             return Err(Problem::forbidden("The dashboard is for hosts: your account is not in the `host` group."));
         }

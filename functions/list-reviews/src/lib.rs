@@ -2,13 +2,26 @@
 
 use std::convert::Infallible;
 
-use bnb::http::{json, path_param, query_param, serve};
-use bnb::reviews::{list_reviews, ReviewError};
-use bnb::storage::Table;
+use bnb_contexts::reviews::{list_reviews, ReviewError};
+use bnb_contexts::storage::Table;
+use bnb_contexts::tables::REVIEWS;
+use bnb_lambda::http::{json, path_param, query_param, serve};
+use bnb_lambda::{Function, Handler, LinkError, Need, Resources, Trigger};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
 pub const NAME: &str = "list-reviews";
+
+/// `list-reviews`, declared once: the Lambda main, `bnb-local` and the tests build it from this.
+pub static FUNCTION: Function = Function { name: NAME, trigger: Trigger::Http, needs: &[Need::Table(REVIEWS)], link };
+
+fn link(r: &dyn Resources) -> Result<Handler, LinkError> {
+    let reviews = r.table(REVIEWS)?;
+    Ok(Handler::http(move |request| {
+        let reviews = reviews.clone();
+        async move { handle(reviews.as_ref(), request).await }
+    }))
+}
 
 pub async fn handle(reviews: &dyn Table, request: Request) -> Result<Response<Body>, Infallible> {
     serve(NAME, request, |request, _meta| async move {

@@ -1,17 +1,50 @@
 //! `POST /reservations`: a guest books and pays. `Idempotency-Key` makes a retry safe, even
 //! after a crash: the same key always ends in the same booking and the same answer.
+// A problem document is the whole answer of a failed request, built once: boxing it buys nothing.
+#![allow(clippy::result_large_err)]
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 
-use bnb::events::Causation;
-use bnb::http::{serve, Caller, Problem, RequestMeta};
-use bnb::reservations::{Attempt, Begin, Claim, IdempotencyStore, PlaceReservation, PlaceReservationRequest, Placed, PlacedDocument, ReservationDocument, ReservationError, StoredAnswer};
-use bnb::storage::StorageError;
+use bnb_contexts::events::Causation;
+use bnb_contexts::payments::{BreakerConfig, CircuitBreaker};
+use bnb_contexts::reservations::{
+    Attempt, Begin, Claim, IdempotencyStore, PlaceReservation, PlaceReservationRequest, Placed, PlacedDocument, ReservationDocument, ReservationError,
+    StoredAnswer,
+};
+use bnb_contexts::reservations::{ReservationSettings, ReservationStore};
+use bnb_contexts::rooms::RoomStore;
+use bnb_contexts::storage::StorageError;
+use bnb_contexts::tables::{RESERVATIONS, ROOMS};
+use bnb_lambda::http::{caller, serve, Problem, RequestMeta};
+use bnb_lambda::{Function, Handler, LinkError, Need, Resources, Trigger};
 use lambda_http::http::{header, StatusCode};
 use lambda_http::{Body, Request, Response};
+use std::sync::Arc;
 
 pub const NAME: &str = "place-reservation";
+
+/// `place-reservation`, declared once: the Lambda main, `bnb-local` and the tests build it from this.
+pub static FUNCTION: Function = Function { name: NAME, trigger: Trigger::Http, needs: &[Need::Table(RESERVATIONS), Need::Table(ROOMS), Need::Payments], link };
+
+fn link(r: &dyn Resources) -> Result<Handler, LinkError> {
+    let reservations = r.table(RESERVATIONS)?;
+    let settings = ReservationSettings::from_lookup(|var| r.var(var));
+    let deps = Arc::new(Deps {
+        place: PlaceReservation {
+            reservations: ReservationStore::new(reservations.clone(), r.clock()),
+            rooms: RoomStore::new(r.table(ROOMS)?),
+            payments: r.payments()?,
+            breaker: Arc::new(CircuitBreaker::new(reservations.clone(), "payment", BreakerConfig::from_lookup(|var| r.var(var)), r.clock())),
+            settings,
+        },
+        idempotency: IdempotencyStore::new(reservations, r.clock(), settings.lease),
+    });
+    Ok(Handler::http(move |request| {
+        let deps = deps.clone();
+        async move { handle(&deps, request).await }
+    }))
+}
 
 pub struct Deps {
     pub place: PlaceReservation,
@@ -19,7 +52,9 @@ pub struct Deps {
 }
 
 fn idempotency_key(request: &Request) -> Result<Option<String>, Problem> {
-    let Some(value) = request.headers().get("idempotency-key") else { return Ok(None) };
+    let Some(value) = request.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
     let key = value.to_str().unwrap_or_default().trim();
     if key.is_empty() || key.len() > 128 || !key.chars().all(|c| c.is_ascii_graphic()) {
         return Err(Problem::bad_request("Idempotency-Key", "must be 1 to 128 printable characters, e.g. a UUID"));
@@ -31,7 +66,7 @@ fn idempotency_key(request: &Request) -> Result<Option<String>, Problem> {
 fn render(outcome: &Result<Placed, ReservationError>, correlation_id: &str) -> StoredAnswer {
     let problem = |p: Problem| {
         let p = p.with_correlation_id(correlation_id);
-        let mut headers = BTreeMap::from([(header::CONTENT_TYPE.to_string(), bnb::http::problem::CONTENT_TYPE.to_owned())]);
+        let mut headers = BTreeMap::from([(header::CONTENT_TYPE.to_string(), bnb_lambda::http::problem::CONTENT_TYPE.to_owned())]);
         if let Some(seconds) = p.retry_after {
             headers.insert(header::RETRY_AFTER.to_string(), seconds.to_string());
         }
@@ -69,9 +104,9 @@ fn respond(answer: &StoredAnswer, replayed: bool) -> Result<Response<Body>, Prob
 
 pub async fn handle(deps: &Deps, request: Request) -> Result<Response<Body>, Infallible> {
     serve(NAME, request, |request, meta| async move {
-        let caller = Caller::of(&request)?;
+        let caller = caller(&request)?;
         let key = idempotency_key(&request)?;
-        let body: PlaceReservationRequest = bnb::http::json_body(&request)?;
+        let body: PlaceReservationRequest = bnb_lambda::http::json_body(&request)?;
         let cause = Causation::request(&meta.correlation_id);
         let render = |outcome: &Result<Placed, ReservationError>| render(outcome, &meta.correlation_id);
         let Some(key) = key else {

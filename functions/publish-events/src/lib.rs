@@ -9,12 +9,32 @@
 
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use bnb::messaging::Topic;
-use bnb::outbox::{clear, envelope_of, publish, OutboxTables};
-use bnb::storage::lambda_event::new_image;
+use bnb_contexts::messaging::Topic;
+use bnb_contexts::outbox::DOMAIN_EVENTS_TOPIC_ARN;
+use bnb_contexts::outbox::{clear, envelope_of, publish, OutboxTables};
+use bnb_contexts::tables::{PAYMENTS, RESERVATIONS, REVIEWS, ROOMS, WITH_OUTBOX};
+use bnb_lambda::stream_event::new_image;
+use bnb_lambda::{Function, Handler, LinkError, Need, Resources, Trigger};
 use tracing::Instrument;
 
 pub const NAME: &str = "publish-events";
+
+/// `publish-events`, declared once: the Lambda main, `bnb-local` and the tests build it from this.
+pub static FUNCTION: Function = Function {
+    name: NAME,
+    trigger: Trigger::Stream,
+    needs: &[Need::Table(ROOMS), Need::Table(RESERVATIONS), Need::Table(PAYMENTS), Need::Table(REVIEWS), Need::Topic(DOMAIN_EVENTS_TOPIC_ARN)],
+    link,
+};
+
+fn link(r: &dyn Resources) -> Result<Handler, LinkError> {
+    let outboxes = OutboxTables::new(WITH_OUTBOX.iter().map(|kind| r.table(*kind)).collect::<Result<Vec<_>, _>>()?);
+    let topic = r.topic(DOMAIN_EVENTS_TOPIC_ARN)?;
+    Ok(Handler::stream(move |event| {
+        let (topic, outboxes) = (topic.clone(), outboxes.clone());
+        async move { handle(topic.as_ref(), &outboxes, event).await }
+    }))
+}
 
 pub async fn handle(topic: &dyn Topic, outboxes: &OutboxTables, event: Event) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
@@ -22,7 +42,9 @@ pub async fn handle(topic: &dyn Topic, outboxes: &OutboxTables, event: Event) ->
         if record.event_name != "INSERT" {
             continue;
         }
-        let Some(image) = new_image(record) else { continue };
+        let Some(image) = new_image(record) else {
+            continue;
+        };
         let sequence = record.change.sequence_number.clone();
         let failed = match envelope_of(&image) {
             None => continue,

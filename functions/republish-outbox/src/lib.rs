@@ -6,13 +6,34 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bnb::clock::Clock;
-use bnb::messaging::Topic;
-use bnb::outbox::republish_stale;
-use bnb::storage::Table;
+use bnb_contexts::clock::Clock;
+use bnb_contexts::messaging::Topic;
+use bnb_contexts::outbox::republish_stale;
+use bnb_contexts::outbox::DOMAIN_EVENTS_TOPIC_ARN;
+use bnb_contexts::storage::Table;
+use bnb_contexts::tables::{PAYMENTS, RESERVATIONS, REVIEWS, ROOMS, WITH_OUTBOX};
+use bnb_lambda::{Function, Handler, LinkError, Need, Resources, Trigger};
 use tracing::Instrument;
 
 pub const NAME: &str = "republish-outbox";
+
+/// `republish-outbox`, declared once: the Lambda main, `bnb-local` and the tests build it from this.
+pub static FUNCTION: Function = Function {
+    name: NAME,
+    trigger: Trigger::Invoke,
+    needs: &[Need::Table(ROOMS), Need::Table(RESERVATIONS), Need::Table(PAYMENTS), Need::Table(REVIEWS), Need::Topic(DOMAIN_EVENTS_TOPIC_ARN)],
+    link,
+};
+
+fn link(r: &dyn Resources) -> Result<Handler, LinkError> {
+    let tables = Arc::new(WITH_OUTBOX.iter().map(|kind| r.table(*kind)).collect::<Result<Vec<_>, _>>()?);
+    let topic = r.topic(DOMAIN_EVENTS_TOPIC_ARN)?;
+    let clock = r.clock();
+    Ok(Handler::invoke(move |_payload| {
+        let (tables, topic, clock) = (tables.clone(), topic.clone(), clock.clone());
+        async move { handle(&tables, topic.as_ref(), clock.as_ref()).await.map(|n| serde_json::json!({ "republished": n })) }
+    }))
+}
 
 /// How old an outbox item must be before the sweep takes it: well past the time the stream
 /// takes to hand a record to `publish-events`, so that the sweep rarely publishes twice.

@@ -2,17 +2,30 @@
 
 use std::convert::Infallible;
 
-use bnb::http::{json, json_body, serve, Caller};
-use bnb::notifications::{update_profile, ProfileRequest};
-use bnb::storage::Table;
+use bnb_contexts::notifications::{update_profile, ProfileRequest};
+use bnb_contexts::storage::Table;
+use bnb_contexts::tables::NOTIFICATIONS;
+use bnb_lambda::http::{caller, json, json_body, serve};
+use bnb_lambda::{Function, Handler, LinkError, Need, Resources, Trigger};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
 pub const NAME: &str = "update-profile";
 
+/// `update-profile`, declared once: the Lambda main, `bnb-local` and the tests build it from this.
+pub static FUNCTION: Function = Function { name: NAME, trigger: Trigger::Http, needs: &[Need::Table(NOTIFICATIONS)], link };
+
+fn link(r: &dyn Resources) -> Result<Handler, LinkError> {
+    let notifications = r.table(NOTIFICATIONS)?;
+    Ok(Handler::http(move |request| {
+        let notifications = notifications.clone();
+        async move { handle(notifications.as_ref(), request).await }
+    }))
+}
+
 pub async fn handle(notifications: &dyn Table, request: Request) -> Result<Response<Body>, Infallible> {
     serve(NAME, request, |request, _meta| async move {
-        let caller = Caller::of(&request)?;
+        let caller = caller(&request)?;
         let body: ProfileRequest = json_body(&request)?;
         let profile = update_profile(notifications, &caller, body).await?;
         json(StatusCode::OK, &profile)

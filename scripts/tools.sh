@@ -1,0 +1,59 @@
+# What the scripts share (sourced, never run): the test tools (a pinned moto server, cfn-lint,
+# sam) installed once into .tools/, and a moto server on a free loopback port, stopped on exit.
+root=$(pwd)
+tools="$root/.tools"
+venv="$tools/venv"
+requirements="$root/scripts/requirements-test.txt"
+stamp="$venv/.requirements.sha256"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+install_tools() {
+    local want
+    want=$(sha256sum "$requirements" | cut -d' ' -f1)
+    if [[ -x "$venv/bin/moto_server" && -x "$venv/bin/cfn-lint" && -x "$venv/bin/sam" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+        echo "test tools are installed ($venv)"
+        return
+    fi
+    step "installing test tools into $venv"
+    rm -rf "$venv"
+    mkdir -p "$tools"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    echo "$want" > "$stamp"
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+moto_pid=""
+stop_moto() {
+    if [[ -n "$moto_pid" ]] && kill -0 "$moto_pid" 2>/dev/null; then
+        kill "$moto_pid" 2>/dev/null || true
+        wait "$moto_pid" 2>/dev/null || true
+    fi
+}
+trap stop_moto EXIT
+
+start_moto() {
+    local port
+    port=$(free_port)
+    step "starting moto on 127.0.0.1:$port"
+    "$venv/bin/python" scripts/moto_server.py 127.0.0.1 "$port" > "$tools/moto.log" 2>&1 &
+    moto_pid=$!
+    for _ in $(seq 1 100); do
+        if python3 -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1], timeout=2)" "http://127.0.0.1:$port/moto-api/" 2>/dev/null; then
+            export BNB_TEST_MOTO_URL="http://127.0.0.1:$port"
+            return
+        fi
+        if ! kill -0 "$moto_pid" 2>/dev/null; then
+            break
+        fi
+        sleep 0.2
+    done
+    echo "moto did not start; its log:" >&2
+    cat "$tools/moto.log" >&2
+    exit 1
+}
+

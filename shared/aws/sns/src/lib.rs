@@ -1,0 +1,106 @@
+//! The SNS adapters: a topic (domain events, alerts) and SMS by `Publish(PhoneNumber)`, and the
+//! provisioning the local runtime and tests use on an AWS endpoint (deployed stacks get theirs
+//! from `template.yaml`).
+
+use async_trait::async_trait;
+use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_sns::types::MessageAttributeValue as SnsAttribute;
+use bnb_contexts::messaging::{Attributes, MessagingError, Sms, Topic};
+
+fn unavailable<E: std::error::Error + 'static>(e: E) -> MessagingError {
+    MessagingError::Unavailable(DisplayErrorContext(&e).to_string())
+}
+
+fn build_err(e: impl std::fmt::Display) -> MessagingError {
+    MessagingError::Invalid(e.to_string())
+}
+
+/// An SNS topic.
+#[derive(Clone)]
+pub struct SnsTopic {
+    client: aws_sdk_sns::Client,
+    topic_arn: String,
+}
+
+impl SnsTopic {
+    pub fn new(config: &aws_config::SdkConfig, topic_arn: impl Into<String>) -> Self {
+        SnsTopic { client: aws_sdk_sns::Client::new(config), topic_arn: topic_arn.into() }
+    }
+
+    pub fn arn(&self) -> &str {
+        &self.topic_arn
+    }
+
+    /// Creates the topic if missing (idempotent in SNS) and returns it.
+    pub async fn ensure(config: &aws_config::SdkConfig, name: &str) -> Result<SnsTopic, MessagingError> {
+        let client = aws_sdk_sns::Client::new(config);
+        let out = client.create_topic().name(name).send().await.map_err(unavailable)?;
+        let arn = out.topic_arn.ok_or_else(|| MessagingError::Unavailable("CreateTopic returned no ARN".into()))?;
+        Ok(SnsTopic { client, topic_arn: arn })
+    }
+
+    /// Subscribes an SQS queue (by ARN) with an optional filter policy on message attributes.
+    pub async fn subscribe_queue(&self, queue_arn: &str, filter_policy: Option<&serde_json::Value>, raw: bool) -> Result<String, MessagingError> {
+        let mut request = self.client.subscribe().topic_arn(&self.topic_arn).protocol("sqs").endpoint(queue_arn).return_subscription_arn(true);
+        if let Some(policy) = filter_policy {
+            request = request.attributes("FilterPolicy", policy.to_string()).attributes("FilterPolicyScope", "MessageAttributes");
+        }
+        if raw {
+            request = request.attributes("RawMessageDelivery", "true");
+        }
+        let out = request.send().await.map_err(unavailable)?;
+        Ok(out.subscription_arn.unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl Topic for SnsTopic {
+    async fn publish(&self, message: &str, attributes: &Attributes) -> Result<String, MessagingError> {
+        let mut request = self.client.publish().topic_arn(&self.topic_arn).message(message);
+        for (name, value) in attributes {
+            let attr = SnsAttribute::builder().data_type("String").string_value(value).build().map_err(build_err)?;
+            request = request.message_attributes(name, attr);
+        }
+        let out = request.send().await.map_err(unavailable)?;
+        Ok(out.message_id.unwrap_or_default())
+    }
+}
+
+/// SMS through SNS `Publish(PhoneNumber)`, transactional, with the configured sender id.
+#[derive(Clone)]
+pub struct SnsSms {
+    client: aws_sdk_sns::Client,
+    sender_id: Option<String>,
+}
+
+impl SnsSms {
+    pub fn new(config: &aws_config::SdkConfig, sender_id: Option<String>) -> Self {
+        SnsSms { client: aws_sdk_sns::Client::new(config), sender_id: sender_id.filter(|s| !s.is_empty()) }
+    }
+}
+
+#[async_trait]
+impl Sms for SnsSms {
+    async fn send_sms(&self, phone_number: &str, text: &str) -> Result<String, MessagingError> {
+        let string = |v: &str| SnsAttribute::builder().data_type("String").string_value(v).build().map_err(build_err);
+        let mut request = self.client.publish().phone_number(phone_number).message(text).message_attributes("AWS.SNS.SMS.SMSType", string("Transactional")?);
+        if let Some(sender) = &self.sender_id {
+            request = request.message_attributes("AWS.SNS.SMS.SenderID", string(sender)?);
+        }
+        let out = request.send().await.map_err(|e| match e.code() {
+            Some("InvalidParameter") | Some("InvalidParameterValue") => MessagingError::Invalid(e.message().unwrap_or("invalid phone number").to_owned()),
+            _ => unavailable(e),
+        })?;
+        Ok(out.message_id.unwrap_or_default())
+    }
+}
+
+/// A topic by ARN, as a function's main hands it to `bnb_lambda::AwsAdapters`.
+pub fn topic(config: &aws_config::SdkConfig, arn: String) -> std::sync::Arc<dyn Topic> {
+    std::sync::Arc::new(SnsTopic::new(config, arn))
+}
+
+/// SMS with an optional sender id, as a function's main hands it to `bnb_lambda::AwsAdapters`.
+pub fn sms(config: &aws_config::SdkConfig, sender_id: Option<String>) -> std::sync::Arc<dyn Sms> {
+    std::sync::Arc::new(SnsSms::new(config, sender_id))
+}

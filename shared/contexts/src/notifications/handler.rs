@@ -1,0 +1,133 @@
+//! The notification handler. One notification per (event, recipient), however often the event
+//! comes: the stored items are written in the transaction that records the event as processed.
+//! Sending happens after that commit (and again on a redelivery, for what is not yet marked
+//! sent), so a crash never loses a message. SNS has no idempotency key for SMS, so a crash
+//! between a send and its mark can repeat that one SMS: at least once, never lost. The alert
+//! carries `notificationId`, which a KakaoTalk sender passes on as the dealer's idempotency key.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+use super::profile::load_profile;
+use super::templates::render;
+use crate::consumer::{Consumer, ConsumerError};
+use crate::events::{Envelope, EventType};
+use crate::messaging::{Attributes, Sms, Topic};
+use crate::storage::{Condition, Key, Table, Update, WriteOp};
+
+pub struct NotificationHandler {
+    table: Arc<dyn Table>,
+    sms: Arc<dyn Sms>,
+    alerts: Arc<dyn Topic>,
+    kakao_codes: BTreeMap<String, String>,
+}
+
+impl NotificationHandler {
+    pub const NAME: &'static str = "notification-handler";
+
+    pub fn new(table: Arc<dyn Table>, sms: Arc<dyn Sms>, alerts: Arc<dyn Topic>) -> Self {
+        NotificationHandler { table, sms, alerts, kakao_codes: BTreeMap::new() }
+    }
+
+    /// bnb template → KakaoTalk template code, from `name=code,name=code` (`KAKAO_TEMPLATE_CODES`).
+    pub fn with_kakao_codes(mut self, pairs: &str) -> Self {
+        self.kakao_codes = pairs
+            .split(',')
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(name, code)| (name.trim().to_owned(), code.trim().to_owned()))
+            .filter(|(name, code)| !name.is_empty() && !code.is_empty())
+            .collect();
+        self
+    }
+}
+
+/// Who hears of an event, with which template.
+fn recipients(event: &Envelope) -> Vec<(String, &'static str)> {
+    let p = &event.payload;
+    let who = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let list = match event.event_type {
+        EventType::ReservationConfirmed => vec![(who("guestId"), "reservation-confirmed"), (who("hostId"), "new-booking")],
+        EventType::ReservationCancelled => vec![(who("guestId"), "reservation-cancelled"), (who("hostId"), "booking-cancelled")],
+        EventType::PaymentRefunded => vec![(who("guestId"), "payment-refunded")],
+        EventType::ReservationAborted => vec![(who("guestId"), "booking-aborted")],
+        EventType::RoomDeleted => vec![(who("hostId"), "room-deleted")],
+        EventType::ReviewWritten => vec![(who("hostId"), "new-review")],
+        _ => vec![],
+    };
+    list.into_iter().filter(|(user, _)| !user.is_empty()).collect()
+}
+
+fn notification_key(event: &Envelope, recipient: &str) -> Key {
+    Key::new(format!("USER#{recipient}"), format!("NOTIF#{:012}#{}", event.occurred_at.unix_timestamp(), event.event_id))
+}
+
+fn transient(e: impl std::fmt::Display) -> ConsumerError {
+    ConsumerError::Transient(e.to_string())
+}
+
+#[async_trait]
+impl Consumer for NotificationHandler {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    fn table(&self) -> &dyn Table {
+        self.table.as_ref()
+    }
+
+    async fn apply(&self, event: &Envelope) -> Result<Vec<WriteOp>, ConsumerError> {
+        let mut ops = Vec::new();
+        for (recipient, template) in recipients(event) {
+            let key = notification_key(event, &recipient);
+            if self.table.get(&key).await?.is_some() {
+                continue;
+            }
+            let profile = load_profile(self.table.as_ref(), &recipient).await?;
+            let message = render(template, profile.locale, &event.payload);
+            let mut item = key.to_item();
+            if let Value::Object(fields) = json!({
+                "kind": "notification", "notificationId": format!("{}:{recipient}", event.event_id), "eventId": event.event_id,
+                "eventType": event.event_type.as_str(), "aggregateId": event.aggregate_id, "template": template, "locale": profile.locale, "text": message.text,
+                "createdAt": event.occurred_at.unix_timestamp(), "delivery": "PENDING",
+            }) {
+                item.extend(fields);
+            }
+            ops.push(WriteOp::put_if(item, Condition::NotExists));
+        }
+        Ok(ops)
+    }
+
+    async fn after_commit(&self, event: &Envelope) -> Result<(), ConsumerError> {
+        for (recipient, template) in recipients(event) {
+            let key = notification_key(event, &recipient);
+            let Some(stored) = self.table.get(&key).await? else {
+                continue;
+            };
+            if stored.get("delivery").and_then(Value::as_str) == Some("SENT") {
+                continue;
+            }
+            let text = stored.get("text").and_then(Value::as_str).unwrap_or_default();
+            let profile = load_profile(self.table.as_ref(), &recipient).await?;
+            if let Some(phone) = &profile.phone_number {
+                self.sms.send_sms(phone, text).await.map_err(transient)?;
+            }
+            let mut attributes = Attributes::from([
+                ("channel".to_string(), "kakao".to_string()),
+                ("template".to_string(), template.to_string()),
+                ("recipient".to_string(), recipient.clone()),
+                ("notificationId".to_string(), format!("{}:{recipient}", event.event_id)),
+                ("locale".to_string(), serde_json::to_value(profile.locale).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
+            ]);
+            if let Some(code) = self.kakao_codes.get(template) {
+                attributes.insert("kakaoTemplateCode".into(), code.clone());
+            }
+            self.alerts.publish(text, &attributes).await.map_err(transient)?;
+            self.table.write(vec![Update::new(key).set("delivery", "SENT").when(Condition::Exists).into_op()]).await?;
+            tracing::info!(recipient = %recipient, template, sms = profile.phone_number.is_some(), "notification sent");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,368 @@
+//! Booking, exactly as design.md §2 says: validate; read the room; hold the nights (one
+//! conditional lock item per night); pay (synchronously, under a timeout, behind the shared
+//! breaker); confirm — or release and reject. A booking that is not paid never exists.
+//!
+//! Under an `Idempotency-Key` every step is also safe to crash after: the hold binds the key to
+//! the reservation, the transaction that settles the booking writes the answer too, and a retry
+//! resumes a booking left held (see [`super::idempotency`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::idempotency::{release_bound, Claim, StoredAnswer};
+use super::{PlaceReservationRequest, ReservationError, ReservationStore};
+use crate::domain::payment::PaymentStatus;
+use crate::domain::reservation::{AbortReason, Reservation, ReservationStatus};
+use crate::domain::room::RoomStatus;
+use crate::domain::stay::format_date;
+use crate::domain::Actor;
+use crate::domain::{Invalid, ReservationId, RoomId, Stay};
+use crate::events::{Causation, Envelope, EventType};
+use crate::outbox::write_with_events;
+use crate::payments::{CircuitBreaker, InvokeError, Invoker, PaymentAction, PaymentRequest, PaymentResult, Permit};
+use crate::rooms::RoomStore;
+use crate::storage::{Condition, Item, Key, StorageError, WriteOp};
+
+/// Timings from configuration (`PAYMENT_TIMEOUT_MS`, `HOLD_SECONDS`, `IDEMPOTENCY_LEASE_MS`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReservationSettings {
+    /// How long a booking waits for payment before it gives up and answers 503.
+    pub payment_timeout: Duration,
+    /// How long nights stay held before `expire-holds` releases them (well past any function's
+    /// timeout, so only a dead function's hold expires).
+    pub hold: Duration,
+    /// How long an attempt owns its `Idempotency-Key` before a retry may resume it.
+    pub lease: Duration,
+}
+
+impl Default for ReservationSettings {
+    fn default() -> Self {
+        ReservationSettings { payment_timeout: Duration::from_secs(3), hold: Duration::from_secs(120), lease: Duration::from_secs(15) }
+    }
+}
+
+impl ReservationSettings {
+    pub fn from_env() -> Self {
+        Self::from_lookup(|var| std::env::var(var).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let d = ReservationSettings::default();
+        let num = |var: &str| lookup(var).and_then(|v| v.parse::<u64>().ok());
+        ReservationSettings {
+            payment_timeout: num("PAYMENT_TIMEOUT_MS").map(Duration::from_millis).unwrap_or(d.payment_timeout),
+            hold: num("HOLD_SECONDS").map(Duration::from_secs).unwrap_or(d.hold),
+            lease: num("IDEMPOTENCY_LEASE_MS").map(Duration::from_millis).unwrap_or(d.lease),
+        }
+    }
+}
+
+/// A confirmed booking.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placed {
+    pub reservation: Reservation,
+    pub payment: PaymentResult,
+}
+
+/// How the edge words an outcome. The use case calls it so that the answer is written in the
+/// same transaction as the state it reports.
+pub type Render<'a> = &'a (dyn Fn(&Result<Placed, ReservationError>) -> StoredAnswer + Sync);
+
+/// One attempt at a booking: what caused it, and the idempotency key it holds, if any.
+#[derive(Clone, Copy)]
+pub struct Attempt<'a> {
+    pub cause: &'a Causation,
+    pub claim: Option<&'a Claim>,
+    pub render: Render<'a>,
+}
+
+/// Everything booking needs, built once per function instance.
+pub struct PlaceReservation {
+    pub reservations: ReservationStore,
+    pub rooms: RoomStore,
+    pub payments: Arc<dyn Invoker>,
+    pub breaker: Arc<CircuitBreaker>,
+    pub settings: ReservationSettings,
+}
+
+fn unavailable(reason: &str, retry_after: Duration) -> ReservationError {
+    ReservationError::PaymentUnavailable { reason: reason.to_owned(), retry_after_seconds: retry_after.as_secs().clamp(1, 300) as u32 }
+}
+
+fn event_err(e: serde_json::Error) -> ReservationError {
+    ReservationError::Storage(StorageError::Invalid(e.to_string()))
+}
+
+/// What becomes of the idempotency key when a hold is aborted.
+pub(super) enum KeyOnAbort<'a> {
+    /// Forget it, so a retry books anew (a passing failure).
+    Release,
+    /// Keep this answer for it (a refusal that will not change).
+    Answer(&'a Claim, StoredAnswer),
+}
+
+impl PlaceReservation {
+    pub async fn place(&self, caller: &Actor, request: &PlaceReservationRequest, attempt: Attempt<'_>) -> Result<Placed, ReservationError> {
+        if !caller.is_guest() {
+            return Err(ReservationError::NotGuest);
+        }
+        // 1. Validate, and read the room.
+        let today = self.reservations.clock().today();
+        let mut invalid = Invalid::default();
+        let room_id = RoomId::parse(request.room_id.trim()).ok_or_else(|| invalid.push("roomId", "must be a room id")).ok();
+        let stay = Stay::parse(&request.check_in, &request.check_out).map_err(|e| invalid.0.extend(e.0)).ok();
+        if let Some(stay) = &stay {
+            if stay.check_in < today {
+                invalid.push("checkIn", "must be today or later (Asia/Seoul)");
+            }
+        }
+        if !(1..=crate::domain::room::MAX_CAPACITY as i64).contains(&request.guests) {
+            invalid.push("guests", "must be a whole number from 1 to 50");
+        }
+        let token = card_token(request);
+        if token.is_empty() || token.len() > 64 || !token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            invalid.push("cardToken", "must be the card token your payment form gave you");
+        }
+        invalid.into_result()?;
+        let (Some(room_id), Some(stay)) = (room_id, stay) else {
+            return Err(Invalid::field("roomId", "is not valid").into());
+        };
+        let room = match self.rooms.get(&room_id).await? {
+            Some(room) if room.status == RoomStatus::Active => room,
+            _ => return Err(ReservationError::RoomNotFound),
+        };
+        if room.is_owned_by(&caller.user_id) {
+            return Err(ReservationError::OwnRoom);
+        }
+        if request.guests as u32 > room.details.capacity {
+            return Err(Invalid::field("guests", format!("this room sleeps at most {}", room.details.capacity)).into());
+        }
+        let amount =
+            room.details.nightly_price.times(stay.nights()).ok_or_else(|| Invalid::field("checkOut", "the stay costs more than bnb takes in one payment"))?;
+        // Fail fast while the breaker is open: nothing is written, nothing is held.
+        if let Err(open) = self.breaker.acquire_peek().await {
+            return Err(unavailable("breaker-open", open.retry_after));
+        }
+
+        // 2. Hold: the reservation HELD and one lock per night, all or nothing; the room not
+        //    deleted; the idempotency key bound to this reservation.
+        let held = Reservation {
+            reservation_id: ReservationId::generate(),
+            room_id: room.id.clone(),
+            guest_id: caller.user_id.clone(),
+            host_id: room.host_id.clone(),
+            stay,
+            guests: request.guests as u32,
+            amount,
+            status: ReservationStatus::Held,
+            payment_id: None,
+            version: 1,
+        };
+        let hold_expires = self.reservations.clock().now_ms() + self.settings.hold.as_millis() as i64;
+        let mut extra = json!({"roomTitle": room.details.title, "createdAt": self.reservations.clock().now_seconds()});
+        if let (Value::Object(fields), Some(claim)) = (&mut extra, attempt.claim) {
+            fields.insert("idempotencyPk".into(), claim.record_key().pk.into());
+        }
+        let nights = held.stay.nights() as usize;
+        let mut ops = vec![WriteOp::put_if(self.reservations.to_item(&held, Some(hold_expires), extra.clone())?, Condition::NotExists)];
+        ops.extend(ReservationStore::hold_nights(&held));
+        ops.push(ReservationStore::room_not_deleted(&held.room_id));
+        if let Some(claim) = attempt.claim {
+            ops.push(claim.bind(&held.reservation_id));
+        }
+        if let Err(e) = self.reservations.table().write(ops).await {
+            return Err(match e {
+                StorageError::ConditionFailed { failed } if failed.contains(&(nights + 2)) => ReservationError::InFlight,
+                StorageError::ConditionFailed { failed } if failed.contains(&(nights + 1)) => ReservationError::RoomNotFound,
+                StorageError::ConditionFailed { failed } => {
+                    let all: Vec<_> = held.stay.each_night().collect();
+                    let taken = failed.iter().filter(|i| (1..=nights).contains(*i)).filter_map(|i| all.get(i - 1)).map(|d| format_date(*d)).collect();
+                    ReservationError::NightsTaken(taken)
+                }
+                e => e.into(),
+            });
+        }
+        tracing::info!(reservation_id = %held.reservation_id, room_id = %held.room_id, nights, "nights held");
+
+        // 3 and 4.
+        self.settle(&held, &extra, token, attempt).await
+    }
+
+    /// Finishes the booking a crashed attempt bound to its key: a hold is paid (with the same
+    /// payment key, so a payment that went through is found, not repeated) and confirmed or
+    /// released.
+    pub async fn resume(
+        &self,
+        caller: &Actor,
+        reservation: &ReservationId,
+        request: &PlaceReservationRequest,
+        attempt: Attempt<'_>,
+    ) -> Result<Placed, ReservationError> {
+        let Some((current, item)) = self.reservations.get(reservation).await? else {
+            return Err(unavailable("retry", Duration::from_secs(1)));
+        };
+        if current.guest_id != caller.user_id {
+            return Err(ReservationError::NotFound);
+        }
+        tracing::warn!(reservation_id = %reservation, status = ?current.status, "resuming a booking whose attempt died");
+        match current.status {
+            ReservationStatus::Held => self.settle(&current, &stored_extra(&item), card_token(request), attempt).await,
+            // Settled already: the transaction that settled it wrote the answer too, so these
+            // are reached only by a record from before that was so.
+            _ => Err(unavailable("retry", Duration::from_secs(1))),
+        }
+    }
+
+    /// Pays for a hold, behind the breaker, under the timeout, then confirms or releases it.
+    async fn settle(&self, held: &Reservation, extra: &Value, token: &str, attempt: Attempt<'_>) -> Result<Placed, ReservationError> {
+        let permit = match self.breaker.acquire().await {
+            Ok(permit) => permit,
+            Err(open) => {
+                abort_hold(&self.reservations, held, extra, AbortReason::BreakerOpen, attempt.cause, KeyOnAbort::Release).await?;
+                return Err(unavailable("breaker-open", open.retry_after));
+            }
+        };
+        let request = PaymentRequest {
+            action: PaymentAction::Approve,
+            reservation_id: held.reservation_id.clone(),
+            amount: held.amount.clone(),
+            card_token: Some(token.to_owned()),
+            guest_id: Some(held.guest_id.clone()),
+            correlation_id: attempt.cause.correlation_id.clone(),
+        };
+        let payload = serde_json::to_value(&request).map_err(event_err)?;
+        let answer = self.payments.invoke(&payload, self.settings.payment_timeout).await;
+        let payment = match answer.and_then(|v| serde_json::from_value::<PaymentResult>(v).map_err(|e| InvokeError::Failed(e.to_string()))) {
+            Ok(payment) => {
+                self.breaker.succeeded(permit).await;
+                payment
+            }
+            Err(e) => {
+                self.breaker.failed(permit).await;
+                let reason = match e {
+                    InvokeError::Timeout(_) => AbortReason::Timeout,
+                    InvokeError::Failed(_) => AbortReason::PaymentFailed,
+                };
+                tracing::warn!(reservation_id = %held.reservation_id, error = %e, "payment did not answer; the booking is aborted");
+                abort_hold(&self.reservations, held, extra, reason, attempt.cause, KeyOnAbort::Release).await?;
+                let retry = if permit == Permit::Probe { self.breaker.config().cool_down } else { Duration::from_secs(5) };
+                return Err(unavailable(if reason == AbortReason::Timeout { "timeout" } else { "payment-failed" }, retry));
+            }
+        };
+        match payment.status {
+            PaymentStatus::Approved => self.confirm(held, extra, payment, attempt).await,
+            _ => self.decline(held, extra, &payment, attempt).await,
+        }
+    }
+
+    async fn confirm(&self, held: &Reservation, extra: &Value, payment: PaymentResult, attempt: Attempt<'_>) -> Result<Placed, ReservationError> {
+        let confirmed = Reservation { status: ReservationStatus::Confirmed, payment_id: Some(payment.payment_id.clone()), version: 2, ..held.clone() };
+        let mut payload = serde_json::to_value(&confirmed).map_err(event_err)?;
+        if let (Value::Object(p), Some(title)) = (&mut payload, extra.get("roomTitle")) {
+            p.insert("roomTitle".into(), title.clone());
+        }
+        let event = Envelope::new(EventType::ReservationConfirmed, confirmed.reservation_id.to_string(), 2, attempt.cause, payload).map_err(event_err)?;
+        let placed = Placed { reservation: confirmed.clone(), payment };
+        let mut ops = vec![
+            WriteOp::put_if(self.reservations.to_item(&confirmed, None, extra.clone())?, Condition::equals("status", "HELD")),
+            ReservationStore::room_not_deleted(&held.room_id),
+        ];
+        if let Some(claim) = attempt.claim {
+            ops.push(claim.finish(&held.reservation_id, &(attempt.render)(&Ok(placed.clone())))?);
+        }
+        match write_with_events(self.reservations.table(), ops, &[event]).await {
+            Ok(()) => {
+                tracing::info!(reservation_id = %confirmed.reservation_id, amount = %confirmed.amount, "reservation confirmed");
+                Ok(placed)
+            }
+            Err(StorageError::ConditionFailed { failed }) if failed.contains(&1) && !failed.contains(&0) => {
+                // The room was deleted while we paid: the stay cannot be kept. The abort refunds.
+                let answer = attempt.claim.map(|c| (c, (attempt.render)(&Err(ReservationError::RoomNotFound))));
+                let key = match answer {
+                    Some((claim, answer)) => KeyOnAbort::Answer(claim, answer),
+                    None => KeyOnAbort::Release,
+                };
+                abort_hold(&self.reservations, held, extra, AbortReason::RoomDeleted, attempt.cause, key).await?;
+                Err(ReservationError::RoomNotFound)
+            }
+            Err(StorageError::ConditionFailed { .. }) => {
+                match self.reservations.get(&held.reservation_id).await? {
+                    // Another attempt with the same key confirmed it: the same booking, answered the same.
+                    Some((now, _)) if now.status == ReservationStatus::Confirmed => Ok(Placed { reservation: now, ..placed }),
+                    // The hold expired meanwhile and was aborted: that abort refunds this payment.
+                    _ => Err(unavailable("hold-expired", Duration::from_secs(1))),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn decline(&self, held: &Reservation, extra: &Value, payment: &PaymentResult, attempt: Attempt<'_>) -> Result<Placed, ReservationError> {
+        let reason = payment.decline_reason.clone().unwrap_or_else(|| "declined".into());
+        let declined = ReservationError::Declined(reason.clone());
+        let rejected = Reservation { status: ReservationStatus::Rejected, version: 2, ..held.clone() };
+        let mut ops = vec![WriteOp::put_if(self.reservations.to_item(&rejected, None, extra.clone())?, Condition::equals("status", "HELD"))];
+        ops.extend(ReservationStore::release_nights(held));
+        if let Some(claim) = attempt.claim {
+            ops.push(claim.finish(&held.reservation_id, &(attempt.render)(&Err(ReservationError::Declined(reason.clone()))))?);
+        }
+        match self.reservations.table().write(ops).await {
+            // Settled by another attempt or the hold's expiry: nothing was charged either way.
+            Ok(()) | Err(StorageError::ConditionFailed { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(reservation_id = %held.reservation_id, %reason, "payment declined; nights released");
+        Err(declined)
+    }
+}
+
+fn card_token(request: &PlaceReservationRequest) -> &str {
+    request.card_token.trim()
+}
+
+/// The fields a reservation item carries besides the reservation (kept through every status).
+pub(super) fn stored_extra(item: &Item) -> Value {
+    let keep = ["roomTitle", "createdAt", "idempotencyPk"];
+    Value::Object(item.iter().filter(|(k, _)| keep.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect())
+}
+
+/// Releases the nights, rejects the reservation and says `ReservationAborted`, so that a
+/// payment that went through after all is refunded. Its idempotency key is released, or given
+/// its final answer, in the same transaction.
+pub(super) async fn abort_hold(
+    store: &ReservationStore,
+    held: &Reservation,
+    extra: &Value,
+    reason: AbortReason,
+    cause: &Causation,
+    key: KeyOnAbort<'_>,
+) -> Result<(), ReservationError> {
+    let rejected = Reservation { status: ReservationStatus::Rejected, version: 2, ..held.clone() };
+    let payload = json!({
+        "reservationId": held.reservation_id, "roomId": held.room_id, "guestId": held.guest_id, "hostId": held.host_id,
+        "checkIn": format_date(held.stay.check_in), "checkOut": format_date(held.stay.check_out),
+        "amount": held.amount, "reason": reason, "roomTitle": extra.get("roomTitle"),
+    });
+    let event = Envelope::new(EventType::ReservationAborted, held.reservation_id.to_string(), 2, cause, payload).map_err(event_err)?;
+    let mut ops = vec![WriteOp::put_if(store.to_item(&rejected, None, extra.clone())?, Condition::equals("status", "HELD"))];
+    ops.extend(ReservationStore::release_nights(held));
+    match key {
+        KeyOnAbort::Answer(claim, answer) => ops.push(claim.finish(&held.reservation_id, &answer)?),
+        KeyOnAbort::Release => {
+            if let Some(pk) = extra.get("idempotencyPk").and_then(Value::as_str) {
+                ops.push(release_bound(Key::new(pk, "IDEMPOTENCY"), &held.reservation_id));
+            }
+        }
+    }
+    match write_with_events(store.table(), ops, &[event]).await {
+        Ok(()) => {
+            tracing::warn!(reservation_id = %held.reservation_id, reason = ?reason, "booking aborted; nights released");
+            Ok(())
+        }
+        // Already settled by someone else (another attempt, the hold expiry): nothing left to do.
+        Err(StorageError::ConditionFailed { failed }) if failed.contains(&0) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,176 @@
+//! The review context: a guest reviews a stay of theirs that has ended (check-out on or before
+//! today in Asia/Seoul) and was not cancelled, once per stay; anyone reads a room's reviews,
+//! newest first.
+//!
+//! A review cannot race a cancellation: a stay can be cancelled only before its check-in and
+//! reviewed only from its check-out on, and the stay is read by key (strongly consistent)
+//! just before the review is written. `ReviewWritten` moves the room's rating (room
+//! handler), the host's dashboard and the host's notifications.
+//!
+//! | item | pk | sk |
+//! |---|---|---|
+//! | review (for listing) | `ROOM#<roomId>` | `REVIEW#<createdAtMs>#<reviewId>` |
+//! | one review per stay | `REVIEW#<reservationId>` | `REVIEW` |
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::domain::reservation::ReservationStatus;
+use crate::domain::review::{validate_review, Review};
+use crate::domain::room::RoomStatus;
+use crate::domain::stay::format_date;
+use crate::domain::Actor;
+use crate::domain::{Invalid, ReservationId, ReviewId, RoomId};
+use crate::events::{Causation, Envelope, EventType};
+use crate::outbox::write_with_events;
+use crate::reservations::ReservationStore;
+use crate::rooms::RoomStore;
+use crate::storage::{Condition, Key, Query, SortKey, StorageError, Table, WriteOp};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error("no such room")]
+    RoomNotFound,
+    #[error("no stay of yours in this room has ended")]
+    NoStay,
+    #[error("this stay is already reviewed")]
+    AlreadyReviewed,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// `POST /rooms/{roomId}/reviews`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WriteReviewRequest {
+    pub rating: i64,
+    #[serde(default)]
+    pub text: String,
+    /// Which stay, when the guest has more than one in the room; else the first not reviewed.
+    #[serde(default)]
+    pub reservation_id: Option<String>,
+}
+
+pub struct Reviews {
+    pub reviews: Arc<dyn Table>,
+    pub rooms: RoomStore,
+    pub reservations: ReservationStore,
+}
+
+impl Reviews {
+    /// Whether `id` is the caller's stay in the room, confirmed (not cancelled) and over.
+    async fn reviewable(&self, caller: &Actor, room: &RoomId, id: &str) -> Result<bool, ReviewError> {
+        let Some(id) = ReservationId::parse(id) else {
+            return Ok(false);
+        };
+        let today = self.reservations.clock().today();
+        Ok(match self.reservations.get(&id).await? {
+            Some((r, _)) => r.guest_id == caller.user_id && &r.room_id == room && r.status == ReservationStatus::Confirmed && r.stay.check_out <= today,
+            None => false,
+        })
+    }
+}
+
+impl Reviews {
+    pub async fn write(&self, caller: &Actor, room_id: &str, request: WriteReviewRequest, cause: &Causation) -> Result<Review, ReviewError> {
+        let room_id = RoomId::parse(room_id).ok_or(ReviewError::RoomNotFound)?;
+        validate_review(request.rating, &request.text)?;
+        let room = match self.rooms.get(&room_id).await? {
+            Some(room) if room.status == RoomStatus::Active => room,
+            _ => return Err(ReviewError::RoomNotFound),
+        };
+        // The caller's confirmed stays in this room that began before today: one index query of
+        // their own partition.
+        let today = format_date(self.reservations.clock().today());
+        let stays = self
+            .reservations
+            .table()
+            .query(&Query::on_index("gsi3", ReservationStore::stays_of(&caller.user_id, &room_id)).sort(SortKey::LessThan(today)).descending().limit(100))
+            .await?
+            .items;
+        let stay_ids: Vec<String> = stays.iter().filter_map(|s| s.get("reservationId").and_then(Value::as_str).map(str::to_owned)).collect();
+        if stay_ids.is_empty() {
+            return Err(ReviewError::NoStay);
+        }
+        let reservation = match &request.reservation_id {
+            Some(wanted) if stay_ids.contains(wanted) => wanted.clone(),
+            Some(_) => return Err(ReviewError::NoStay),
+            None => {
+                let mut open = None;
+                let mut ended = false;
+                for id in &stay_ids {
+                    if !self.reviewable(caller, &room_id, id).await? {
+                        continue;
+                    }
+                    ended = true;
+                    if self.reviews.get(&guard_key(id)).await?.is_none() {
+                        open = Some(id.clone());
+                        break;
+                    }
+                }
+                if !ended {
+                    return Err(ReviewError::NoStay);
+                }
+                open.ok_or(ReviewError::AlreadyReviewed)?
+            }
+        };
+        // Read by key, just before the write: confirmed, not cancelled, and over.
+        if !self.reviewable(caller, &room_id, &reservation).await? {
+            return Err(ReviewError::NoStay);
+        }
+        let review = Review {
+            review_id: ReviewId::generate(),
+            room_id: room_id.clone(),
+            reservation_id: ReservationId::parse(&reservation).ok_or(ReviewError::NoStay)?,
+            guest_id: caller.user_id.clone(),
+            rating: request.rating as u8,
+            text: request.text.trim().to_owned(),
+        };
+        let now_ms = self.reservations.clock().now_ms();
+        let mut listed = Key::new(format!("ROOM#{room_id}"), format!("REVIEW#{now_ms:015}#{}", review.review_id)).to_item();
+        let mut fields = serde_json::to_value(&review).map_err(|e| StorageError::Invalid(e.to_string()))?;
+        if let Value::Object(f) = &mut fields {
+            f.insert("kind".into(), "review".into());
+            f.insert("createdAtMs".into(), now_ms.into());
+            f.insert("hostId".into(), json!(room.host_id));
+            listed.extend(f.clone());
+        }
+        let mut guard = guard_key(&reservation).to_item();
+        guard.insert("reviewId".into(), json!(review.review_id));
+        let mut payload = fields.clone();
+        if let Value::Object(p) = &mut payload {
+            p.insert("roomTitle".into(), json!(room.details.title));
+        }
+        let event =
+            Envelope::new(EventType::ReviewWritten, review.review_id.to_string(), 1, cause, payload).map_err(|e| StorageError::Invalid(e.to_string()))?;
+        let ops = vec![WriteOp::put_if(guard, Condition::NotExists), WriteOp::put_if(listed, Condition::NotExists)];
+        match write_with_events(self.reviews.as_ref(), ops, &[event]).await {
+            Ok(()) => Ok(review),
+            Err(StorageError::ConditionFailed { failed }) if failed.contains(&0) => Err(ReviewError::AlreadyReviewed),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+fn guard_key(reservation: &str) -> Key {
+    Key::new(format!("REVIEW#{reservation}"), "REVIEW")
+}
+
+/// A room's reviews, newest first.
+pub async fn list_reviews(reviews: &dyn Table, room_id: &str, cursor: Option<&str>, limit: Option<&str>) -> Result<Value, ReviewError> {
+    let room_id = RoomId::parse(room_id).ok_or(ReviewError::RoomNotFound)?;
+    let (cursor, limit) = crate::paging::page_params(cursor, limit)?;
+    let query = Query::partition(format!("ROOM#{room_id}")).sort(SortKey::BeginsWith("REVIEW#".into())).descending().limit(limit).after(cursor);
+    let page = reviews.query(&query).await?;
+    let shown = ["reviewId", "roomId", "guestId", "rating", "text", "createdAtMs"];
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|i| Value::Object(i.iter().filter(|(k, _)| shown.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect::<Map<_, _>>()))
+        .collect();
+    Ok(json!({"items": items, "nextCursor": page.next.map(|c| c.as_str().to_owned())}))
+}

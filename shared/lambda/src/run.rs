@@ -1,0 +1,217 @@
+//! A function on Lambda: logs, one AWS config, the adapters its main links, its handler on the
+//! runtime for its trigger. A function's `main.rs` is one call to [`run`].
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use aws_lambda_events::event::dynamodb::Event as StreamEvent;
+use aws_lambda_events::event::sqs::SqsEvent;
+use bnb_contexts::clock::SharedClock;
+use bnb_contexts::consumer::DeadLetters;
+use bnb_contexts::messaging::{Sms, Topic};
+use bnb_contexts::payments::Invoker;
+use bnb_contexts::storage::{Key, Table, TableSpec};
+use bnb_contexts::tables::TableKind;
+use lambda_runtime::{service_fn, LambdaEvent};
+
+use crate::function::{Function, Handler, LinkError, Need, Resources, Trigger, DEAD_LETTER_QUEUE_URL, PAYMENT_FUNCTION_NAME};
+
+pub type Error = lambda_runtime::Error;
+
+/// The AWS adapters a function's main links: only those it needs, so a function that sends no
+/// SMS does not carry the SNS client (tests/function_registry.rs checks each main against its
+/// [`Function::needs`]).
+#[derive(Default, Clone, Copy)]
+pub struct AwsAdapters {
+    pub table: Option<TableAdapter>,
+    pub topic: Option<TopicAdapter>,
+    pub sms: Option<SmsAdapter>,
+    pub dead_letters: Option<DeadLettersAdapter>,
+    pub payments: Option<PaymentsAdapter>,
+}
+
+/// A table, by its spec.
+pub type TableAdapter = fn(&SdkConfig, TableSpec) -> Arc<dyn Table>;
+/// A topic, by ARN.
+pub type TopicAdapter = fn(&SdkConfig, String) -> Arc<dyn Topic>;
+/// SMS, with the sender id (`SMS_SENDER_ID`) if there is one.
+pub type SmsAdapter = fn(&SdkConfig, Option<String>) -> Arc<dyn Sms>;
+/// Dead letters, by queue URL.
+pub type DeadLettersAdapter = fn(&SdkConfig, String) -> Arc<dyn DeadLetters>;
+/// The payment function, by name.
+pub type PaymentsAdapter = fn(&SdkConfig, String) -> Arc<dyn Invoker>;
+
+/// A function's resources on AWS: named by its environment, served by the linked adapters.
+pub struct AwsResources {
+    config: SdkConfig,
+    adapters: AwsAdapters,
+    function: &'static str,
+    clock: SharedClock,
+    opened: Mutex<Vec<Arc<dyn Table>>>,
+}
+
+impl AwsResources {
+    pub fn new(config: SdkConfig, adapters: AwsAdapters, function: &'static str) -> Self {
+        AwsResources { config, adapters, function, clock: bnb_contexts::clock::system(), opened: Mutex::new(Vec::new()) }
+    }
+
+    fn adapter<T>(&self, adapter: Option<T>, what: &str) -> Result<T, LinkError> {
+        adapter.ok_or_else(|| LinkError(format!("{} asked for {what}, but its main links no adapter for it", self.function)))
+    }
+
+    /// The tables opened so far (to warm their connection).
+    fn opened_tables(&self) -> Vec<Arc<dyn Table>> {
+        self.opened.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+}
+
+impl Resources for AwsResources {
+    fn table(&self, kind: TableKind) -> Result<Arc<dyn Table>, LinkError> {
+        let table = self.adapter(self.adapters.table, "a table")?(&self.config, kind.from_env()?);
+        if let Ok(mut opened) = self.opened.lock() {
+            opened.push(table.clone());
+        }
+        Ok(table)
+    }
+
+    fn topic(&self, arn_variable: &str) -> Result<Arc<dyn Topic>, LinkError> {
+        Ok(self.adapter(self.adapters.topic, "a topic")?(&self.config, self.required(arn_variable)?))
+    }
+
+    fn sms(&self) -> Result<Arc<dyn Sms>, LinkError> {
+        Ok(self.adapter(self.adapters.sms, "SMS")?(&self.config, self.var("SMS_SENDER_ID")))
+    }
+
+    fn dead_letters(&self) -> Result<Arc<dyn DeadLetters>, LinkError> {
+        Ok(self.adapter(self.adapters.dead_letters, "a dead-letter queue")?(&self.config, self.required(DEAD_LETTER_QUEUE_URL)?))
+    }
+
+    fn payments(&self) -> Result<Arc<dyn Invoker>, LinkError> {
+        Ok(self.adapter(self.adapters.payments, "the payment function")?(&self.config, self.required(PAYMENT_FUNCTION_NAME)?))
+    }
+
+    fn clock(&self) -> SharedClock {
+        self.clock.clone()
+    }
+
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+/// How long init may spend opening connections before giving up on it (the first request then
+/// opens its own).
+const WARM_UP_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// Runs `function` on Lambda with the AWS `adapters` its main links.
+pub async fn run(function: &'static Function, adapters: AwsAdapters) -> Result<(), Error> {
+    crate::telemetry::init_json();
+    let config = crate::aws::aws_sdk_config().await;
+    let resources = AwsResources::new(config, adapters, function.name);
+    let handler = (function.link)(&resources).map_err(|e| {
+        tracing::error!(function = function.name, error = %e, "the function cannot start");
+        e
+    })?;
+    if handler.trigger() == Trigger::Http {
+        warm_up(&resources.opened_tables()).await;
+    }
+    serve(handler).await
+}
+
+/// Opens each table's connection (DNS, TCP, TLS) during init, which Lambda does not bill to the
+/// first request, with one cheap read of a key no item has. A failure only logs: the first request
+/// will open the connection itself.
+pub async fn warm_up(tables: &[Arc<dyn Table>]) {
+    let probe = Key::new("WARM-UP", "WARM-UP");
+    for table in tables {
+        match tokio::time::timeout(WARM_UP_TIMEOUT, table.get(&probe)).await {
+            Ok(Ok(_)) => tracing::debug!(table = table.name(), "connection warmed"),
+            Ok(Err(e)) => {
+                tracing::warn!(table = table.name(), error = %e, "could not warm the connection; the first request will open it")
+            }
+            Err(_) => tracing::warn!(table = table.name(), "warming the connection timed out; the first request will open it"),
+        }
+    }
+}
+
+/// Runs a built handler on the Lambda runtime for its trigger.
+pub async fn serve(handler: Handler) -> Result<(), Error> {
+    match handler {
+        Handler::Http(f) => {
+            lambda_http::run(lambda_http::service_fn(move |request| {
+                let f = f.clone();
+                async move { Ok::<_, std::convert::Infallible>(f(request).await) }
+            }))
+            .await
+        }
+        Handler::Sqs(f) => {
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+                let f = f.clone();
+                async move { Ok::<_, Error>(f(event.payload).await) }
+            }))
+            .await
+        }
+        Handler::Stream(f) => {
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<StreamEvent>| {
+                let f = f.clone();
+                async move { Ok::<_, Error>(f(event.payload).await) }
+            }))
+            .await
+        }
+        Handler::Invoke(f) => {
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+                let f = f.clone();
+                async move { f(event.payload).await.map_err(Error::from) }
+            }))
+            .await
+        }
+    }
+}
+
+/// Checks, at link time, that a function asks only for what it declared (tests and `bnb-local`
+/// wrap their resources in this, so a [`Function::needs`] that lies fails there).
+pub struct Declared<'a> {
+    pub function: &'a Function,
+    pub inner: &'a dyn Resources,
+}
+
+impl Declared<'_> {
+    fn check(&self, need: Need) -> Result<(), LinkError> {
+        if self.function.needs(need) {
+            Ok(())
+        } else {
+            Err(LinkError(format!("{} asked for {need:?}, which its declaration does not list", self.function.name)))
+        }
+    }
+}
+
+impl Resources for Declared<'_> {
+    fn table(&self, kind: TableKind) -> Result<Arc<dyn Table>, LinkError> {
+        self.check(Need::Table(kind))?;
+        self.inner.table(kind)
+    }
+    fn topic(&self, arn_variable: &str) -> Result<Arc<dyn Topic>, LinkError> {
+        let need = self.function.needs.iter().find(|n| matches!(n, Need::Topic(v) if *v == arn_variable)).copied();
+        self.check(need.unwrap_or(Need::Topic("(undeclared)")))?;
+        self.inner.topic(arn_variable)
+    }
+    fn sms(&self) -> Result<Arc<dyn Sms>, LinkError> {
+        self.check(Need::Sms)?;
+        self.inner.sms()
+    }
+    fn dead_letters(&self) -> Result<Arc<dyn DeadLetters>, LinkError> {
+        self.check(Need::DeadLetters)?;
+        self.inner.dead_letters()
+    }
+    fn payments(&self) -> Result<Arc<dyn Invoker>, LinkError> {
+        self.check(Need::Payments)?;
+        self.inner.payments()
+    }
+    fn clock(&self) -> SharedClock {
+        self.inner.clock()
+    }
+    fn var(&self, name: &str) -> Option<String> {
+        self.inner.var(name)
+    }
+}

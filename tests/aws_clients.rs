@@ -1,0 +1,65 @@
+//! One real request through each AWS adapter's client, built exactly as a function's main builds
+//! it (`bnb_lambda::aws::aws_sdk_config` from the environment, then the adapter function the main
+//! hands to `AwsAdapters`), against moto. The SDK crates are built without default features, so a
+//! missing HTTP client or runtime feature would fail here, not on Lambda.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bnb_contexts::messaging::{Attributes, Queue};
+use bnb_contexts::payments::InvokeError;
+use bnb_contexts::storage::{Key, Table};
+use bnb_lambda::run::warm_up;
+
+#[tokio::test]
+async fn every_adapter_client_makes_a_real_request_as_a_function_builds_it() {
+    let moto = support::moto_url();
+    // What the environment gives a function (scripts/test.sh exports the region and throwaway
+    // credentials); the other test here names its endpoint explicitly, so this races with nothing.
+    std::env::set_var("AWS_ENDPOINT_URL", &moto);
+    let config = bnb_lambda::aws::aws_sdk_config().await;
+
+    // DynamoDB: the table a function's main builds, reading a missing item.
+    let created = support::moto_table(bnb_contexts::tables::rooms()).await;
+    let table = bnb_aws_dynamodb::table(&config, bnb_contexts::tables::ROOMS.named(created.name()));
+    assert_eq!(table.get(&Key::new("ROOM#none", "ROOM")).await.expect("GetItem over the SDK's HTTPS client"), None);
+
+    // SNS: a topic and SMS.
+    let name = support::unique("clients");
+    let arn = bnb_aws_sns::SnsTopic::ensure(&config, &name).await.expect("CreateTopic").arn().to_owned();
+    let topic = bnb_aws_sns::topic(&config, arn);
+    assert!(!topic.publish("{}", &Attributes::from([("eventType".to_owned(), "Probe".to_owned())])).await.expect("Publish").is_empty());
+    let sms = bnb_aws_sns::sms(&config, None);
+    assert!(!sms.send_sms("+821012345678", "bnb: probe").await.expect("Publish(PhoneNumber)").is_empty());
+
+    // SQS: a consumer's dead letters, by URL.
+    let queue = bnb_aws_sqs::SqsQueue::ensure(&config, &name, 30, None).await.expect("CreateQueue");
+    let dead_letters = bnb_aws_sqs::dead_letters(&config, queue.url().to_owned());
+    dead_letters.dead_letter("{\"probe\":true}", &Attributes::new()).await.expect("SendMessage");
+    let received = queue.receive(10).await.expect("ReceiveMessage");
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].body, "{\"probe\":true}");
+
+    // Lambda: the payment call reaches the service, which knows no such function.
+    let payments = bnb_aws_lambda::payments(&config, "no-such-function".to_owned());
+    match payments.invoke(&serde_json::json!({}), Duration::from_secs(10)).await {
+        Err(InvokeError::Failed(reason)) => assert!(reason.contains("ResourceNotFound") || reason.contains("not found"), "{reason}"),
+        other => panic!("expected the service to answer that there is no such function, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn warming_a_connection_never_stops_a_function() {
+    let moto = support::moto_url();
+    let config = bnb_lambda::aws::aws_sdk_config_for(&moto).await;
+    let created = support::moto_table(bnb_contexts::tables::rooms()).await;
+    let reachable = bnb_aws_dynamodb::table(&config, bnb_contexts::tables::ROOMS.named(created.name()));
+    // A port nothing listens on: the warm-up read fails, and warm_up returns all the same.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let nowhere = bnb_lambda::aws::aws_sdk_config_for(&format!("http://{closed}")).await;
+    let unreachable = bnb_aws_dynamodb::table(&nowhere, bnb_contexts::tables::rooms());
+    let tables: Vec<Arc<dyn Table>> = vec![reachable, unreachable];
+    tokio::time::timeout(Duration::from_secs(30), warm_up(&tables)).await.expect("warm_up is bounded by its own timeout");
+}
