@@ -23,7 +23,7 @@ async fn every_adapter_client_makes_a_real_request_as_a_function_builds_it() {
 
     // DynamoDB: the table a function's main builds, reading a missing item.
     let created = support::moto_table(bnb_contexts::tables::rooms()).await;
-    let table = bnb_aws_dynamodb::table(&config, bnb_contexts::tables::ROOMS.named(created.name()));
+    let table = bnb_aws_dynamodb::tables(&config)(bnb_contexts::tables::ROOMS.named(created.name()));
     assert_eq!(table.get(&Key::new("ROOM#none", "ROOM")).await.expect("GetItem over the SDK's HTTPS client"), None);
 
     // SNS: a topic and SMS.
@@ -55,11 +55,11 @@ async fn warming_a_connection_never_stops_a_function() {
     let moto = support::moto_url();
     let config = bnb_lambda::aws::aws_sdk_config_for(&moto).await;
     let created = support::moto_table(bnb_contexts::tables::rooms()).await;
-    let reachable = bnb_aws_dynamodb::table(&config, bnb_contexts::tables::ROOMS.named(created.name()));
+    let reachable = bnb_aws_dynamodb::tables(&config)(bnb_contexts::tables::ROOMS.named(created.name()));
     // A port nothing listens on: the warm-up read fails, and warm_up returns all the same.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let nowhere = bnb_lambda::aws::aws_sdk_config_for(&format!("http://{closed}")).await;
-    let unreachable = bnb_aws_dynamodb::table(&nowhere, bnb_contexts::tables::rooms());
+    let unreachable = bnb_aws_dynamodb::tables(&nowhere)(bnb_contexts::tables::rooms());
     let tables: Vec<Arc<dyn Table>> = vec![reachable, unreachable];
     tokio::time::timeout(Duration::from_secs(30), warm_up(&tables)).await.expect("warm_up is bounded by its own timeout");
 }

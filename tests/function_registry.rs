@@ -157,7 +157,7 @@ fn each_main_hands_over_exactly_the_adapters_of_its_needs() {
     for f in REGISTRY {
         let main = std::fs::read_to_string(root().join("functions").join(f.name).join("src/main.rs")).unwrap();
         let uses = |adapter: &str| main.contains(adapter);
-        assert_eq!(uses("bnb_aws_dynamodb::table"), needs_table(f), "{}: main.rs and the table need", f.name);
+        assert_eq!(uses("bnb_aws_dynamodb::tables"), needs_table(f), "{}: main.rs and the table need", f.name);
         assert_eq!(uses("bnb_aws_sns::topic"), f.needs.iter().any(|n| matches!(n, Need::Topic(_))), "{}: main.rs and the topic need", f.name);
         assert_eq!(uses("bnb_aws_sns::sms"), f.needs(Need::Sms), "{}: main.rs and the SMS need", f.name);
         assert_eq!(uses("bnb_aws_sqs::dead_letters"), f.needs(Need::DeadLetters), "{}: main.rs and the DLQ need", f.name);

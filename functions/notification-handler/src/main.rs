@@ -5,7 +5,7 @@ async fn main() -> Result<(), Error> {
     run(
         &notification_handler::FUNCTION,
         AwsAdapters {
-            table: Some(bnb_aws_dynamodb::table),
+            table: Some(bnb_aws_dynamodb::tables),
             topic: Some(bnb_aws_sns::topic),
             sms: Some(bnb_aws_sns::sms),
             dead_letters: Some(bnb_aws_sqs::dead_letters),

@@ -2,6 +2,6 @@ use bnb_lambda::{run, AwsAdapters, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    run(&payment_handler::FUNCTION, AwsAdapters { table: Some(bnb_aws_dynamodb::table), dead_letters: Some(bnb_aws_sqs::dead_letters), ..Default::default() })
+    run(&payment_handler::FUNCTION, AwsAdapters { table: Some(bnb_aws_dynamodb::tables), dead_letters: Some(bnb_aws_sqs::dead_letters), ..Default::default() })
         .await
 }

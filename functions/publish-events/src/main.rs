@@ -2,5 +2,5 @@ use bnb_lambda::{run, AwsAdapters, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    run(&publish_events::FUNCTION, AwsAdapters { table: Some(bnb_aws_dynamodb::table), topic: Some(bnb_aws_sns::topic), ..Default::default() }).await
+    run(&publish_events::FUNCTION, AwsAdapters { table: Some(bnb_aws_dynamodb::tables), topic: Some(bnb_aws_sns::topic), ..Default::default() }).await
 }

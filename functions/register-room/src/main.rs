@@ -2,5 +2,5 @@ use bnb_lambda::{run, AwsAdapters, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    run(&register_room::FUNCTION, AwsAdapters { table: Some(bnb_aws_dynamodb::table), ..Default::default() }).await
+    run(&register_room::FUNCTION, AwsAdapters { table: Some(bnb_aws_dynamodb::tables), ..Default::default() }).await
 }

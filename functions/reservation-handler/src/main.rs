@@ -4,7 +4,7 @@ use bnb_lambda::{run, AwsAdapters, Error};
 async fn main() -> Result<(), Error> {
     run(
         &reservation_handler::FUNCTION,
-        AwsAdapters { table: Some(bnb_aws_dynamodb::table), dead_letters: Some(bnb_aws_sqs::dead_letters), ..Default::default() },
+        AwsAdapters { table: Some(bnb_aws_dynamodb::tables), dead_letters: Some(bnb_aws_sqs::dead_letters), ..Default::default() },
     )
     .await
 }

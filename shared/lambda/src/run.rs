@@ -31,8 +31,10 @@ pub struct AwsAdapters {
     pub payments: Option<PaymentsAdapter>,
 }
 
-/// A table, by its spec.
-pub type TableAdapter = fn(&SdkConfig, TableSpec) -> Arc<dyn Table>;
+/// What opens tables, by their spec, all on one client.
+pub type TableAdapter = fn(&SdkConfig) -> OpenTable;
+/// Opens one table.
+pub type OpenTable = Box<dyn Fn(TableSpec) -> Arc<dyn Table> + Send + Sync>;
 /// A topic, by ARN.
 pub type TopicAdapter = fn(&SdkConfig, String) -> Arc<dyn Topic>;
 /// SMS, with the sender id (`SMS_SENDER_ID`) if there is one.
@@ -46,6 +48,7 @@ pub type PaymentsAdapter = fn(&SdkConfig, String) -> Arc<dyn Invoker>;
 pub struct AwsResources {
     config: SdkConfig,
     adapters: AwsAdapters,
+    tables: Option<OpenTable>,
     function: &'static str,
     clock: SharedClock,
     opened: Mutex<Vec<Arc<dyn Table>>>,
@@ -53,7 +56,8 @@ pub struct AwsResources {
 
 impl AwsResources {
     pub fn new(config: SdkConfig, adapters: AwsAdapters, function: &'static str) -> Self {
-        AwsResources { config, adapters, function, clock: bnb_contexts::clock::system(), opened: Mutex::new(Vec::new()) }
+        let tables = adapters.table.map(|open| open(&config));
+        AwsResources { config, adapters, tables, function, clock: bnb_contexts::clock::system(), opened: Mutex::new(Vec::new()) }
     }
 
     fn adapter<T>(&self, adapter: Option<T>, what: &str) -> Result<T, LinkError> {
@@ -68,7 +72,7 @@ impl AwsResources {
 
 impl Resources for AwsResources {
     fn table(&self, kind: TableKind) -> Result<Arc<dyn Table>, LinkError> {
-        let table = self.adapter(self.adapters.table, "a table")?(&self.config, kind.from_env()?);
+        let table = self.adapter(self.tables.as_ref(), "a table")?(kind.from_env()?);
         if let Ok(mut opened) = self.opened.lock() {
             opened.push(table.clone());
         }
@@ -114,7 +118,10 @@ pub async fn run(function: &'static Function, adapters: AwsAdapters) -> Result<(
         e
     })?;
     if handler.trigger() == Trigger::Http {
-        warm_up(&resources.opened_tables()).await;
+        let started = std::time::Instant::now();
+        let tables = resources.opened_tables();
+        warm_up(&tables).await;
+        tracing::info!(function = function.name, tables = tables.len(), warm_up_ms = started.elapsed().as_secs_f64() * 1000.0, "connections warmed in init");
     }
     serve(handler).await
 }

@@ -40,7 +40,12 @@ pub struct DynamoTable {
 
 impl DynamoTable {
     pub fn new(config: &aws_config::SdkConfig, spec: TableSpec) -> Self {
-        DynamoTable { client: aws_sdk_dynamodb::Client::new(config), spec: Arc::new(spec), stream_reader: None, stream_arn: Arc::new(OnceCell::new()) }
+        DynamoTable::with_client(aws_sdk_dynamodb::Client::new(config), spec)
+    }
+
+    /// A table on a client already built (a client is cheap to clone; clones share one pool).
+    pub fn with_client(client: aws_sdk_dynamodb::Client, spec: TableSpec) -> Self {
+        DynamoTable { client, spec: Arc::new(spec), stream_reader: None, stream_arn: Arc::new(OnceCell::new()) }
     }
 
     /// The same table, reading its change stream through `reader` (bnb-local and tests; a
@@ -487,7 +492,9 @@ pub fn from_attributes(attrs: HashMap<String, AttributeValue>) -> Item {
     attrs.into_iter().map(|(k, v)| (k, from_attribute(v))).collect::<Map<_, _>>()
 }
 
-/// The table port on DynamoDB, as a function's main hands it to `bnb_lambda::AwsAdapters`.
-pub fn table(config: &aws_config::SdkConfig, spec: TableSpec) -> Arc<dyn Table> {
-    Arc::new(DynamoTable::new(config, spec))
+/// The table port on DynamoDB, as a function's main hands it to `bnb_lambda::AwsAdapters`: one
+/// client (one connection pool) for every table the function opens.
+pub fn tables(config: &aws_config::SdkConfig) -> Box<dyn Fn(TableSpec) -> Arc<dyn Table> + Send + Sync> {
+    let client = aws_sdk_dynamodb::Client::new(config);
+    Box::new(move |spec| Arc::new(DynamoTable::with_client(client.clone(), spec)))
 }
