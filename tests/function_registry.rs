@@ -100,6 +100,7 @@ fn each_function_links_only_the_adapters_of_what_it_needs() {
         says("aws-sdk-dynamodbstreams", false, "functions get stream records from Lambda, never read a stream");
         says("aws-sdk-sso", false, "Lambda credentials come from the environment, never SSO");
         says("aws-sdk-ssooidc", false, "Lambda credentials come from the environment, never SSO");
+        says("aws-lc-sys", false, "TLS is rustls on ring (bnb_lambda::aws::https_client): aws-lc adds megabytes (docs/benchmarks.md)");
         says("aws-sdk-dynamodb", needs_table(f), "it needs a table exactly when it links DynamoDB");
         says("aws-sdk-sns", needs_sns(f), "only functions that publish (events, alerts, SMS) link SNS");
         says("aws-sdk-sqs", f.needs(Need::DeadLetters), "only consumers, for their dead letters, link SQS");

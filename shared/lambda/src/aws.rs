@@ -24,7 +24,7 @@ pub fn https_client(amazon_roots_only: bool) -> SharedHttpClient {
         true => TrustStore::empty().with_native_roots(false).with_pem_certificate(AMAZON_TRUST_ROOTS.as_bytes()),
         false => TrustStore::default(),
     };
-    let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc));
+    let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring));
     match TlsContext::builder().with_trust_store(trust).build() {
         Ok(context) => builder.tls_context(context).build_https(),
         // Only a malformed bundle gets here (a test parses it): fall back to the system's roots.
@@ -38,6 +38,7 @@ pub async fn aws_sdk_config_for(endpoint: &str) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new(std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into())));
+    loader = loader.http_client(https_client(!endpoint.starts_with("https://")));
     if std::env::var("AWS_ACCESS_KEY_ID").is_err() {
         loader = loader.credentials_provider(aws_credential_types::Credentials::new("testing", "testing", None, None, "bnb-local"));
     }
