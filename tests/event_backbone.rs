@@ -45,7 +45,7 @@ async fn register_room_over_http(base: &str, host: &str, correlation_id: &str, d
 
 fn event_types(queue_messages: &[bnb_contexts::messaging::ReceivedMessage]) -> Vec<String> {
     let mut types: Vec<String> =
-        queue_messages.iter().map(|m| decode(&m.body).map(|e| e.event_type.to_string()).unwrap_or_else(|e| format!("undecodable: {e}"))).collect();
+        queue_messages.iter().map(|m| decode(&m.body).map(|e| e.event_type().to_string()).unwrap_or_else(|e| format!("undecodable: {e}"))).collect();
     types.sort();
     types
 }
@@ -77,14 +77,24 @@ fn written_by(changes: &[bnb_contexts::storage::StreamRecord], pk: &str) -> usiz
 }
 
 fn envelope(event_type: EventType, room: &str, version: u64, correlation_id: &str) -> Envelope {
-    Envelope::new(
-        event_type,
-        room,
-        version,
-        &Causation::request(correlation_id),
-        json!({"roomId": room, "hostId": "hana", "title": format!("Room {room}"), "status": "ACTIVE", "city": "Seoul"}),
-    )
-    .unwrap()
+    // A payload of the event type's own shape, about this room.
+    let reservation = "01a20000-0000-7000-8000-0000000000e1";
+    let amount = json!({"amount": 100000, "currency": "KRW"});
+    let payload = match event_type {
+        EventType::RoomRegistered | EventType::RoomModified | EventType::RoomDeleted => json!({
+            "roomId": room, "hostId": "hana", "title": format!("Room {room}"), "description": "", "city": "Seoul", "address": "1 Jong-ro",
+            "capacity": 2, "nightlyPrice": amount, "amenities": [], "status": if event_type == EventType::RoomDeleted { "DELETED" } else { "ACTIVE" },
+            "version": version, "rating": {"count": 0, "average": null}, "createdAt": "2026-11-24T10:00:00Z", "updatedAt": "2026-11-24T10:00:00Z",
+        }),
+        EventType::PaymentApproved | EventType::PaymentDeclined | EventType::PaymentRefunded => json!({
+            "paymentId": "01a20000-0000-7000-8000-0000000000e2", "reservationId": reservation, "amount": amount, "status": "DECLINED",
+        }),
+        _ => json!({
+            "reservationId": reservation, "roomId": room, "guestId": "minho", "hostId": "hana", "checkIn": "2026-12-01", "checkOut": "2026-12-02",
+            "guests": 1, "amount": amount, "status": "CONFIRMED", "version": version, "cancelledBy": "guest", "reason": "timeout",
+        }),
+    };
+    Envelope::from_payload(event_type, room, version, &Causation::request(correlation_id), payload).unwrap()
 }
 
 // ---------------------------------------------------------------- filter policies
@@ -239,10 +249,10 @@ async fn a_poison_message_reaches_the_dlq_while_its_batch_succeeds_and_redrive_b
     let good = ["01a20000-0000-7000-8000-00000000000a", "01a20000-0000-7000-8000-00000000000b"];
     queue.send(&serde_json::to_string(&envelope(EventType::RoomRegistered, good[0], 1, "c-p")).unwrap(), &Attributes::new()).await.unwrap();
     queue.send("this is not an event", &Attributes::new()).await.unwrap();
-    // An event that decodes but can never be applied: it does not say whose room it is.
-    let mut hostless = envelope(EventType::RoomRegistered, "01a20000-0000-7000-8000-00000000000c", 1, "c-p");
-    hostless.payload = json!({"roomId": "01a20000-0000-7000-8000-00000000000c"});
-    let hostless = serde_json::to_string(&hostless).unwrap();
+    // An event whose payload is not its type's: it does not say whose room it is, so it never reads.
+    let mut hostless = serde_json::to_value(envelope(EventType::RoomRegistered, "01a20000-0000-7000-8000-00000000000c", 1, "c-p")).unwrap();
+    hostless["payload"] = json!({"roomId": "01a20000-0000-7000-8000-00000000000c"});
+    let hostless = hostless.to_string();
     queue.send(&hostless, &Attributes::new()).await.unwrap();
     queue.send(&serde_json::to_string(&envelope(EventType::RoomRegistered, good[1], 1, "c-p")).unwrap(), &Attributes::new()).await.unwrap();
     eventually(90, "both poison messages in the DLQ and both good events applied", || {

@@ -270,7 +270,7 @@ impl World {
     }
 
     fn admits(&self, consumer: &str, event: &Envelope) -> bool {
-        let attributes = BTreeMap::from([("eventType".to_string(), event.event_type.to_string())]);
+        let attributes = BTreeMap::from([("eventType".to_string(), event.event_type().to_string())]);
         self.filters[consumer].as_ref().is_none_or(|p| p.admits(&attributes))
     }
 
@@ -293,7 +293,7 @@ impl World {
                 let fault = {
                     let mut inject = self.inject.lock().await;
                     match *inject {
-                        Some((c, t, f)) if c == name && t == event.event_type => {
+                        Some((c, t, f)) if c == name && t == event.event_type() => {
                             *inject = None;
                             f
                         }
@@ -307,12 +307,12 @@ impl World {
                     self.fired.store(true, std::sync::atomic::Ordering::SeqCst);
                 }
                 if let Err(e) = outcome {
-                    assert!(e.is_retryable(), "{name} refuses {} for good: {e}", event.event_type);
+                    assert!(e.is_retryable(), "{name} refuses {} for good: {e}", event.event_type());
                     self.pending.lock().await.push((name, event));
                 }
             }
         }
-        panic!("the event path did not settle: {:?}", self.pending.lock().await.iter().map(|(c, e)| format!("{c} {}", e.event_type)).collect::<Vec<_>>());
+        panic!("the event path did not settle: {:?}", self.pending.lock().await.iter().map(|(c, e)| format!("{c} {}", e.event_type())).collect::<Vec<_>>());
     }
 
     /// Lets every hold run out (a dead booking's hold), runs `expire-holds`, and settles.
@@ -369,7 +369,7 @@ impl World {
             }
         }
         // The saga tells the truth: a refund only of what was charged, once.
-        let count = |t: EventType, id: &str| published.iter().filter(|e| e.event_type == t && e.aggregate_id == id).count();
+        let count = |t: EventType, id: &str| published.iter().filter(|e| e.event_type() == t && e.aggregate_id == id).count();
         for id in payments.keys() {
             let (approved, refunded) = (count(EventType::PaymentApproved, id), count(EventType::PaymentRefunded, id));
             assert!(approved <= 1 && refunded <= approved, "reservation {id}: {approved} approvals, {refunded} refunds");
@@ -391,7 +391,7 @@ impl World {
         for event in &published {
             for consumer in CONSUMERS.iter().filter(|c| self.admits(c, event)) {
                 let marker = processed_key(consumer, event);
-                assert!(self.table(owned(consumer)).get(&marker).await.unwrap().is_some(), "{} never reached {consumer}", event.event_type);
+                assert!(self.table(owned(consumer)).get(&marker).await.unwrap().is_some(), "{} never reached {consumer}", event.event_type());
             }
         }
         // Views: each stay as it stands; revenue = confirmed − refunded, per host.
@@ -414,7 +414,7 @@ impl World {
         assert_eq!(ids.len(), notifications.len(), "a notification stored twice");
         let expected: usize = published
             .iter()
-            .map(|e| match e.event_type {
+            .map(|e| match e.event_type() {
                 EventType::ReservationConfirmed | EventType::ReservationCancelled => 2,
                 EventType::PaymentRefunded | EventType::ReservationAborted | EventType::RoomDeleted | EventType::ReviewWritten => 1,
                 _ => 0,
@@ -584,7 +584,7 @@ async fn every_consumer_applies_every_event_once_whatever_write_it_crashes_after
     w.settle().await;
     w.assert_invariants().await;
     let published = w.published.lock().await.clone();
-    let types: HashSet<EventType> = published.iter().map(|e| e.event_type).collect();
+    let types: HashSet<EventType> = published.iter().map(|e| e.event_type()).collect();
     for t in [
         EventType::RoomRegistered,
         EventType::RoomModified,
@@ -602,7 +602,7 @@ async fn every_consumer_applies_every_event_once_whatever_write_it_crashes_after
     let mut trials = 0;
     for consumer in CONSUMERS {
         for event_type in EventType::ALL.into_iter().filter(|t| types.contains(t)) {
-            let probe = published.iter().find(|e| e.event_type == event_type).unwrap();
+            let probe = published.iter().find(|e| e.event_type() == event_type).unwrap();
             if !w.admits(consumer, probe) {
                 continue;
             }
@@ -732,7 +732,7 @@ async fn a_late_approval_racing_the_refund_of_its_aborted_hold_keeps_nothing() {
         w.settle().await;
         w.assert_invariants().await;
         let published = w.published.lock().await.clone();
-        let refunds = published.iter().filter(|e| e.event_type == EventType::PaymentRefunded).count();
+        let refunds = published.iter().filter(|e| e.event_type() == EventType::PaymentRefunded).count();
         assert_eq!(refunds, usize::from(!refund_first), "refund first: {refund_first}: a refund is announced only of what was charged");
         // The guest may try again with the same key: the nights are free, and it books.
         let again = w.book(&Process::new(Fault::Never), "minho", &room, (10, 12), "tok_visa", Some("k")).await;
@@ -808,8 +808,8 @@ async fn seed(source: &World, target: &World, consumer: &str) {
             }
         }
         "payment-handler" => {
-            for e in source.published.lock().await.iter().filter(|e| e.event_type == EventType::PaymentApproved) {
-                let request = json!({"action": "approve", "reservationId": e.payload["reservationId"], "amount": e.payload["amount"], "cardToken": "tok_visa", "guestId": e.payload["guestId"], "correlationId": "seed"});
+            for e in source.published.lock().await.iter().filter(|e| e.event_type() == EventType::PaymentApproved) {
+                let request = json!({"action": "approve", "reservationId": e.payload()["reservationId"], "amount": e.payload()["amount"], "cardToken": "tok_visa", "guestId": e.payload()["guestId"], "correlationId": "seed"});
                 process_payment::handle(&target.payment_service, request).await.unwrap();
             }
         }
@@ -1020,7 +1020,7 @@ async fn a_rating_that_lands_while_the_host_modifies_the_room_is_kept() {
     assert_eq!(w.book(&Process::new(Fault::Never), "minho", &room, (0, 1), "tok_visa", None).await.status, 201);
     w.clock.advance(Duration::from_secs(2 * 86_400));
     assert_eq!(w.review("minho", &room).await.status, 201);
-    let review = w.new_events().await.into_iter().find(|e| e.event_type == EventType::ReviewWritten).unwrap();
+    let review = w.new_events().await.into_iter().find(|e| e.event_type() == EventType::ReviewWritten).unwrap();
     // The room handler's rating update lands after the host's modify read the room (version 1)
     // and before it writes.
     let rating = RoomHandler::new(w.table("rooms")).apply(&review).await.unwrap();

@@ -7,7 +7,7 @@
 mod support;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,11 +17,12 @@ use bnb_contexts::events::{Envelope, EventType};
 use bnb_contexts::outbox::envelope_of;
 use bnb_contexts::payments::invoker::InProcessInvoker;
 use bnb_contexts::payments::{BreakerConfig, CircuitBreaker, FaultConfig, PaymentHandler, PaymentService, Permit};
-use bnb_contexts::reservations::{IdempotencyStore, PlaceReservation, ReservationHandler, ReservationSettings, ReservationStore};
-use bnb_contexts::rooms::RoomStore;
+use bnb_contexts::reservations::{ReservationHandler, ReservationSettings, ReservationStore};
 use bnb_contexts::storage::{Item, Key, StreamPosition, Table, TableSpec};
-use place_reservation::Deps;
+use bnb_contexts::tables::{RESERVATIONS, ROOMS};
+use bnb_lambda::function::HttpFunction;
 use serde_json::{json, Value};
+use support::linked::TestResources;
 use support::{answer, api_request, claims, On};
 
 /// Three tables, the functions over them, and the consumers that settle the saga.
@@ -29,7 +30,8 @@ struct World {
     rooms: Arc<dyn Table>,
     reservations: Arc<dyn Table>,
     payments: Arc<dyn Table>,
-    deps: Deps,
+    /// place-reservation, as its declaration builds it.
+    deps: HttpFunction,
     /// How many times process-payment was invoked, and how many of those calls have ended.
     calls: Arc<Calls>,
     payment_service: PaymentService,
@@ -53,7 +55,7 @@ fn breaker_config() -> BreakerConfig {
     BreakerConfig {
         failure_threshold: 1000,
         window: Duration::from_secs(60),
-        cool_down: Duration::from_millis(500),
+        cool_down: Duration::from_secs(1),
         probe_timeout: Duration::from_secs(5),
         cache_ttl: Duration::ZERO,
     }
@@ -72,10 +74,19 @@ async fn world(on: On, faults: FaultConfig, settings: ReservationSettings, break
     World { rooms, reservations, payments, deps, calls, payment_service, positions: Default::default(), clock, _dirs: dirs }
 }
 
-#[derive(Default)]
 struct Calls {
     started: AtomicUsize,
     ended: AtomicUsize,
+    /// When set, a `tok_slow` payment waits for the test to let it land (one permit each), so a
+    /// test orders "the late approval" and "the refund" itself instead of racing a timer.
+    gated: AtomicBool,
+    gate: tokio::sync::Semaphore,
+}
+
+impl Default for Calls {
+    fn default() -> Self {
+        Calls { started: AtomicUsize::new(0), ended: AtomicUsize::new(0), gated: AtomicBool::new(false), gate: tokio::sync::Semaphore::new(0) }
+    }
 }
 
 impl Calls {
@@ -90,7 +101,8 @@ impl Calls {
     }
 }
 
-/// One instance of place-reservation: its own invoker and its own breaker client.
+/// One instance of place-reservation, built by its declaration from the settings the template
+/// would give it: its own invoker (counting its calls) and its own breaker client.
 fn deps_for(
     rooms: &Arc<dyn Table>,
     reservations: &Arc<dyn Table>,
@@ -99,27 +111,36 @@ fn deps_for(
     settings: ReservationSettings,
     breaker: BreakerConfig,
     clock: &Arc<ManualClock>,
-) -> Deps {
+) -> HttpFunction {
     let (service, counter) = (payments.clone(), calls.clone());
     let invoker = InProcessInvoker::new(Arc::new(move |payload| {
         let (service, counter) = (service.clone(), counter.clone());
         Box::pin(async move {
             counter.started.fetch_add(1, Ordering::SeqCst);
+            if counter.gated.load(Ordering::SeqCst) && payload["cardToken"] == "tok_slow" {
+                if let Ok(permit) = counter.gate.acquire().await {
+                    permit.forget();
+                }
+            }
             let answer = process_payment::handle(&service, payload).await.and_then(|r| serde_json::to_value(r).map_err(|e| e.to_string()));
             counter.ended.fetch_add(1, Ordering::SeqCst);
             answer
         })
     }));
-    Deps {
-        place: PlaceReservation {
-            reservations: ReservationStore::new(reservations.clone(), clock.clone()),
-            rooms: RoomStore::new(rooms.clone()),
-            payments: Arc::new(invoker),
-            breaker: Arc::new(CircuitBreaker::new(reservations.clone(), "payment", breaker, clock.clone())),
-            settings,
-        },
-        idempotency: IdempotencyStore::new(reservations.clone(), clock.clone(), std::time::Duration::from_secs(15)),
-    }
+    // The template's variables have whole seconds where the types have durations.
+    let seconds = |d: Duration| d.as_secs_f64().ceil() as u64;
+    TestResources::new(clock.clone())
+        .table(ROOMS, rooms.clone())
+        .table(RESERVATIONS, reservations.clone())
+        .payments(Arc::new(invoker))
+        .var("PAYMENT_TIMEOUT_MS", settings.payment_timeout.as_millis())
+        .var("HOLD_SECONDS", seconds(settings.hold))
+        .var("IDEMPOTENCY_LEASE_MS", settings.lease.as_millis())
+        .var("BREAKER_FAILURE_THRESHOLD", breaker.failure_threshold)
+        .var("BREAKER_WINDOW_SECONDS", seconds(breaker.window))
+        .var("BREAKER_COOL_DOWN_SECONDS", seconds(breaker.cool_down))
+        .var("BREAKER_CACHE_MS", breaker.cache_ttl.as_millis())
+        .http(&place_reservation::FUNCTION)
 }
 
 fn settings(timeout_ms: u64) -> ReservationSettings {
@@ -131,14 +152,17 @@ impl World {
         let body =
             json!({"title": "Hanok", "city": "Seoul", "address": "1 Bukchon-ro", "capacity": capacity, "nightlyPrice": {"amount": price, "currency": "KRW"}});
         let request = api_request("POST", "/rooms", "/rooms", Some(&body.to_string()), Some(claims("hana", "host")), &[]);
-        let (status, _, room) = answer(register_room::handle(&RoomStore::new(self.rooms.clone()), request).await.unwrap());
+        let register = TestResources::new(self.clock.clone()).table(ROOMS, self.rooms.clone()).http(&register_room::FUNCTION);
+        let (status, _, room) = answer(register(request).await);
         assert_eq!(status, 201);
         room["roomId"].as_str().unwrap().to_owned()
     }
 
+    // A booking's fields, one argument each, as the API takes them.
+    #[allow(clippy::too_many_arguments)]
     async fn book_with(
         &self,
-        deps: &Deps,
+        deps: &HttpFunction,
         guest: &str,
         room: &str,
         check_in: &str,
@@ -149,7 +173,7 @@ impl World {
         let body = json!({"roomId": room, "checkIn": check_in, "checkOut": check_out, "guests": 1, "cardToken": token}).to_string();
         let headers: Vec<(&str, &str)> = key.map(|k| vec![("idempotency-key", k)]).unwrap_or_default();
         let request = api_request("POST", "/reservations", "/reservations", Some(&body), Some(claims(guest, "guest")), &headers);
-        let response = place_reservation::handle(deps, request).await.unwrap();
+        let response = deps(request).await;
         let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
         let (status, _, body) = answer(response);
         (status, body, retry_after)
@@ -162,8 +186,8 @@ impl World {
     async fn cancel(&self, guest: &str, id: &str) -> (u16, Value) {
         let path = format!("/reservations/{id}/cancel");
         let request = api_request("POST", "/reservations/{reservationId}/cancel", &path, None, Some(claims(guest, "guest")), &[]);
-        let (status, _, body) =
-            answer(cancel_reservation::handle(&ReservationStore::new(self.reservations.clone(), bnb_contexts::clock::system()), request).await.unwrap());
+        let cancel = TestResources::new(bnb_contexts::clock::system()).table(RESERVATIONS, self.reservations.clone()).http(&cancel_reservation::FUNCTION);
+        let (status, _, body) = answer(cancel(request).await);
         (status, body)
     }
 
@@ -281,15 +305,16 @@ async fn a_declined_card_books_nothing(on: On) {
     let reservations = current_items(w.reservations.as_ref()).await;
     assert!(reservations.values().all(|i| i.get("status").and_then(Value::as_str) != Some("CONFIRMED")), "no reservation");
     let events = w.settle().await;
-    let types: Vec<EventType> = events.iter().map(|e| e.event_type).filter(|t| *t != EventType::RoomRegistered).collect();
+    let types: Vec<EventType> = events.iter().map(|e| e.event_type()).filter(|t| *t != EventType::RoomRegistered).collect();
     assert_eq!(types, [EventType::PaymentDeclined], "no event but the decline");
     // The nights can be booked at once.
     assert_eq!(w.book("minho", &room, &day(5), &day(7), "tok_visa").await.0, 201);
 }
 
 async fn a_payment_slower_than_the_timeout_is_refunded_whichever_lands_first(on: On) {
-    let faults = FaultConfig { slow: Duration::from_millis(700), ..FaultConfig::default() };
-    let w = world(on, faults, settings(200), breaker_config()).await;
+    // The slow approval lands when the test says: after the refund in one case, before it in the other.
+    let w = world(on, FaultConfig::default(), settings(200), breaker_config()).await;
+    w.calls.gated.store(true, Ordering::SeqCst);
     let room = w.room(2, 100_000).await;
     for (case, refund_first) in [("refund before the late approval", true), ("late approval before the refund", false)] {
         let offset = if refund_first { 20 } else { 30 };
@@ -305,12 +330,15 @@ async fn a_payment_slower_than_the_timeout_is_refunded_whichever_lands_first(on:
             .unwrap();
         assert_eq!(aborted["status"], "REJECTED", "{case}: no reservation");
         let id = aborted["reservationId"].as_str().unwrap().to_owned();
-        if !refund_first {
+        if refund_first {
+            w.settle().await;
+            w.calls.gate.add_permits(1);
+            w.calls.all_ended().await;
+        } else {
+            w.calls.gate.add_permits(1);
             w.calls.all_ended().await;
             assert_eq!(w.payment(&id).await.unwrap()["status"], "APPROVED", "{case}: the slow approval went through");
         }
-        w.settle().await;
-        w.calls.all_ended().await;
         w.settle().await;
         let payment = w.payment(&id).await.expect("a payment record");
         // Charged late: refunded. Not yet charged: voided, so the late approval charges nothing
@@ -340,14 +368,14 @@ async fn the_breaker_opens_fails_fast_probes_once_and_closes(on: On) {
     assert_eq!(w.calls.started(), 3, "fail fast: payment was not invoked");
     assert!(w.lock(&room, &day(50)).await.is_none());
     // After the cool-down exactly one caller becomes the probe.
-    w.clock.advance(Duration::from_millis(600));
+    w.clock.advance(Duration::from_millis(1100));
     let a = CircuitBreaker::new(w.reservations.clone(), "payment", breaker, w.clock.clone());
     let b = CircuitBreaker::new(w.reservations.clone(), "payment", breaker, w.clock.clone());
     assert_eq!(a.acquire().await, Ok(Permit::Probe));
     assert!(b.acquire().await.is_err(), "a second instance does not probe at the same time");
     a.failed(Permit::Probe).await;
     assert!(b.acquire().await.is_err(), "a failed probe opens the breaker again");
-    w.clock.advance(Duration::from_millis(600));
+    w.clock.advance(Duration::from_millis(1100));
     // The probe is a real booking; its success closes the breaker for everyone.
     assert_eq!(w.book_with(&other, "minho", &room, &day(50), &day(51), "tok_visa", None).await.0, 201);
     assert_eq!(w.book("minho", &room, &day(52), &day(53), "tok_visa").await.0, 201);
@@ -413,17 +441,18 @@ async fn a_deleted_rooms_future_stays_are_cancelled_and_refunded(on: On) {
     }
     let path = format!("/rooms/{room}");
     let request = api_request("DELETE", "/rooms/{roomId}", &path, None, Some(claims("hana", "host")), &[]);
-    assert_eq!(answer(delete_room::handle(&RoomStore::new(w.rooms.clone()), request).await.unwrap()).0, 204);
+    let delete = TestResources::new(w.clock.clone()).table(ROOMS, w.rooms.clone()).http(&delete_room::FUNCTION);
+    assert_eq!(answer(delete(request).await).0, 204);
     let events = w.settle().await;
     for id in &ids {
         let r = w.reservation(id).await;
         assert_eq!((r["status"].clone(), r["cancelledBy"].clone()), (json!("CANCELLED"), json!("room-deleted")));
         assert_eq!(w.payment(id).await.unwrap()["status"], "REFUNDED");
     }
-    let cancelled = events.iter().filter(|e| e.event_type == EventType::ReservationCancelled).count();
+    let cancelled = events.iter().filter(|e| e.event_type() == EventType::ReservationCancelled).count();
     assert_eq!(cancelled, 2);
     // A second RoomDeleted (a redelivery) cancels nothing more.
-    let redelivered = events.iter().find(|e| e.event_type == EventType::RoomDeleted).unwrap().clone();
+    let redelivered = events.iter().find(|e| e.event_type() == EventType::RoomDeleted).unwrap().clone();
     let fresh = Envelope { event_id: bnb_contexts::domain::EventId::generate(), ..redelivered };
     apply_once(&ReservationHandler::new(ReservationStore::new(w.reservations.clone(), bnb_contexts::clock::system())), &fresh).await.unwrap();
     assert!(w.settle().await.is_empty());

@@ -313,7 +313,7 @@ async fn bad_search_parameters_are_named(table: Arc<dyn Table>) {
 
 fn reservation_event(event_type: EventType, room: &str, reservation: &str, check_in: &str, check_out: &str, version: u64) -> Envelope {
     let status = if event_type == EventType::ReservationConfirmed { "CONFIRMED" } else { "CANCELLED" };
-    Envelope::new(
+    Envelope::from_payload(
         event_type,
         reservation,
         version,
@@ -322,7 +322,7 @@ fn reservation_event(event_type: EventType, room: &str, reservation: &str, check
             "reservationId": reservation, "roomId": room, "guestId": "minho", "hostId": "hana",
             "checkIn": check_in, "checkOut": check_out, "guests": 2,
             "amount": {"amount": 240000, "currency": "KRW"}, "status": status, "version": version,
-            "paymentId": "01a20000-0000-7000-8000-0000000000ff"
+            "paymentId": "01a20000-0000-7000-8000-0000000000ff", "cancelledBy": "guest"
         }),
     )
     .unwrap()
@@ -363,12 +363,12 @@ async fn reviews_move_the_rating_once_each(table: Arc<dyn Table>) {
     let handler = RoomHandler::new(table.clone());
     let a = new_room(&store, "Rated", "Gangneung", 2).await;
     let review = |rating: u8, reservation: &str| {
-        Envelope::new(
+        Envelope::from_payload(
             EventType::ReviewWritten,
             reservation,
             1,
             &Causation::request("c-review"),
-            json!({"reviewId": uuid::Uuid::now_v7().to_string(), "roomId": a, "reservationId": reservation, "guestId": "minho", "rating": rating, "text": "Lovely"}),
+            json!({"reviewId": uuid::Uuid::now_v7().to_string(), "roomId": a, "reservationId": reservation, "guestId": "minho", "hostId": "hana", "rating": rating, "text": "Lovely", "createdAt": "2026-12-05T01:00:00Z"}),
         )
         .unwrap()
     };
@@ -386,7 +386,8 @@ async fn every_endpoint_checks_who_calls(table: Arc<dyn Table>) {
     let path = format!("/rooms/{id}");
     let body = room_with("Owned", "Suwon", 2);
     // (method, path, body, headers, [anonymous, guest, other host, owning host])
-    let cases: Vec<(&str, String, Option<&str>, Vec<(&str, &str)>, [u16; 4])> = vec![
+    type Case<'a> = (&'a str, String, Option<&'a str>, Vec<(&'a str, &'a str)>, [u16; 4]);
+    let cases: Vec<Case> = vec![
         ("POST", "/rooms".into(), Some(&body), vec![], [401, 403, 201, 201]),
         ("GET", path.clone(), None, vec![], [200, 200, 200, 200]),
         ("GET", "/rooms?city=suwon".into(), None, vec![], [200, 200, 200, 200]),

@@ -156,10 +156,10 @@ fn deploys_are_production_minded() {
                 assert_eq!(r["Properties"]["RedrivePolicy"]["maxReceiveCount"].as_u64(), Some(5), "{id}");
             }
             "AWS::SQS::Queue" => {
-                assert!(resources.contains_key(&Value::String(format!("{id}DepthAlarm"))), "{id} has a depth alarm");
+                assert!(resources.contains_key(Value::String(format!("{id}DepthAlarm"))), "{id} has a depth alarm");
             }
             _ => {}
         }
     }
-    assert!(resources.contains_key(&Value::String("PaymentErrorsAlarm".into())));
+    assert!(resources.contains_key(Value::String("PaymentErrorsAlarm".into())));
 }

@@ -344,10 +344,10 @@ async fn events_out_of_order_and_twice_project_as_once_in_order(on: On) {
     let reservation = |status: &str, version: u64| {
         json!({"reservationId": "01a20000-0000-7000-8000-0000000000aa", "roomId": "01a20000-0000-7000-8000-0000000000bb", "roomTitle": "Hanok",
                "guestId": "guest-minho", "hostId": "host-hana", "checkIn": day(7), "checkOut": day(9), "guests": 2,
-               "amount": {"amount": 200000, "currency": "KRW"}, "status": status, "version": version})
+               "amount": {"amount": 200000, "currency": "KRW"}, "status": status, "version": version, "cancelledBy": "guest"})
     };
     let payment = |status: &str, _version: u64| json!({"paymentId": "01a20000-0000-7000-8000-0000000000cc", "reservationId": "01a20000-0000-7000-8000-0000000000aa", "amount": {"amount": 200000, "currency": "KRW"}, "status": status, "guestId": "guest-minho"});
-    let e = |t: EventType, version: u64, payload: Value| Envelope::new(t, "01a20000-0000-7000-8000-0000000000aa", version, &cause, payload).unwrap();
+    let e = |t: EventType, version: u64, payload: Value| Envelope::from_payload(t, "01a20000-0000-7000-8000-0000000000aa", version, &cause, payload).unwrap();
     let in_order = vec![
         e(EventType::PaymentApproved, 1, payment("APPROVED", 1)),
         e(EventType::ReservationConfirmed, 2, reservation("CONFIRMED", 2)),

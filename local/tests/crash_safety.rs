@@ -326,11 +326,11 @@ async fn kill_dash_nine_loses_nothing_and_doubles_nothing() {
     }
     assert!(events.len() > 20);
     for event in &events {
-        let attributes = BTreeMap::from([("eventType".to_string(), event.event_type.to_string())]);
+        let attributes = BTreeMap::from([("eventType".to_string(), event.event_type().to_string())]);
         for (consumer, (own, policy)) in &consumers {
             if policy.as_ref().is_none_or(|p| p.admits(&attributes)) {
                 let marker = Key::new(format!("PROCESSED#{consumer}#{}", event.event_id), "PROCESSED");
-                assert!(table(own).get(&marker).await.unwrap().is_some(), "{} {} never reached {consumer}", event.event_type, event.event_id);
+                assert!(table(own).get(&marker).await.unwrap().is_some(), "{} {} never reached {consumer}", event.event_type(), event.event_id);
             }
         }
     }
@@ -352,7 +352,7 @@ async fn kill_dash_nine_loses_nothing_and_doubles_nothing() {
     assert_eq!(ids.len(), notifications.len(), "a notification stored twice");
     let expected: usize = events
         .iter()
-        .map(|e| match e.event_type {
+        .map(|e| match e.event_type() {
             bnb_contexts::events::EventType::ReservationConfirmed | bnb_contexts::events::EventType::ReservationCancelled => 2,
             bnb_contexts::events::EventType::PaymentRefunded
             | bnb_contexts::events::EventType::ReservationAborted

@@ -8,6 +8,7 @@ use bnb_contexts::storage::{Table, TableSpec};
 use bnb_embedded::EmbeddedStore;
 
 pub mod faults;
+pub mod linked;
 
 /// The moto server the test command started. Without it the AWS half of the suite cannot run,
 /// and it fails rather than skip.

@@ -57,7 +57,7 @@ pub async fn handle(topic: &dyn Topic, outboxes: &OutboxTables, event: Event) ->
                 async {
                     match publish(topic, &envelope).await {
                         Ok(message_id) => {
-                            tracing::info!(event_type = %envelope.event_type, message_id, "event published");
+                            tracing::info!(event_type = %envelope.event_type(), message_id, "event published");
                             let table = record.event_source_arn.as_deref().and_then(|arn| outboxes.for_stream(arn));
                             let cleared = match table {
                                 Some(table) => clear(table, &envelope.event_id.to_string()).await.map_err(|e| e.to_string()),
@@ -70,7 +70,7 @@ pub async fn handle(topic: &dyn Topic, outboxes: &OutboxTables, event: Event) ->
                             false
                         }
                         Err(e) => {
-                            tracing::warn!(event_type = %envelope.event_type, error = %e, "publish failed; the stream will retry");
+                            tracing::warn!(event_type = %envelope.event_type(), error = %e, "publish failed; the stream will retry");
                             true
                         }
                     }

@@ -118,7 +118,7 @@ fn processed_item(consumer: &str, event: &Envelope) -> Item {
     let mut item = key.to_item();
     let extra = json!({
         "kind": "processed",
-        "eventType": event.event_type.as_str(),
+        "eventType": event.event_type().as_str(),
         "correlationId": event.correlation_id,
         "expiresAt": OffsetDateTime::now_utc().unix_timestamp() + PROCESSED_TTL_SECONDS,
     });

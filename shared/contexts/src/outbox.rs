@@ -42,7 +42,7 @@ pub fn outbox_item(envelope: &Envelope) -> Result<Item, StorageError> {
         "pk": key.pk,
         "sk": key.sk,
         "kind": "outbox",
-        "eventType": envelope.event_type.as_str(),
+        "eventType": envelope.event_type().as_str(),
         "envelope": envelope_json,
         "outboxpk": format!("OUTBOX#{}", shard(&id)),
         "outboxsk": format!("{at_ms:015}#{id}"),
@@ -71,7 +71,7 @@ pub async fn write_with_events(table: &dyn Table, mut ops: Vec<WriteOp>, events:
 
 /// Publishes an event to the `domain-events` topic, with the attribute subscriptions filter on.
 pub async fn publish(topic: &dyn Topic, envelope: &Envelope) -> Result<String, MessagingError> {
-    let attributes = Attributes::from([("eventType".to_string(), envelope.event_type.as_str().to_string())]);
+    let attributes = Attributes::from([("eventType".to_string(), envelope.event_type().as_str().to_string())]);
     let body = serde_json::to_string(envelope).map_err(|e| MessagingError::Invalid(e.to_string()))?;
     topic.publish(&body, &attributes).await
 }
@@ -129,7 +129,7 @@ pub async fn republish_stale(table: &dyn Table, topic: &dyn Topic, cutoff_ms: i6
                 };
                 publish(topic, &envelope).await?;
                 clear(table, &envelope.event_id.to_string()).await?;
-                tracing::warn!(table = table.name(), event_id = %envelope.event_id, event_type = %envelope.event_type, correlation_id = %envelope.correlation_id, "unpublished event swept and published");
+                tracing::warn!(table = table.name(), event_id = %envelope.event_id, event_type = %envelope.event_type(), correlation_id = %envelope.correlation_id, "unpublished event swept and published");
                 done += 1;
             }
             match page.next {

@@ -26,6 +26,11 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
         self.now().as_second()
     }
 
+    /// Now, as the `time` crate's date-time (UTC): what documents and events carry (RFC 3339).
+    fn now_utc(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::from_unix_timestamp_nanos(self.now().as_nanosecond()).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+    }
+
     /// Today's date in Asia/Seoul.
     fn today(&self) -> time::Date {
         business_date(self.now())

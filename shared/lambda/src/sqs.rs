@@ -51,7 +51,7 @@ async fn handle_message(consumer: &dyn Consumer, message: &SqsMessage) -> Outcom
         consumer = consumer.name(),
         correlation_id = %event.correlation_id,
         event_id = %event.event_id,
-        event_type = %event.event_type,
+        event_type = %event.event_type(),
     );
     async {
         match apply_once(consumer, &event).await {

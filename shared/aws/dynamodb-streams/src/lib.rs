@@ -12,7 +12,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use bnb_aws_dynamodb::{DynamoTable, StreamReader};
 use bnb_contexts::storage::{ChangeKind, Item, Key, StorageError, StreamBatch, StreamPosition, StreamRecord, TableSpec};
-use serde_json::{Map, Value};
 
 /// A DynamoDB table whose change stream this process reads.
 pub fn streaming_table(config: &aws_config::SdkConfig, spec: TableSpec) -> DynamoTable {
@@ -73,14 +72,14 @@ impl StreamReader for DynamoStreams {
                     _ => ChangeKind::Remove,
                 };
                 let sequence_number = change.sequence_number.clone().unwrap_or_default();
-                let keys = from_stream_attributes(change.keys.unwrap_or_default());
+                let keys = from_stream_attributes(change.keys.unwrap_or_default())?;
                 position.insert(shard.clone(), sequence_number.clone());
                 records.push(StreamRecord {
                     sequence_number: sequence_number.clone(),
                     kind,
                     keys: Key::of(&keys)?,
-                    old_image: change.old_image.map(from_stream_attributes),
-                    new_image: change.new_image.map(from_stream_attributes),
+                    old_image: change.old_image.map(from_stream_attributes).transpose()?,
+                    new_image: change.new_image.map(from_stream_attributes).transpose()?,
                     created_at: change.approximate_creation_date_time.map(|t| t.secs()).unwrap_or(0),
                     position: encode_position(&position),
                 });
@@ -114,9 +113,15 @@ fn encode_position(position: &ShardPositions) -> StreamPosition {
     StreamPosition(URL_SAFE_NO_PAD.encode(serde_json::to_vec(position).unwrap_or_default()))
 }
 
-use bnb_aws_dynamodb::number;
-bnb_aws_dynamodb::from_attribute_fn!(from_stream_attribute, aws_sdk_dynamodbstreams::types::AttributeValue);
+bnb_aws_dynamodb::sdk_attribute_conversions!(
+    to_stream_attribute,
+    from_stream_attribute,
+    aws_sdk_dynamodbstreams::types::AttributeValue,
+    aws_sdk_dynamodbstreams::primitives::Blob
+);
 
-fn from_stream_attributes(attrs: HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>) -> Item {
-    attrs.into_iter().map(|(k, v)| (k, from_stream_attribute(v))).collect::<Map<_, _>>()
+/// A stream image as an item, by serde_dynamo.
+fn from_stream_attributes(attrs: HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>) -> Result<Item, StorageError> {
+    let image: HashMap<String, serde_dynamo::AttributeValue> = attrs.into_iter().map(|(k, v)| (k, from_stream_attribute(v))).collect();
+    serde_dynamo::from_item(image).map_err(|e| StorageError::Invalid(format!("stream image does not convert: {e}")))
 }

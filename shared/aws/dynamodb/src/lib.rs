@@ -10,9 +10,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, Put,
     ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification, TransactWriteItem, Update as DynamoUpdate,
 };
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use serde_json::{Map, Number, Value};
+use serde_json::Value;
 use tokio::sync::OnceCell;
 
 use bnb_contexts::storage::condition::ExpressionContext;
@@ -143,10 +141,10 @@ impl DynamoTable {
                 let expr = condition.map(|c| c.to_expression(&mut ctx));
                 let put = Put::builder()
                     .table_name(table)
-                    .set_item(Some(to_attributes(item)))
+                    .set_item(Some(to_attributes(item)?))
                     .set_condition_expression(expr)
                     .set_expression_attribute_names(ctx.names())
-                    .set_expression_attribute_values(ctx.values())
+                    .set_expression_attribute_values(ctx.values()?)
                     .build()
                     .map_err(build_err)?;
                 TransactWriteItem::builder().put(put).build()
@@ -160,7 +158,7 @@ impl DynamoTable {
                     .update_expression(expr)
                     .set_condition_expression(condition)
                     .set_expression_attribute_names(ctx.names())
-                    .set_expression_attribute_values(ctx.values())
+                    .set_expression_attribute_values(ctx.values()?)
                     .build()
                     .map_err(build_err)?;
                 TransactWriteItem::builder().update(update).build()
@@ -173,7 +171,7 @@ impl DynamoTable {
                     .set_key(Some(key_attributes(&key)))
                     .set_condition_expression(expr)
                     .set_expression_attribute_names(ctx.names())
-                    .set_expression_attribute_values(ctx.values())
+                    .set_expression_attribute_values(ctx.values()?)
                     .build()
                     .map_err(build_err)?;
                 TransactWriteItem::builder().delete(delete).build()
@@ -186,7 +184,7 @@ impl DynamoTable {
                     .set_key(Some(key_attributes(&key)))
                     .condition_expression(expr)
                     .set_expression_attribute_names(ctx.names())
-                    .set_expression_attribute_values(ctx.values())
+                    .set_expression_attribute_values(ctx.values()?)
                     .build()
                     .map_err(build_err)?;
                 TransactWriteItem::builder().condition_check(check).build()
@@ -205,10 +203,10 @@ impl DynamoTable {
                 self.client
                     .put_item()
                     .table_name(table)
-                    .set_item(Some(to_attributes(item)))
+                    .set_item(Some(to_attributes(item)?))
                     .set_condition_expression(expr)
                     .set_expression_attribute_names(ctx.names())
-                    .set_expression_attribute_values(ctx.values())
+                    .set_expression_attribute_values(ctx.values()?)
                     .send()
                     .await
                     .map(|_| ())
@@ -224,7 +222,7 @@ impl DynamoTable {
                     .update_expression(expr)
                     .set_condition_expression(condition)
                     .set_expression_attribute_names(ctx.names())
-                    .set_expression_attribute_values(ctx.values())
+                    .set_expression_attribute_values(ctx.values()?)
                     .send()
                     .await
                     .map(|_| ())
@@ -239,7 +237,7 @@ impl DynamoTable {
                     .set_key(Some(key_attributes(&key)))
                     .set_condition_expression(expr)
                     .set_expression_attribute_names(ctx.names())
-                    .set_expression_attribute_values(ctx.values())
+                    .set_expression_attribute_values(ctx.values()?)
                     .send()
                     .await
                     .map(|_| ())
@@ -287,7 +285,7 @@ impl Table for DynamoTable {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StorageError> {
         let out =
             self.client.get_item().table_name(&self.spec.name).set_key(Some(key_attributes(key))).consistent_read(true).send().await.map_err(unavailable)?;
-        Ok(out.item.map(from_attributes))
+        out.item.map(from_attributes).transpose()
     }
 
     async fn query(&self, q: &Query) -> Result<Page, StorageError> {
@@ -337,7 +335,7 @@ impl Table for DynamoTable {
             .set_index_name(q.index.clone())
             .key_condition_expression(key_expr)
             .set_expression_attribute_names(ctx.names())
-            .set_expression_attribute_values(ctx.values())
+            .set_expression_attribute_values(ctx.values()?)
             .scan_index_forward(q.ascending)
             .limit(q.limit.clamp(1, 1000) as i32)
             .set_exclusive_start_key(start)
@@ -352,7 +350,7 @@ impl Table for DynamoTable {
             let indexed = q.index.is_some();
             Cursor::encode(&LastKey { pk: s("pk"), sk: s("sk"), ipk: indexed.then(|| s(&pk_attr)), isk: indexed.then(|| s(&sk_attr)) })
         });
-        Ok(Page { items: out.items.unwrap_or_default().into_iter().map(from_attributes).collect(), next })
+        Ok(Page { items: out.items.unwrap_or_default().into_iter().map(from_attributes).collect::<Result<_, _>>()?, next })
     }
 
     async fn write(&self, mut ops: Vec<WriteOp>) -> Result<(), StorageError> {
@@ -400,15 +398,18 @@ fn update_expression(update: &Update, ctx: &mut ExpressionContext) -> Result<(St
 /// The placeholders an expression context collected, as the SDK takes them.
 trait Placeholders {
     fn names(&self) -> Option<HashMap<String, String>>;
-    fn values(&self) -> Option<HashMap<String, AttributeValue>>;
+    fn values(&self) -> Result<Option<HashMap<String, AttributeValue>>, StorageError>;
 }
 
 impl Placeholders for ExpressionContext {
     fn names(&self) -> Option<HashMap<String, String>> {
         (!self.names.is_empty()).then(|| self.names.iter().cloned().collect())
     }
-    fn values(&self) -> Option<HashMap<String, AttributeValue>> {
-        (!self.values.is_empty()).then(|| self.values.iter().map(|(k, v)| (k.clone(), to_attribute(v.clone()))).collect())
+    fn values(&self) -> Result<Option<HashMap<String, AttributeValue>>, StorageError> {
+        if self.values.is_empty() {
+            return Ok(None);
+        }
+        self.values.iter().map(|(k, v)| Ok((k.clone(), to_sdk(serde_dynamo::to_attribute_value(v).map_err(convert_err)?)))).collect::<Result<_, _>>().map(Some)
     }
 }
 
@@ -436,60 +437,71 @@ fn key_attributes(key: &Key) -> HashMap<String, AttributeValue> {
     HashMap::from([("pk".to_string(), AttributeValue::S(key.pk.clone())), ("sk".to_string(), AttributeValue::S(key.sk.clone()))])
 }
 
-/// An item as DynamoDB attributes: strings `S`, numbers `N`, booleans, null, lists `L`, maps `M`.
-pub fn to_attributes(item: Item) -> HashMap<String, AttributeValue> {
-    item.into_iter().map(|(k, v)| (k, to_attribute(v))).collect()
+/// An item as DynamoDB attributes, by serde_dynamo: strings `S`, numbers `N`, booleans, null,
+/// lists `L`, maps `M`.
+pub fn to_attributes(item: Item) -> Result<HashMap<String, AttributeValue>, StorageError> {
+    let item: serde_dynamo::Item = serde_dynamo::to_item(item).map_err(convert_err)?;
+    Ok(HashMap::from(item).into_iter().map(|(k, v)| (k, to_sdk(v))).collect())
 }
 
-fn to_attribute(value: Value) -> AttributeValue {
-    match value {
-        Value::Null => AttributeValue::Null(true),
-        Value::Bool(b) => AttributeValue::Bool(b),
-        Value::Number(n) => AttributeValue::N(n.to_string()),
-        Value::String(s) => AttributeValue::S(s),
-        Value::Array(a) => AttributeValue::L(a.into_iter().map(to_attribute).collect()),
-        Value::Object(o) => AttributeValue::M(o.into_iter().map(|(k, v)| (k, to_attribute(v))).collect()),
-    }
+/// DynamoDB attributes as an item, by serde_dynamo (numbers read back as integers when they are).
+pub fn from_attributes(attrs: HashMap<String, AttributeValue>) -> Result<Item, StorageError> {
+    let item: HashMap<String, serde_dynamo::AttributeValue> = attrs.into_iter().map(|(k, v)| (k, from_sdk(v))).collect();
+    serde_dynamo::from_item(item).map_err(convert_err)
 }
 
-#[doc(hidden)]
-pub fn number(n: &str) -> Value {
-    n.parse::<i64>()
-        .map(Value::from)
-        .ok()
-        .or_else(|| n.parse::<f64>().ok().and_then(Number::from_f64).map(Value::Number))
-        .unwrap_or_else(|| Value::String(n.to_owned()))
-}
-
-/// Both SDKs have their own `AttributeValue` of the same shape; one macro reads either.
+/// serde_dynamo's attribute value and an SDK's: two enums of one shape, mapped variant by
+/// variant. (serde_dynamo's own SDK features would do it, but `aws_lambda_events` links
+/// serde_dynamo into every function and Cargo unifies features across the workspace: the
+/// feature would link the DynamoDB SDK into functions that never call DynamoDB.)
 #[macro_export]
 #[doc(hidden)]
-macro_rules! from_attribute_fn {
-    ($name:ident, $attr:ty) => {
-        fn $name(value: $attr) -> Value {
+macro_rules! sdk_attribute_conversions {
+    ($to:ident, $from:ident, $attr:ty, $blob:ty) => {
+        #[allow(dead_code)]
+        fn $to(value: serde_dynamo::AttributeValue) -> $attr {
+            use serde_dynamo::AttributeValue as D;
             use $attr as A;
             match value {
-                A::S(s) => Value::String(s),
-                A::N(n) => number(&n),
-                A::Bool(b) => Value::Bool(b),
-                A::Null(_) => Value::Null,
-                A::L(l) => Value::Array(l.into_iter().map($name).collect()),
-                A::M(m) => Value::Object(m.into_iter().map(|(k, v)| (k, $name(v))).collect()),
-                A::Ss(ss) => Value::Array(ss.into_iter().map(Value::String).collect()),
-                A::Ns(ns) => Value::Array(ns.iter().map(|n| number(n)).collect()),
-                A::B(b) => Value::String(URL_SAFE_NO_PAD.encode(b.into_inner())),
-                A::Bs(bs) => Value::Array(bs.into_iter().map(|b| Value::String(URL_SAFE_NO_PAD.encode(b.into_inner()))).collect()),
-                _ => Value::Null,
+                D::N(n) => A::N(n),
+                D::S(s) => A::S(s),
+                D::Bool(b) => A::Bool(b),
+                D::B(b) => A::B(<$blob>::new(b)),
+                D::Null(n) => A::Null(n),
+                D::M(m) => A::M(m.into_iter().map(|(k, v)| (k, $to(v))).collect()),
+                D::L(l) => A::L(l.into_iter().map($to).collect()),
+                D::Ss(ss) => A::Ss(ss),
+                D::Ns(ns) => A::Ns(ns),
+                D::Bs(bs) => A::Bs(bs.into_iter().map(<$blob>::new).collect()),
+            }
+        }
+
+        #[allow(dead_code)]
+        fn $from(value: $attr) -> serde_dynamo::AttributeValue {
+            use serde_dynamo::AttributeValue as D;
+            use $attr as A;
+            match value {
+                A::N(n) => D::N(n),
+                A::S(s) => D::S(s),
+                A::Bool(b) => D::Bool(b),
+                A::B(b) => D::B(b.into_inner()),
+                A::Null(n) => D::Null(n),
+                A::M(m) => D::M(m.into_iter().map(|(k, v)| (k, $from(v))).collect()),
+                A::L(l) => D::L(l.into_iter().map($from).collect()),
+                A::Ss(ss) => D::Ss(ss),
+                A::Ns(ns) => D::Ns(ns),
+                A::Bs(bs) => D::Bs(bs.into_iter().map(|b| b.into_inner()).collect()),
+                // A type this SDK version does not know: nothing bnb writes.
+                _ => D::Null(true),
             }
         }
     };
 }
 
-from_attribute_fn!(from_attribute, aws_sdk_dynamodb::types::AttributeValue);
+sdk_attribute_conversions!(to_sdk, from_sdk, aws_sdk_dynamodb::types::AttributeValue, aws_sdk_dynamodb::primitives::Blob);
 
-/// DynamoDB attributes as an item.
-pub fn from_attributes(attrs: HashMap<String, AttributeValue>) -> Item {
-    attrs.into_iter().map(|(k, v)| (k, from_attribute(v))).collect::<Map<_, _>>()
+fn convert_err(e: serde_dynamo::Error) -> StorageError {
+    StorageError::Invalid(format!("item does not convert to or from DynamoDB attributes: {e}"))
 }
 
 /// The table port on DynamoDB, as a function's main hands it to `bnb_lambda::AwsAdapters`: one

@@ -9,14 +9,18 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
 
 use super::profile::load_profile;
-use super::templates::render;
+use super::templates::{render, Facts};
 use crate::consumer::{Consumer, ConsumerError};
-use crate::events::{Envelope, EventType};
+use crate::domain::notification::Locale;
+use crate::domain::EventId;
+use crate::events::{Envelope, Event, EventType};
 use crate::messaging::{Attributes, Sms, Topic};
-use crate::storage::{Condition, Key, Table, Update, WriteOp};
+use crate::storage::{to_item, Condition, Key, Table, Update, WriteOp};
 
 pub struct NotificationHandler {
     table: Arc<dyn Table>,
@@ -44,17 +48,39 @@ impl NotificationHandler {
     }
 }
 
+/// One stored notification: what `GET /me/notifications` shows, and whether it was sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationItem {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub notification_id: String,
+    pub event_id: EventId,
+    pub event_type: EventType,
+    pub aggregate_id: String,
+    pub template: String,
+    pub locale: Locale,
+    pub text: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// `PENDING` until sent.
+    pub delivery: String,
+}
+
 /// Who hears of an event, with which template.
 fn recipients(event: &Envelope) -> Vec<(String, &'static str)> {
-    let p = &event.payload;
-    let who = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
-    let list = match event.event_type {
-        EventType::ReservationConfirmed => vec![(who("guestId"), "reservation-confirmed"), (who("hostId"), "new-booking")],
-        EventType::ReservationCancelled => vec![(who("guestId"), "reservation-cancelled"), (who("hostId"), "booking-cancelled")],
-        EventType::PaymentRefunded => vec![(who("guestId"), "payment-refunded")],
-        EventType::ReservationAborted => vec![(who("guestId"), "booking-aborted")],
-        EventType::RoomDeleted => vec![(who("hostId"), "room-deleted")],
-        EventType::ReviewWritten => vec![(who("hostId"), "new-review")],
+    let list = match &event.event {
+        Event::ReservationConfirmed(e) => {
+            vec![(e.reservation.guest_id.to_string(), "reservation-confirmed"), (e.reservation.host_id.to_string(), "new-booking")]
+        }
+        Event::ReservationCancelled(e) => {
+            vec![(e.reservation.guest_id.to_string(), "reservation-cancelled"), (e.reservation.host_id.to_string(), "booking-cancelled")]
+        }
+        Event::PaymentRefunded(p) => p.guest_id.iter().map(|g| (g.to_string(), "payment-refunded")).collect(),
+        Event::ReservationAborted(e) => vec![(e.guest_id.to_string(), "booking-aborted")],
+        Event::RoomDeleted(room) => vec![(room.host_id.clone(), "room-deleted")],
+        Event::ReviewWritten(w) => vec![(w.host_id.to_string(), "new-review")],
         _ => vec![],
     };
     list.into_iter().filter(|(user, _)| !user.is_empty()).collect()
@@ -86,16 +112,22 @@ impl Consumer for NotificationHandler {
                 continue;
             }
             let profile = load_profile(self.table.as_ref(), &recipient).await?;
-            let message = render(template, profile.locale, &event.payload);
-            let mut item = key.to_item();
-            if let Value::Object(fields) = json!({
-                "kind": "notification", "notificationId": format!("{}:{recipient}", event.event_id), "eventId": event.event_id,
-                "eventType": event.event_type.as_str(), "aggregateId": event.aggregate_id, "template": template, "locale": profile.locale, "text": message.text,
-                "createdAt": event.occurred_at.unix_timestamp(), "delivery": "PENDING",
-            }) {
-                item.extend(fields);
-            }
-            ops.push(WriteOp::put_if(item, Condition::NotExists));
+            let message = render(template, profile.locale, &Facts::of(&event.event));
+            let item = NotificationItem {
+                pk: key.pk,
+                sk: key.sk,
+                kind: "notification".into(),
+                notification_id: format!("{}:{recipient}", event.event_id),
+                event_id: event.event_id.clone(),
+                event_type: event.event_type(),
+                aggregate_id: event.aggregate_id.clone(),
+                template: template.into(),
+                locale: profile.locale,
+                text: message.text,
+                created_at: event.occurred_at,
+                delivery: "PENDING".into(),
+            };
+            ops.push(WriteOp::put_if(to_item(&item)?, Condition::NotExists));
         }
         Ok(ops)
     }

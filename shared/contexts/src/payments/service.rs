@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use crate::domain::payment::PaymentStatus;
 use crate::domain::{Money, PaymentId, ReservationId, UserId};
-use crate::events::{Causation, Envelope, EventType};
+use crate::events::{Causation, Envelope, Event};
 use crate::outbox::{outbox_item, write_with_events};
 use crate::storage::{Condition, Item, Key, StorageError, Table, Update, WriteOp};
 
@@ -162,8 +162,8 @@ impl PaymentService {
             decline_reason: decline,
             guest_id: request.guest_id.clone(),
         };
-        let event_type = if result.status == PaymentStatus::Approved { EventType::PaymentApproved } else { EventType::PaymentDeclined };
-        let event = Envelope::new(event_type, result.reservation_id.to_string(), 1, cause, &result).map_err(|e| PaymentError::Invalid(e.to_string()))?;
+        let event = if result.status == PaymentStatus::Approved { Event::PaymentApproved(result.clone()) } else { Event::PaymentDeclined(result.clone()) };
+        let event = Envelope::new(event, result.reservation_id.to_string(), 1, cause);
         match write_with_events(self.table.as_ref(), vec![WriteOp::put_if(item(&result, 1)?, Condition::NotExists)], &[event]).await {
             Ok(()) => {
                 tracing::info!(reservation_id = %result.reservation_id, status = ?result.status, amount = %result.amount, "payment processed");
@@ -213,8 +213,7 @@ impl PaymentService {
                     .set("version", 2)
                     .set("updatedAt", OffsetDateTime::now_utc().unix_timestamp())
                     .when(Condition::equals("status", "APPROVED"));
-                let event = Envelope::new(EventType::PaymentRefunded, reservation.to_string(), 2, cause, &refunded)
-                    .map_err(|e| PaymentError::Invalid(e.to_string()))?;
+                let event = Envelope::new(Event::PaymentRefunded(refunded.clone()), reservation.to_string(), 2, cause);
                 Ok(Refund::Write { ops: vec![update.into_op(), WriteOp::put_if(outbox_item(&event)?, Condition::NotExists)], result: refunded })
             }
             None => {

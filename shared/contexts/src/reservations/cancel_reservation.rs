@@ -1,9 +1,7 @@
-use serde_json::{json, Value};
-
-use super::{ReservationError, ReservationStore};
+use super::{Bookkeeping, ReservationError, ReservationStore};
 use crate::domain::reservation::{CancelledBy, Reservation, ReservationStatus};
 use crate::domain::{ReservationId, UserId};
-use crate::events::{Causation, Envelope, EventType};
+use crate::events::{Causation, Envelope, Event, ReservationCancelled};
 use crate::outbox::write_with_events;
 use crate::storage::{Condition, StorageError, WriteOp};
 
@@ -18,7 +16,7 @@ pub async fn cancel_reservation(
     cause: &Causation,
 ) -> Result<Reservation, ReservationError> {
     let id = ReservationId::parse(id).ok_or(ReservationError::NotFound)?;
-    let (current, item) = store.get(&id).await?.ok_or(ReservationError::NotFound)?;
+    let (current, kept) = store.get(&id).await?.ok_or(ReservationError::NotFound)?;
     if guest.is_some_and(|g| g != &current.guest_id) {
         return Err(ReservationError::NotFound);
     }
@@ -32,21 +30,11 @@ pub async fn cancel_reservation(
         return Err(ReservationError::AlreadyStarted);
     }
     let cancelled = Reservation { status: ReservationStatus::Cancelled, version: current.version + 1, ..current.clone() };
-    let title = item.get("roomTitle").cloned().unwrap_or(Value::Null);
-    let mut payload = serde_json::to_value(&cancelled).map_err(|e| StorageError::Invalid(e.to_string()))?;
-    if let Value::Object(p) = &mut payload {
-        p.insert("cancelledBy".into(), serde_json::to_value(by).unwrap_or(Value::Null));
-        p.insert("roomTitle".into(), title.clone());
-    }
-    let event =
-        Envelope::new(EventType::ReservationCancelled, id.to_string(), cancelled.version, cause, payload).map_err(|e| StorageError::Invalid(e.to_string()))?;
+    let event = Event::ReservationCancelled(ReservationCancelled { reservation: cancelled.clone(), cancelled_by: by, room_title: kept.room_title.clone() });
+    let event = Envelope::new(event, id.to_string(), cancelled.version, cause);
     // What the item carried besides the reservation (its room's title, when it was made, its
     // idempotency key) stays; the cancellation adds who and when.
-    let mut extra = super::place_reservation::stored_extra(&item);
-    if let Value::Object(fields) = &mut extra {
-        fields.insert("cancelledBy".into(), json!(by));
-        fields.insert("cancelledAt".into(), json!(store.clock().now_seconds()));
-    }
+    let extra = Bookkeeping { cancelled_by: Some(by), cancelled_at: Some(store.clock().now_utc()), ..kept };
     let guard = Condition::equals("status", "CONFIRMED").and(Condition::equals("version", current.version));
     let mut ops = vec![WriteOp::put_if(store.to_item(&cancelled, None, extra)?, guard)];
     ops.extend(ReservationStore::release_nights(&current));

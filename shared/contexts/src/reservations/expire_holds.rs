@@ -1,6 +1,6 @@
 use serde::Serialize;
 
-use super::place_reservation::{abort_hold, stored_extra, KeyOnAbort};
+use super::place_reservation::{abort_hold, KeyOnAbort};
 use super::store::HOLD_SHARDS;
 use super::{ReservationError, ReservationStore};
 use crate::domain::reservation::AbortReason;
@@ -37,7 +37,7 @@ pub async fn expire_holds(store: &ReservationStore, cause: &Causation) -> Result
             };
             for item in &page.items {
                 let settled = match ReservationStore::from_item(item) {
-                    Ok(held) => abort_hold(store, &held, &stored_extra(item), AbortReason::HoldExpired, cause, KeyOnAbort::Release).await.map(|_| held),
+                    Ok((held, kept)) => abort_hold(store, &held, &kept, AbortReason::HoldExpired, cause, KeyOnAbort::Release).await.map(|_| held),
                     Err(e) => Err(e.into()),
                 };
                 match settled {

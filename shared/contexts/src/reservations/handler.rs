@@ -15,7 +15,7 @@ use crate::consumer::{Consumer, ConsumerError};
 use crate::domain::reservation::CancelledBy;
 use crate::domain::stay::format_date;
 use crate::domain::RoomId;
-use crate::events::{Causation, Envelope, EventType};
+use crate::events::{Causation, Envelope, Event};
 use crate::storage::{Query, SortKey, Table, WriteOp};
 
 pub struct ReservationHandler {
@@ -76,18 +76,16 @@ impl Consumer for ReservationHandler {
     }
 
     async fn apply(&self, event: &Envelope) -> Result<Vec<WriteOp>, ConsumerError> {
-        let room = event.payload.get("roomId").and_then(Value::as_str).and_then(RoomId::parse);
-        match event.event_type {
-            EventType::RoomDeleted => {
-                let room = room.ok_or_else(|| ConsumerError::Rejected("RoomDeleted names no room".into()))?;
+        match &event.event {
+            Event::RoomDeleted(room) => {
+                let room = RoomId::parse(&room.room_id).ok_or_else(|| ConsumerError::Rejected(format!("RoomDeleted names room {:?}", room.room_id)))?;
                 self.room_deleted(event, &room).await?;
             }
-            EventType::ReservationConfirmed => {
-                let room = room.ok_or_else(|| ConsumerError::Rejected("ReservationConfirmed names no room".into()))?;
+            Event::ReservationConfirmed(confirmed) => {
+                let r = &confirmed.reservation;
                 // Confirmed just before the room's deletion was recorded: cancel it now.
-                if self.store.table().get(&ReservationStore::room_deleted_key(&room)).await?.is_some() {
-                    let id = event.payload.get("reservationId").and_then(Value::as_str).unwrap_or_default();
-                    self.cancel_for_deleted_room(id, event).await?;
+                if self.store.table().get(&ReservationStore::room_deleted_key(&r.room_id)).await?.is_some() {
+                    self.cancel_for_deleted_room(r.reservation_id.as_str(), event).await?;
                 }
             }
             _ => {}

@@ -8,6 +8,7 @@ mod document;
 mod expire_holds;
 mod handler;
 mod idempotency;
+mod item;
 mod place_reservation;
 mod store;
 
@@ -16,6 +17,7 @@ pub use document::{PlaceReservationRequest, PlacedDocument, ReservationDocument}
 pub use expire_holds::{expire_holds, Expired};
 pub use handler::ReservationHandler;
 pub use idempotency::{Begin, Claim, IdempotencyStore, StoredAnswer};
+pub use item::{Bookkeeping, NightLock, ReservationItem};
 pub use place_reservation::{Attempt, PlaceReservation, Placed, Render, ReservationSettings};
 pub use store::ReservationStore;
 

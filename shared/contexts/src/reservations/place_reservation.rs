@@ -9,21 +9,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
-
 use super::idempotency::{release_bound, Claim, StoredAnswer};
-use super::{PlaceReservationRequest, ReservationError, ReservationStore};
+use super::{Bookkeeping, PlaceReservationRequest, ReservationError, ReservationStore};
 use crate::domain::payment::PaymentStatus;
 use crate::domain::reservation::{AbortReason, Reservation, ReservationStatus};
 use crate::domain::room::RoomStatus;
 use crate::domain::stay::format_date;
 use crate::domain::Actor;
 use crate::domain::{Invalid, ReservationId, RoomId, Stay};
-use crate::events::{Causation, Envelope, EventType};
+use crate::events::{Causation, Envelope, Event, ReservationAborted, ReservationConfirmed};
 use crate::outbox::write_with_events;
 use crate::payments::{CircuitBreaker, InvokeError, Invoker, PaymentAction, PaymentRequest, PaymentResult, Permit};
 use crate::rooms::RoomStore;
-use crate::storage::{Condition, Item, Key, StorageError, WriteOp};
+use crate::storage::{Condition, Key, StorageError, WriteOp};
 
 /// Timings from configuration (`PAYMENT_TIMEOUT_MS`, `HOLD_SECONDS`, `IDEMPOTENCY_LEASE_MS`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -161,10 +159,12 @@ impl PlaceReservation {
             version: 1,
         };
         let hold_expires = self.reservations.clock().now_ms() + self.settings.hold.as_millis() as i64;
-        let mut extra = json!({"roomTitle": room.details.title, "createdAt": self.reservations.clock().now_seconds()});
-        if let (Value::Object(fields), Some(claim)) = (&mut extra, attempt.claim) {
-            fields.insert("idempotencyPk".into(), claim.record_key().pk.into());
-        }
+        let extra = Bookkeeping {
+            room_title: Some(room.details.title.clone()),
+            created_at: Some(self.reservations.clock().now_utc()),
+            idempotency_pk: attempt.claim.map(|claim| claim.record_key().pk),
+            ..Bookkeeping::default()
+        };
         let nights = held.stay.nights() as usize;
         let mut ops = vec![WriteOp::put_if(self.reservations.to_item(&held, Some(hold_expires), extra.clone())?, Condition::NotExists)];
         ops.extend(ReservationStore::hold_nights(&held));
@@ -200,7 +200,7 @@ impl PlaceReservation {
         request: &PlaceReservationRequest,
         attempt: Attempt<'_>,
     ) -> Result<Placed, ReservationError> {
-        let Some((current, item)) = self.reservations.get(reservation).await? else {
+        let Some((current, kept)) = self.reservations.get(reservation).await? else {
             return Err(unavailable("retry", Duration::from_secs(1)));
         };
         if current.guest_id != caller.user_id {
@@ -208,7 +208,7 @@ impl PlaceReservation {
         }
         tracing::warn!(reservation_id = %reservation, status = ?current.status, "resuming a booking whose attempt died");
         match current.status {
-            ReservationStatus::Held => self.settle(&current, &stored_extra(&item), card_token(request), attempt).await,
+            ReservationStatus::Held => self.settle(&current, &kept, card_token(request), attempt).await,
             // Settled already: the transaction that settled it wrote the answer too, so these
             // are reached only by a record from before that was so.
             _ => Err(unavailable("retry", Duration::from_secs(1))),
@@ -216,7 +216,7 @@ impl PlaceReservation {
     }
 
     /// Pays for a hold, behind the breaker, under the timeout, then confirms or releases it.
-    async fn settle(&self, held: &Reservation, extra: &Value, token: &str, attempt: Attempt<'_>) -> Result<Placed, ReservationError> {
+    async fn settle(&self, held: &Reservation, extra: &Bookkeeping, token: &str, attempt: Attempt<'_>) -> Result<Placed, ReservationError> {
         let permit = match self.breaker.acquire().await {
             Ok(permit) => permit,
             Err(open) => {
@@ -257,13 +257,10 @@ impl PlaceReservation {
         }
     }
 
-    async fn confirm(&self, held: &Reservation, extra: &Value, payment: PaymentResult, attempt: Attempt<'_>) -> Result<Placed, ReservationError> {
+    async fn confirm(&self, held: &Reservation, extra: &Bookkeeping, payment: PaymentResult, attempt: Attempt<'_>) -> Result<Placed, ReservationError> {
         let confirmed = Reservation { status: ReservationStatus::Confirmed, payment_id: Some(payment.payment_id.clone()), version: 2, ..held.clone() };
-        let mut payload = serde_json::to_value(&confirmed).map_err(event_err)?;
-        if let (Value::Object(p), Some(title)) = (&mut payload, extra.get("roomTitle")) {
-            p.insert("roomTitle".into(), title.clone());
-        }
-        let event = Envelope::new(EventType::ReservationConfirmed, confirmed.reservation_id.to_string(), 2, attempt.cause, payload).map_err(event_err)?;
+        let event = Event::ReservationConfirmed(ReservationConfirmed { reservation: confirmed.clone(), room_title: extra.room_title.clone() });
+        let event = Envelope::new(event, confirmed.reservation_id.to_string(), 2, attempt.cause);
         let placed = Placed { reservation: confirmed.clone(), payment };
         let mut ops = vec![
             WriteOp::put_if(self.reservations.to_item(&confirmed, None, extra.clone())?, Condition::equals("status", "HELD")),
@@ -299,7 +296,7 @@ impl PlaceReservation {
         }
     }
 
-    async fn decline(&self, held: &Reservation, extra: &Value, payment: &PaymentResult, attempt: Attempt<'_>) -> Result<Placed, ReservationError> {
+    async fn decline(&self, held: &Reservation, extra: &Bookkeeping, payment: &PaymentResult, attempt: Attempt<'_>) -> Result<Placed, ReservationError> {
         let reason = payment.decline_reason.clone().unwrap_or_else(|| "declined".into());
         let declined = ReservationError::Declined(reason.clone());
         let rejected = Reservation { status: ReservationStatus::Rejected, version: 2, ..held.clone() };
@@ -322,36 +319,35 @@ fn card_token(request: &PlaceReservationRequest) -> &str {
     request.card_token.trim()
 }
 
-/// The fields a reservation item carries besides the reservation (kept through every status).
-pub(super) fn stored_extra(item: &Item) -> Value {
-    let keep = ["roomTitle", "createdAt", "idempotencyPk"];
-    Value::Object(item.iter().filter(|(k, _)| keep.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect())
-}
-
 /// Releases the nights, rejects the reservation and says `ReservationAborted`, so that a
 /// payment that went through after all is refunded. Its idempotency key is released, or given
 /// its final answer, in the same transaction.
 pub(super) async fn abort_hold(
     store: &ReservationStore,
     held: &Reservation,
-    extra: &Value,
+    extra: &Bookkeeping,
     reason: AbortReason,
     cause: &Causation,
     key: KeyOnAbort<'_>,
 ) -> Result<(), ReservationError> {
     let rejected = Reservation { status: ReservationStatus::Rejected, version: 2, ..held.clone() };
-    let payload = json!({
-        "reservationId": held.reservation_id, "roomId": held.room_id, "guestId": held.guest_id, "hostId": held.host_id,
-        "checkIn": format_date(held.stay.check_in), "checkOut": format_date(held.stay.check_out),
-        "amount": held.amount, "reason": reason, "roomTitle": extra.get("roomTitle"),
+    let event = Event::ReservationAborted(ReservationAborted {
+        reservation_id: held.reservation_id.clone(),
+        room_id: held.room_id.clone(),
+        guest_id: held.guest_id.clone(),
+        host_id: held.host_id.clone(),
+        stay: held.stay,
+        amount: held.amount.clone(),
+        reason,
+        room_title: extra.room_title.clone(),
     });
-    let event = Envelope::new(EventType::ReservationAborted, held.reservation_id.to_string(), 2, cause, payload).map_err(event_err)?;
+    let event = Envelope::new(event, held.reservation_id.to_string(), 2, cause);
     let mut ops = vec![WriteOp::put_if(store.to_item(&rejected, None, extra.clone())?, Condition::equals("status", "HELD"))];
     ops.extend(ReservationStore::release_nights(held));
     match key {
         KeyOnAbort::Answer(claim, answer) => ops.push(claim.finish(&held.reservation_id, &answer)?),
         KeyOnAbort::Release => {
-            if let Some(pk) = extra.get("idempotencyPk").and_then(Value::as_str) {
+            if let Some(pk) = &extra.idempotency_pk {
                 ops.push(release_bound(Key::new(pk, "IDEMPOTENCY"), &held.reservation_id));
             }
         }

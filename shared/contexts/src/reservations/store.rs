@@ -13,14 +13,14 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Value};
 use time::Date;
 
+use super::item::{Bookkeeping, NightLock, ReservationItem};
 use crate::clock::{Clock, SharedClock};
 use crate::domain::reservation::{Reservation, ReservationStatus};
 use crate::domain::stay::format_date;
 use crate::domain::{ReservationId, RoomId};
-use crate::storage::{Condition, Item, Key, StorageError, Table, WriteOp};
+use crate::storage::{from_item, to_item, Condition, Item, Key, StorageError, Table, WriteOp};
 
 /// How many `gsi2` partitions hold the holds.
 pub const HOLD_SHARDS: u32 = 8;
@@ -85,63 +85,73 @@ impl ReservationStore {
         Key::new(format!("NIGHT#{room}#{}", format_date(night)), "LOCK")
     }
 
-    pub async fn get(&self, id: &ReservationId) -> Result<Option<(Reservation, Item)>, StorageError> {
+    /// The reservation and what its item keeps besides.
+    pub async fn get(&self, id: &ReservationId) -> Result<Option<(Reservation, Bookkeeping)>, StorageError> {
         match self.table.get(&Self::key(id)).await? {
-            Some(item) => Ok(Some((Self::from_item(&item)?, item))),
+            Some(item) => {
+                let stored: ReservationItem = from_item(&item)?;
+                Ok(Some((stored.reservation, stored.kept)))
+            }
             None => Ok(None),
         }
     }
 
-    pub fn from_item(item: &Item) -> Result<Reservation, StorageError> {
-        serde_json::from_value(Value::Object(item.clone())).map_err(|e| StorageError::Unavailable(format!("stored reservation does not read back: {e}")))
+    pub fn from_item(item: &Item) -> Result<(Reservation, Bookkeeping), StorageError> {
+        let stored: ReservationItem = from_item(item)?;
+        Ok((stored.reservation, stored.kept))
     }
 
     /// The item for a reservation in its current status, with the indexes that status calls for.
-    pub fn to_item(&self, r: &Reservation, hold_expires_at_ms: Option<i64>, extra: Value) -> Result<Item, StorageError> {
-        let Value::Object(mut item) = serde_json::to_value(r).map_err(|e| StorageError::Invalid(e.to_string()))? else {
-            return Err(StorageError::Invalid("reservation is not an object".into()));
-        };
+    pub fn to_item(&self, r: &Reservation, hold_expires_at_ms: Option<i64>, kept: Bookkeeping) -> Result<Item, StorageError> {
         let key = Self::key(&r.reservation_id);
         let now = self.clock.now_seconds();
-        item.insert("pk".into(), key.pk.into());
-        item.insert("sk".into(), key.sk.into());
-        item.insert("kind".into(), "reservation".into());
-        item.insert("updatedAt".into(), now.into());
+        let mut item = ReservationItem {
+            pk: key.pk,
+            sk: key.sk,
+            kind: "reservation".into(),
+            reservation: r.clone(),
+            kept,
+            updated_at: self.clock.now_utc(),
+            hold_expires_at_ms: None,
+            gsi2pk: None,
+            gsi2sk: None,
+            gsi1pk: None,
+            gsi1sk: None,
+            gsi3pk: None,
+            gsi3sk: None,
+            expires_at: None,
+        };
         match r.status {
             ReservationStatus::Held => {
                 let expires = hold_expires_at_ms.unwrap_or(0);
-                item.insert("holdExpiresAtMs".into(), expires.into());
-                item.insert("gsi2pk".into(), Self::hold_shard(&r.reservation_id).into());
-                item.insert("gsi2sk".into(), format!("{expires:015}#{}", r.reservation_id).into());
-                item.insert("expiresAt".into(), (now + HELD_KEPT_SECONDS).into());
+                item.hold_expires_at_ms = Some(expires);
+                item.gsi2pk = Some(Self::hold_shard(&r.reservation_id));
+                item.gsi2sk = Some(format!("{expires:015}#{}", r.reservation_id));
+                item.expires_at = Some(now + HELD_KEPT_SECONDS);
             }
             ReservationStatus::Confirmed => {
-                item.insert("gsi1pk".into(), format!("ROOM#{}", r.room_id).into());
-                item.insert("gsi1sk".into(), format!("{}#{}", format_date(r.stay.check_in), r.reservation_id).into());
-                item.insert("gsi3pk".into(), Self::stays_of(&r.guest_id, &r.room_id).into());
-                item.insert("gsi3sk".into(), format!("{}#{}", format_date(r.stay.check_in), r.reservation_id).into());
+                let stay = format!("{}#{}", format_date(r.stay.check_in), r.reservation_id);
+                item.gsi1pk = Some(format!("ROOM#{}", r.room_id));
+                item.gsi1sk = Some(stay.clone());
+                item.gsi3pk = Some(Self::stays_of(&r.guest_id, &r.room_id));
+                item.gsi3sk = Some(stay);
             }
-            ReservationStatus::Rejected => {
-                item.insert("expiresAt".into(), (now + REJECTED_KEPT_SECONDS).into());
-            }
+            ReservationStatus::Rejected => item.expires_at = Some(now + REJECTED_KEPT_SECONDS),
             ReservationStatus::Cancelled => {}
         }
-        if let Value::Object(extra) = extra {
-            item.extend(extra);
-        }
-        Ok(item)
+        to_item(&item)
     }
 
     /// One lock per night, each only if the night is free.
     pub fn hold_nights(r: &Reservation) -> Vec<WriteOp> {
         r.stay
             .each_night()
-            .map(|night| {
-                let mut item = Self::night_key(&r.room_id, night).to_item();
-                if let Value::Object(extra) = json!({"kind": "night-lock", "reservationId": r.reservation_id, "night": format_date(night)}) {
-                    item.extend(extra);
-                }
-                WriteOp::put_if(item, Condition::NotExists)
+            .filter_map(|night| {
+                let key = Self::night_key(&r.room_id, night);
+                let lock =
+                    NightLock { pk: key.pk, sk: key.sk, kind: "night-lock".into(), reservation_id: r.reservation_id.to_string(), night: format_date(night) };
+                // A lock of strings always serializes; `filter_map` only keeps the types honest.
+                to_item(&lock).ok().map(|item| WriteOp::put_if(item, Condition::NotExists))
             })
             .collect()
     }

@@ -9,25 +9,25 @@
 //!
 //! | item | pk | sk |
 //! |---|---|---|
-//! | review (for listing) | `ROOM#<roomId>` | `REVIEW#<createdAtMs>#<reviewId>` |
+//! | review (for listing) | `ROOM#<roomId>` | `REVIEW#<createdAtMs>#<reviewId>` (the answer's `createdAt` is RFC 3339) |
 //! | one review per stay | `REVIEW#<reservationId>` | `REVIEW` |
 
 use std::sync::Arc;
 
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
 use crate::domain::reservation::ReservationStatus;
 use crate::domain::review::{validate_review, Review};
 use crate::domain::room::RoomStatus;
 use crate::domain::stay::format_date;
 use crate::domain::Actor;
-use crate::domain::{Invalid, ReservationId, ReviewId, RoomId};
-use crate::events::{Causation, Envelope, EventType};
+use crate::domain::{Invalid, ReservationId, ReviewId, RoomId, UserId};
+use crate::events::{Causation, Envelope, Event, ReviewWritten};
 use crate::outbox::write_with_events;
 use crate::reservations::ReservationStore;
 use crate::rooms::RoomStore;
-use crate::storage::{Condition, Key, Query, SortKey, StorageError, Table, WriteOp};
+use crate::storage::{from_item, to_item, Condition, Key, Query, SortKey, StorageError, Table, WriteOp};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReviewError {
@@ -55,6 +55,73 @@ pub struct WriteReviewRequest {
     pub reservation_id: Option<String>,
 }
 
+/// A review as stored for listing, under its room.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewItem {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    #[serde(flatten)]
+    pub review: Review,
+    pub host_id: UserId,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// One per stay: the guard that makes a second review of it fail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReviewGuard {
+    pk: String,
+    sk: String,
+    review_id: ReviewId,
+}
+
+/// A review as anyone reads it (which stay it was is the guest's own business).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewDocument {
+    pub review_id: ReviewId,
+    pub room_id: RoomId,
+    pub guest_id: UserId,
+    pub rating: u8,
+    pub text: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<ReviewItem> for ReviewDocument {
+    fn from(i: ReviewItem) -> Self {
+        ReviewDocument {
+            review_id: i.review.review_id,
+            room_id: i.review.room_id,
+            guest_id: i.review.guest_id,
+            rating: i.review.rating,
+            text: i.review.text,
+            created_at: i.created_at,
+        }
+    }
+}
+
+/// `201` of `POST /rooms/{roomId}/reviews`: the review, with its stay, and when it was written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WrittenReview {
+    #[serde(flatten)]
+    pub review: Review,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A page of a room's reviews.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewPage {
+    pub items: Vec<ReviewDocument>,
+    pub next_cursor: Option<String>,
+}
+
 pub struct Reviews {
     pub reviews: Arc<dyn Table>,
     pub rooms: RoomStore,
@@ -76,7 +143,7 @@ impl Reviews {
 }
 
 impl Reviews {
-    pub async fn write(&self, caller: &Actor, room_id: &str, request: WriteReviewRequest, cause: &Causation) -> Result<Review, ReviewError> {
+    pub async fn write(&self, caller: &Actor, room_id: &str, request: WriteReviewRequest, cause: &Causation) -> Result<WrittenReview, ReviewError> {
         let room_id = RoomId::parse(room_id).ok_or(ReviewError::RoomNotFound)?;
         validate_review(request.rating, &request.text)?;
         let room = match self.rooms.get(&room_id).await? {
@@ -92,7 +159,7 @@ impl Reviews {
             .query(&Query::on_index("gsi3", ReservationStore::stays_of(&caller.user_id, &room_id)).sort(SortKey::LessThan(today)).descending().limit(100))
             .await?
             .items;
-        let stay_ids: Vec<String> = stays.iter().filter_map(|s| s.get("reservationId").and_then(Value::as_str).map(str::to_owned)).collect();
+        let stay_ids: Vec<String> = stays.iter().filter_map(|s| s.get("reservationId").and_then(serde_json::Value::as_str).map(str::to_owned)).collect();
         if stay_ids.is_empty() {
             return Err(ReviewError::NoStay);
         }
@@ -130,26 +197,22 @@ impl Reviews {
             rating: request.rating as u8,
             text: request.text.trim().to_owned(),
         };
-        let now_ms = self.reservations.clock().now_ms();
-        let mut listed = Key::new(format!("ROOM#{room_id}"), format!("REVIEW#{now_ms:015}#{}", review.review_id)).to_item();
-        let mut fields = serde_json::to_value(&review).map_err(|e| StorageError::Invalid(e.to_string()))?;
-        if let Value::Object(f) = &mut fields {
-            f.insert("kind".into(), "review".into());
-            f.insert("createdAtMs".into(), now_ms.into());
-            f.insert("hostId".into(), json!(room.host_id));
-            listed.extend(f.clone());
-        }
-        let mut guard = guard_key(&reservation).to_item();
-        guard.insert("reviewId".into(), json!(review.review_id));
-        let mut payload = fields.clone();
-        if let Value::Object(p) = &mut payload {
-            p.insert("roomTitle".into(), json!(room.details.title));
-        }
-        let event =
-            Envelope::new(EventType::ReviewWritten, review.review_id.to_string(), 1, cause, payload).map_err(|e| StorageError::Invalid(e.to_string()))?;
-        let ops = vec![WriteOp::put_if(guard, Condition::NotExists), WriteOp::put_if(listed, Condition::NotExists)];
+        let clock = self.reservations.clock();
+        let (now_ms, created_at) = (clock.now_ms(), clock.now_utc());
+        let listed = Key::new(format!("ROOM#{room_id}"), format!("REVIEW#{now_ms:015}#{}", review.review_id));
+        let listed = ReviewItem { pk: listed.pk, sk: listed.sk, kind: "review".into(), review: review.clone(), host_id: room.host_id.clone(), created_at };
+        let guard = guard_key(&reservation);
+        let guard = ReviewGuard { pk: guard.pk, sk: guard.sk, review_id: review.review_id.clone() };
+        let event = Event::ReviewWritten(ReviewWritten {
+            review: review.clone(),
+            host_id: room.host_id.clone(),
+            room_title: Some(room.details.title.clone()),
+            created_at,
+        });
+        let event = Envelope::new(event, review.review_id.to_string(), 1, cause);
+        let ops = vec![WriteOp::put_if(to_item(&guard)?, Condition::NotExists), WriteOp::put_if(to_item(&listed)?, Condition::NotExists)];
         match write_with_events(self.reviews.as_ref(), ops, &[event]).await {
-            Ok(()) => Ok(review),
+            Ok(()) => Ok(WrittenReview { review, created_at }),
             Err(StorageError::ConditionFailed { failed }) if failed.contains(&0) => Err(ReviewError::AlreadyReviewed),
             Err(e) => Err(e.into()),
         }
@@ -161,16 +224,11 @@ fn guard_key(reservation: &str) -> Key {
 }
 
 /// A room's reviews, newest first.
-pub async fn list_reviews(reviews: &dyn Table, room_id: &str, cursor: Option<&str>, limit: Option<&str>) -> Result<Value, ReviewError> {
+pub async fn list_reviews(reviews: &dyn Table, room_id: &str, cursor: Option<&str>, limit: Option<&str>) -> Result<ReviewPage, ReviewError> {
     let room_id = RoomId::parse(room_id).ok_or(ReviewError::RoomNotFound)?;
     let (cursor, limit) = crate::paging::page_params(cursor, limit)?;
     let query = Query::partition(format!("ROOM#{room_id}")).sort(SortKey::BeginsWith("REVIEW#".into())).descending().limit(limit).after(cursor);
     let page = reviews.query(&query).await?;
-    let shown = ["reviewId", "roomId", "guestId", "rating", "text", "createdAtMs"];
-    let items: Vec<Value> = page
-        .items
-        .iter()
-        .map(|i| Value::Object(i.iter().filter(|(k, _)| shown.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect::<Map<_, _>>()))
-        .collect();
-    Ok(json!({"items": items, "nextCursor": page.next.map(|c| c.as_str().to_owned())}))
+    let items = page.items.iter().map(|i| from_item::<ReviewItem>(i).map(ReviewDocument::from)).collect::<Result<_, _>>()?;
+    Ok(ReviewPage { items, next_cursor: page.next.map(|c| c.as_str().to_owned()) })
 }

@@ -3,7 +3,7 @@ use time::OffsetDateTime;
 use super::{RoomDocument, RoomError, RoomStore};
 use crate::domain::room::{Room, RoomStatus};
 use crate::domain::Actor;
-use crate::events::{Causation, Envelope, EventType};
+use crate::events::{Causation, Envelope, Event};
 use crate::outbox::write_with_events;
 use crate::storage::{Condition, StorageError};
 
@@ -18,8 +18,7 @@ pub async fn delete_room(store: &RoomStore, caller: &Actor, room_id: &str, cause
         return Err(RoomError::NotOwner);
     }
     let room = Room { status: RoomStatus::Deleted, version: current.version + 1, updated_at: OffsetDateTime::now_utc(), ..current.clone() };
-    let event = Envelope::new(EventType::RoomDeleted, room.id.to_string(), room.version, cause, RoomDocument::from(&room))
-        .map_err(|e| StorageError::Invalid(e.to_string()))?;
+    let event = Envelope::new(Event::RoomDeleted(RoomDocument::from(&room)), room.id.to_string(), room.version, cause);
     let guard = Condition::equals("version", current.version).and(Condition::equals("status", "ACTIVE"));
     match write_with_events(store.table(), vec![RoomStore::update_host_fields(&room, guard)?], &[event]).await {
         Ok(()) => {}

@@ -8,10 +8,8 @@ use async_trait::async_trait;
 use super::occupancy::record_nights;
 use super::RoomStore;
 use crate::consumer::{Consumer, ConsumerError};
-use crate::domain::reservation::Reservation;
-use crate::domain::review::Review;
 use crate::domain::RoomId;
-use crate::events::{Envelope, EventType};
+use crate::events::{Envelope, Event};
 use crate::storage::{Condition, Table, Update, WriteOp};
 
 pub struct RoomHandler {
@@ -26,10 +24,6 @@ impl RoomHandler {
     }
 }
 
-fn payload<T: serde::de::DeserializeOwned>(event: &Envelope) -> Result<T, ConsumerError> {
-    serde_json::from_value(event.payload.clone()).map_err(|e| ConsumerError::Rejected(format!("{} payload does not read: {e}", event.event_type)))
-}
-
 #[async_trait]
 impl Consumer for RoomHandler {
     fn name(&self) -> &'static str {
@@ -41,13 +35,11 @@ impl Consumer for RoomHandler {
     }
 
     async fn apply(&self, event: &Envelope) -> Result<Vec<WriteOp>, ConsumerError> {
-        match event.event_type {
-            EventType::ReservationConfirmed | EventType::ReservationCancelled => {
-                let reservation: Reservation = payload(event)?;
-                Ok(record_nights(self.table.as_ref(), &reservation).await?)
-            }
-            EventType::ReviewWritten => {
-                let review: Review = payload(event)?;
+        match &event.event {
+            Event::ReservationConfirmed(e) => Ok(record_nights(self.table.as_ref(), &e.reservation).await?),
+            Event::ReservationCancelled(e) => Ok(record_nights(self.table.as_ref(), &e.reservation).await?),
+            Event::ReviewWritten(written) => {
+                let review = &written.review;
                 let room_id = RoomId::parse(review.room_id.as_str()).ok_or_else(|| ConsumerError::Rejected(format!("review names room {}", review.room_id)))?;
                 // A review of a room this table does not hold (yet): retried, and dead-lettered
                 // with the reason if the room never comes. Never dropped.

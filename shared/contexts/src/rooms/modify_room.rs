@@ -3,7 +3,7 @@ use time::OffsetDateTime;
 use super::{RoomDocument, RoomError, RoomStore};
 use crate::domain::room::{Room, RoomDetails, RoomInput, RoomStatus};
 use crate::domain::Actor;
-use crate::events::{Causation, Envelope, EventType};
+use crate::events::{Causation, Envelope, Event};
 use crate::outbox::write_with_events;
 use crate::storage::{Condition, StorageError};
 
@@ -28,8 +28,7 @@ pub async fn modify_room(
     }
     let details = RoomDetails::validate(input)?;
     let room = Room { details, version: current.version + 1, updated_at: OffsetDateTime::now_utc(), ..current.clone() };
-    let event = Envelope::new(EventType::RoomModified, room.id.to_string(), room.version, cause, RoomDocument::from(&room))
-        .map_err(|e| StorageError::Invalid(e.to_string()))?;
+    let event = Envelope::new(Event::RoomModified(RoomDocument::from(&room)), room.id.to_string(), room.version, cause);
     // The version read above must still be the stored one: a racing change makes this a 409.
     let guard = Condition::equals("version", current.version).and(Condition::equals("status", "ACTIVE"));
     let update = RoomStore::update_host_fields(&room, guard)?;

@@ -47,6 +47,21 @@ pub fn attr_str<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name).and_then(Value::as_str)
 }
 
+/// A typed item as the port's item (a JSON object, which each adapter maps to its own storage).
+pub fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, StorageError> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(item)) => Ok(item),
+        Ok(_) => Err(StorageError::Invalid(format!("{} is not stored as an object", std::any::type_name::<T>()))),
+        Err(e) => Err(StorageError::Invalid(format!("{} does not serialize: {e}", std::any::type_name::<T>()))),
+    }
+}
+
+/// A stored item read back as its type. A stored item that does not read is the store's fault
+/// (written by an older or broken writer), so it is an outage to look at, not the caller's error.
+pub fn from_item<T: serde::de::DeserializeOwned>(item: &Item) -> Result<T, StorageError> {
+    T::deserialize(Value::Object(item.clone())).map_err(|e| StorageError::Unavailable(format!("stored {} does not read back: {e}", std::any::type_name::<T>())))
+}
+
 pub fn check_size(item: &Item) -> Result<(), StorageError> {
     let size = serde_json::to_vec(item).map(|v| v.len()).unwrap_or(usize::MAX);
     if size > MAX_ITEM_BYTES {

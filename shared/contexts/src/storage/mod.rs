@@ -12,7 +12,7 @@ pub mod item;
 pub mod schema;
 
 pub use condition::Condition;
-pub use item::{attr_str, check_size, Item, Key};
+pub use item::{attr_str, check_size, from_item, to_item, Item, Key};
 pub use schema::{IndexSpec, TableSpec};
 
 use async_trait::async_trait;

@@ -1,12 +1,20 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use time::OffsetDateTime;
 
 use super::keys;
 use crate::consumer::{Consumer, ConsumerError};
-use crate::events::{Envelope, EventType};
-use crate::storage::{Condition, Item, Key, StorageError, Table, Update, WriteOp};
+use crate::domain::payment::PaymentStatus;
+use crate::domain::reservation::{CancelledBy, Reservation, ReservationStatus};
+use crate::domain::room::RoomStatus;
+use crate::domain::stay::format_date;
+use crate::domain::{Money, PaymentId, ReservationId, RoomId, UserId};
+use crate::events::{Envelope, Event, EventType};
+use crate::rooms::{MoneyDocument, RoomDocument};
+use crate::storage::{to_item, Condition, Key, StorageError, Table, Update, WriteOp};
 
 /// Keeps the `views` table: one projection per event type it is subscribed to. Each copy of an
 /// aggregate is written only when the event is newer than what the copy holds (read first, and
@@ -25,21 +33,71 @@ impl ViewProjector {
     }
 }
 
-fn text(payload: &Value, field: &str) -> Result<String, ConsumerError> {
-    payload.get(field).and_then(Value::as_str).map(str::to_owned).ok_or_else(|| ConsumerError::Rejected(format!("payload has no `{field}`")))
+/// A host's room, as the dashboard lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HostRoomRow<'a> {
+    kind: &'static str,
+    room_id: &'a str,
+    title: &'a str,
+    city: &'a str,
+    capacity: u32,
+    nightly_price: &'a MoneyDocument,
+    status: RoomStatus,
+    last_event_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
 }
 
-fn object(value: Value) -> Item {
-    match value {
-        Value::Object(map) => map,
-        _ => Item::new(),
-    }
+/// A reservation as its guest and its room's host see it (three copies, one per way to find it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReservationRow<'a> {
+    kind: &'static str,
+    reservation_id: &'a ReservationId,
+    room_id: &'a RoomId,
+    room_title: Option<&'a str>,
+    guest_id: &'a UserId,
+    host_id: &'a UserId,
+    check_in: String,
+    check_out: String,
+    guests: u32,
+    amount: &'a Money,
+    status: ReservationStatus,
+    cancelled_by: Option<CancelledBy>,
+    last_change: EventType,
+    #[serde(with = "time::serde::rfc3339")]
+    last_change_at: OffsetDateTime,
+}
+
+/// One of a host's latest bookings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LatestBookingRow<'a> {
+    pk: String,
+    sk: String,
+    kind: &'static str,
+    reservation_id: &'a ReservationId,
+    guest_id: &'a UserId,
+    room_title: Option<&'a str>,
+    check_in: String,
+    check_out: String,
+    #[serde(with = "time::serde::rfc3339")]
+    booked_at: OffsetDateTime,
+}
+
+/// A payment's status on its reservation's view.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PaymentOnView<'a> {
+    payment_status: PaymentStatus,
+    payment_id: &'a PaymentId,
 }
 
 impl ViewProjector {
     /// An update that sets every field of `fields` and `version_attr = version`, if the copy at
     /// `key` holds an older version (or none); `None` if it holds this one or a newer one.
-    async fn set_if_newer(&self, key: Key, fields: Value, version_attr: &str, version: u64) -> Result<Option<WriteOp>, StorageError> {
+    async fn set_if_newer(&self, key: Key, fields: &impl Serialize, version_attr: &str, version: u64) -> Result<Option<WriteOp>, StorageError> {
         let held = self.table.get(&key).await?.and_then(|item| item.get(version_attr).and_then(Value::as_u64));
         let guard = match held {
             Some(v) if v >= version => return Ok(None),
@@ -47,10 +105,90 @@ impl ViewProjector {
             None => Condition::AttributeNotExists(version_attr.into()),
         };
         let mut update = Update::new(key);
-        for (k, v) in object(fields) {
-            update = update.set(k, v);
+        for (k, v) in to_item(fields)? {
+            // Absent, not null: the row shows only what it has.
+            if !v.is_null() {
+                update = update.set(k, v);
+            }
         }
         Ok(Some(update.set(version_attr, version).when(guard).into_op()))
+    }
+
+    async fn room(&self, envelope: &Envelope, room: &RoomDocument) -> Result<Vec<WriteOp>, ConsumerError> {
+        let row = HostRoomRow {
+            kind: "host-room",
+            room_id: &room.room_id,
+            title: &room.title,
+            city: &room.city,
+            capacity: room.capacity,
+            nightly_price: &room.nightly_price,
+            status: if envelope.event_type() == EventType::RoomDeleted { RoomStatus::Deleted } else { room.status },
+            last_event_id: envelope.event_id.to_string(),
+            updated_at: envelope.occurred_at,
+        };
+        Ok(self.set_if_newer(keys::host_room(&room.host_id, &room.room_id), &row, "version", envelope.version).await?.into_iter().collect())
+    }
+
+    async fn reservation(
+        &self,
+        envelope: &Envelope,
+        r: &Reservation,
+        room_title: Option<&str>,
+        cancelled_by: Option<CancelledBy>,
+    ) -> Result<Vec<WriteOp>, ConsumerError> {
+        let (id, guest, host) = (r.reservation_id.as_str(), r.guest_id.as_str(), r.host_id.as_str());
+        let check_in = format_date(r.stay.check_in);
+        let row = ReservationRow {
+            kind: "reservation-view",
+            reservation_id: &r.reservation_id,
+            room_id: &r.room_id,
+            room_title,
+            guest_id: &r.guest_id,
+            host_id: &r.host_id,
+            check_in: check_in.clone(),
+            check_out: format_date(r.stay.check_out),
+            guests: r.guests,
+            amount: &r.amount,
+            status: r.status,
+            cancelled_by,
+            last_change: envelope.event_type(),
+            last_change_at: envelope.occurred_at,
+        };
+        // The three copies of the reservation take only a newer version: an older event (a
+        // confirmation arriving after its cancellation) skips them, not the revenue.
+        let mut ops = Vec::new();
+        for key in [keys::reservation(id), keys::guest_reservation(guest, &check_in, id), keys::host_stay(host, &check_in, id)] {
+            ops.extend(self.set_if_newer(key, &row, "version", envelope.version).await?);
+        }
+        // Revenue: confirmed in, cancelled (and so refunded) out. Sums commute, and the
+        // processed-event record makes each event add once, in whatever order they come.
+        let currency = r.amount.currency.code().to_owned();
+        let revenue = Update::new(keys::host_revenue(host, &currency)).set("kind", "host-revenue").set("currency", currency.clone());
+        let confirmed = envelope.event_type() == EventType::ReservationConfirmed;
+        ops.push(
+            if confirmed {
+                revenue.add("confirmed", r.amount.amount).add("bookings", 1)
+            } else {
+                revenue.add("refunded", r.amount.amount).add("cancellations", 1)
+            }
+            .into_op(),
+        );
+        if confirmed {
+            let key = keys::host_latest(host, envelope.occurred_at.unix_timestamp(), id);
+            let latest = LatestBookingRow {
+                pk: key.pk,
+                sk: key.sk,
+                kind: "host-latest",
+                reservation_id: &r.reservation_id,
+                guest_id: &r.guest_id,
+                room_title,
+                check_in,
+                check_out: format_date(r.stay.check_out),
+                booked_at: envelope.occurred_at,
+            };
+            ops.push(WriteOp::put(to_item(&latest)?));
+        }
+        Ok(ops)
     }
 }
 
@@ -64,76 +202,24 @@ impl Consumer for ViewProjector {
         self.table.as_ref()
     }
 
-    async fn apply(&self, event: &Envelope) -> Result<Vec<WriteOp>, ConsumerError> {
-        let p = &event.payload;
-        let at = event.occurred_at.unix_timestamp();
-        match event.event_type {
-            EventType::RoomRegistered | EventType::RoomModified | EventType::RoomDeleted => {
-                let host_id = text(p, "hostId")?;
-                let room_id = text(p, "roomId")?;
-                let status = if event.event_type == EventType::RoomDeleted { "DELETED".to_owned() } else { text(p, "status")? };
-                let fields = json!({
-                    "kind": "host-room", "roomId": room_id, "title": p.get("title"), "city": p.get("city"),
-                    "capacity": p.get("capacity"), "nightlyPrice": p.get("nightlyPrice"), "status": status,
-                    "lastEventId": event.event_id.to_string(), "updatedAt": at,
-                });
-                Ok(self.set_if_newer(keys::host_room(&host_id, &room_id), fields, "version", event.version).await?.into_iter().collect())
-            }
-            EventType::ReviewWritten => {
+    async fn apply(&self, envelope: &Envelope) -> Result<Vec<WriteOp>, ConsumerError> {
+        match &envelope.event {
+            Event::RoomRegistered(room) | Event::RoomModified(room) | Event::RoomDeleted(room) => self.room(envelope, room).await,
+            Event::ReviewWritten(written) => {
                 // The host's room row keeps its rating as reviews come: sums commute, and the
                 // harness applies each review once.
-                let host_id = text(p, "hostId")?;
-                let room_id = text(p, "roomId")?;
-                let rating = p.get("rating").and_then(Value::as_i64).unwrap_or(0);
-                let update = Update::new(keys::host_room(&host_id, &room_id)).add("ratingCount", 1).add("ratingTotal", rating);
-                Ok(vec![update.into_op()])
+                let key = keys::host_room(written.host_id.as_str(), written.review.room_id.as_str());
+                Ok(vec![Update::new(key).add("ratingCount", 1).add("ratingTotal", i64::from(written.review.rating)).into_op()])
             }
-            EventType::ReservationConfirmed | EventType::ReservationCancelled => {
-                let id = text(p, "reservationId")?;
-                let guest = text(p, "guestId")?;
-                let host = text(p, "hostId")?;
-                let check_in = text(p, "checkIn")?;
-                let status = text(p, "status")?;
-                let view = json!({
-                    "kind": "reservation-view", "reservationId": id, "roomId": p.get("roomId"), "roomTitle": p.get("roomTitle"),
-                    "guestId": guest, "hostId": host, "checkIn": check_in, "checkOut": p.get("checkOut"),
-                    "guests": p.get("guests"), "amount": p.get("amount"), "status": status,
-                    "cancelledBy": p.get("cancelledBy"), "lastChange": event.event_type.as_str(), "lastChangeAt": at,
-                });
-                // The three copies of the reservation take only a newer version: an older event
-                // (a confirmation arriving after its cancellation) skips them, not the revenue.
-                let mut ops = Vec::new();
-                for key in [keys::reservation(&id), keys::guest_reservation(&guest, &check_in, &id), keys::host_stay(&host, &check_in, &id)] {
-                    ops.extend(self.set_if_newer(key, view.clone(), "version", event.version).await?);
-                }
-                // Revenue: confirmed in, cancelled (and so refunded) out. Sums commute, and the
-                // processed-event record makes each event add once, in whatever order they come.
-                let amount = p.get("amount").and_then(|a| a.get("amount")).and_then(Value::as_i64).unwrap_or(0);
-                let currency = p.get("amount").and_then(|a| a.get("currency")).and_then(Value::as_str).unwrap_or("KRW").to_owned();
-                let revenue = Update::new(keys::host_revenue(&host, &currency)).set("kind", "host-revenue").set("currency", currency.clone());
-                ops.push(
-                    match event.event_type {
-                        EventType::ReservationConfirmed => revenue.add("confirmed", amount).add("bookings", 1),
-                        _ => revenue.add("refunded", amount).add("cancellations", 1),
-                    }
-                    .into_op(),
-                );
-                if event.event_type == EventType::ReservationConfirmed {
-                    let mut latest = keys::host_latest(&host, at, &id).to_item();
-                    latest.extend(object(json!({"kind": "host-latest", "reservationId": id, "guestId": guest, "roomTitle": p.get("roomTitle"), "checkIn": check_in, "checkOut": p.get("checkOut"), "bookedAt": at})));
-                    ops.push(WriteOp::put(latest));
-                }
-                Ok(ops)
-            }
-            EventType::PaymentApproved | EventType::PaymentRefunded | EventType::PaymentDeclined => {
+            Event::ReservationConfirmed(e) => self.reservation(envelope, &e.reservation, e.room_title.as_deref(), None).await,
+            Event::ReservationCancelled(e) => self.reservation(envelope, &e.reservation, e.room_title.as_deref(), Some(e.cancelled_by)).await,
+            Event::PaymentApproved(p) | Event::PaymentRefunded(p) | Event::PaymentDeclined(p) => {
                 // The payment's status on the reservation's views, versioned on its own so it
                 // never fights the reservation's.
-                let id = text(p, "reservationId")?;
-                let status = text(p, "status")?;
-                let fields = json!({"paymentStatus": status, "paymentId": p.get("paymentId")});
-                Ok(self.set_if_newer(keys::reservation(&id), fields, "paymentVersion", event.version).await?.into_iter().collect())
+                let fields = PaymentOnView { payment_status: p.status, payment_id: &p.payment_id };
+                Ok(self.set_if_newer(keys::reservation(p.reservation_id.as_str()), &fields, "paymentVersion", envelope.version).await?.into_iter().collect())
             }
-            EventType::ReservationAborted => Ok(Vec::new()),
+            Event::ReservationAborted(_) => Ok(Vec::new()),
         }
     }
 }
