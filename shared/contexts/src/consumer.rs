@@ -9,12 +9,13 @@
 //! with the reason, instead of five useless retries; never dropped.
 
 use async_trait::async_trait;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::events::Envelope;
+use crate::events::{Envelope, EventType};
 use crate::messaging::{Attributes, MessagingError, Queue};
-use crate::storage::{Condition, Item, Key, StorageError, Table, WriteOp};
+use crate::storage::{to_item, Condition, Item, Key, StorageError, Table, WriteOp};
 
 /// Where a consumer's messages go that can never be applied: its queue's DLQ.
 #[async_trait]
@@ -113,19 +114,29 @@ pub fn processed_key(consumer: &str, event: &Envelope) -> Key {
     Key::new(format!("PROCESSED#{consumer}#{}", event.event_id), "PROCESSED")
 }
 
-fn processed_item(consumer: &str, event: &Envelope) -> Item {
+/// The record that a consumer applied an event, written in the transaction that applied it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessedMarker {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub event_type: EventType,
+    pub correlation_id: String,
+    /// TTL, epoch seconds.
+    pub expires_at: i64,
+}
+
+fn processed_item(consumer: &str, event: &Envelope) -> Result<Item, StorageError> {
     let key = processed_key(consumer, event);
-    let mut item = key.to_item();
-    let extra = json!({
-        "kind": "processed",
-        "eventType": event.event_type().as_str(),
-        "correlationId": event.correlation_id,
-        "expiresAt": OffsetDateTime::now_utc().unix_timestamp() + PROCESSED_TTL_SECONDS,
-    });
-    if let Value::Object(extra) = extra {
-        item.extend(extra);
-    }
-    item
+    to_item(&ProcessedMarker {
+        pk: key.pk,
+        sk: key.sk,
+        kind: "processed".into(),
+        event_type: event.event_type(),
+        correlation_id: event.correlation_id.clone(),
+        expires_at: OffsetDateTime::now_utc().unix_timestamp() + PROCESSED_TTL_SECONDS,
+    })
 }
 
 /// Applies one event exactly once for this consumer.
@@ -142,7 +153,7 @@ async fn commit_once(consumer: &dyn Consumer, event: &Envelope) -> Result<Outcom
     }
     let mut ops = consumer.apply(event).await?;
     let marker_index = ops.len();
-    ops.push(WriteOp::put_if(processed_item(consumer.name(), event), Condition::NotExists));
+    ops.push(WriteOp::put_if(processed_item(consumer.name(), event)?, Condition::NotExists));
     match consumer.table().write(ops).await {
         Ok(()) => Ok(Outcome::Applied),
         Err(StorageError::ConditionFailed { failed }) if failed.contains(&marker_index) => Ok(Outcome::Duplicate),

@@ -10,11 +10,12 @@
 //! outbox item older than a few minutes is published again from the `outbox` index, then
 //! deleted. Consumers are idempotent by event id, so a second publication changes nothing.
 
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use crate::events::Envelope;
+use crate::events::{Envelope, EventType};
 use crate::messaging::{Attributes, MessagingError, Topic};
-use crate::storage::{Item, Key, Query, SortKey, StorageError, Table, WriteOp};
+use crate::storage::{to_item, Item, Key, Query, SortKey, StorageError, Table, WriteOp};
 
 /// The sparse index of unpublished outbox items (`outboxpk` = `OUTBOX#<shard>`, `outboxsk` =
 /// `<occurredAtMs>#<eventId>`), on every table with an outbox.
@@ -32,25 +33,35 @@ fn shard(event_id: &str) -> u32 {
     event_id.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193)) % OUTBOX_SHARDS
 }
 
+/// One unpublished event, as stored next to the change that caused it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxItem {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    /// Beside the envelope too, so a stream filter can see it.
+    pub event_type: EventType,
+    pub envelope: Envelope,
+    /// The `outbox` index: shard, then time, for the sweep of what was never published.
+    pub outboxpk: String,
+    pub outboxsk: String,
+}
+
 /// The outbox item that carries `envelope`.
 pub fn outbox_item(envelope: &Envelope) -> Result<Item, StorageError> {
-    let envelope_json = serde_json::to_value(envelope).map_err(|e| StorageError::Invalid(format!("event does not serialize: {e}")))?;
     let id = envelope.event_id.to_string();
     let at_ms = (envelope.occurred_at.unix_timestamp_nanos() / 1_000_000) as i64;
     let key = outbox_key(&id);
-    let item = json!({
-        "pk": key.pk,
-        "sk": key.sk,
-        "kind": "outbox",
-        "eventType": envelope.event_type().as_str(),
-        "envelope": envelope_json,
-        "outboxpk": format!("OUTBOX#{}", shard(&id)),
-        "outboxsk": format!("{at_ms:015}#{id}"),
-    });
-    match item {
-        Value::Object(map) => Ok(map),
-        _ => Err(StorageError::Invalid("outbox item is not an object".into())),
-    }
+    to_item(&OutboxItem {
+        pk: key.pk,
+        sk: key.sk,
+        kind: "outbox".into(),
+        event_type: envelope.event_type(),
+        envelope: envelope.clone(),
+        outboxpk: format!("OUTBOX#{}", shard(&id)),
+        outboxsk: format!("{at_ms:015}#{id}"),
+    })
 }
 
 /// Reads the envelope back out of an outbox item (what the stream publisher does).

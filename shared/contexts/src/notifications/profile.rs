@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use crate::domain::notification::Locale;
 use crate::domain::Actor;
 use crate::domain::Invalid;
-use crate::storage::{Item, Key, Query, SortKey, StorageError, Table, WriteOp};
+use crate::storage::{from_item, to_item, Item, Key, Query, SortKey, StorageError, Table, WriteOp};
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -32,8 +32,23 @@ pub fn profile_key(user: &str) -> Key {
     Key::new(format!("PROFILE#{user}"), "PROFILE")
 }
 
+/// A person's profile, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileItem {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    #[serde(flatten)]
+    pub profile: Profile,
+}
+
+/// The person's profile; the defaults (no phone, Korean) for someone who never set one.
 pub async fn load_profile(table: &dyn Table, user: &str) -> Result<Profile, StorageError> {
-    Ok(table.get(&profile_key(user)).await?.and_then(|i| serde_json::from_value(Value::Object(i)).ok()).unwrap_or_default())
+    match table.get(&profile_key(user)).await? {
+        Some(item) => from_item::<ProfileItem>(&item).map(|stored| stored.profile),
+        None => Ok(Profile::default()),
+    }
 }
 
 /// The caller sets how they are told: a phone number (E.164) for SMS, `ko` or `en`.
@@ -56,13 +71,10 @@ pub async fn update_profile(table: &dyn Table, caller: &Actor, request: ProfileR
     };
     invalid.into_result()?;
     let profile = Profile { phone_number: phone, locale };
-    let mut item = profile_key(caller.user_id.as_str()).to_item();
-    if let Ok(Value::Object(fields)) = serde_json::to_value(&profile) {
-        item.extend(fields);
-    }
-    item.insert("kind".into(), "profile".into());
+    let key = profile_key(caller.user_id.as_str());
+    let item = ProfileItem { pk: key.pk, sk: key.sk, kind: "profile".into(), profile: profile.clone() };
     // An outage is a 503 to retry, not the caller's mistake.
-    table.write(vec![WriteOp::put(item)]).await?;
+    table.write(vec![WriteOp::put(to_item(&item)?)]).await?;
     Ok(profile)
 }
 

@@ -6,14 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::domain::payment::PaymentStatus;
 use crate::domain::{Money, PaymentId, ReservationId, UserId};
 use crate::events::{Causation, Envelope, Event};
 use crate::outbox::{outbox_item, write_with_events};
-use crate::storage::{Condition, Item, Key, StorageError, Table, Update, WriteOp};
+use crate::storage::{from_item, to_item, Condition, Item, Key, StorageError, Table, Update, WriteOp};
 
 /// Card tokens the simulated gateway declines, and why.
 pub const DECLINE_TOKENS: &[(&str, &str)] = &[("tok_declined", "card_declined"), ("tok_insufficient_funds", "insufficient_funds")];
@@ -112,8 +111,24 @@ fn key(reservation: &ReservationId) -> Key {
     Key::new(format!("PAYMENT#{reservation}"), "PAYMENT")
 }
 
+/// A payment as stored: one per reservation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentItem {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    #[serde(flatten)]
+    pub result: PaymentResult,
+    pub version: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
 fn read(item: &Item) -> Result<PaymentResult, StorageError> {
-    serde_json::from_value(Value::Object(item.clone())).map_err(|e| StorageError::Unavailable(format!("stored payment does not read back: {e}")))
+    from_item::<PaymentItem>(item).map(|stored| stored.result)
 }
 
 impl PaymentService {
@@ -211,7 +226,7 @@ impl PaymentService {
                 let update = Update::new(key(reservation))
                     .set("status", "REFUNDED")
                     .set("version", 2)
-                    .set("updatedAt", OffsetDateTime::now_utc().unix_timestamp())
+                    .set("updatedAt", rfc3339(OffsetDateTime::now_utc())?)
                     .when(Condition::equals("status", "APPROVED"));
                 let event = Envelope::new(Event::PaymentRefunded(refunded.clone()), reservation.to_string(), 2, cause);
                 Ok(Refund::Write { ops: vec![update.into_op(), WriteOp::put_if(outbox_item(&event)?, Condition::NotExists)], result: refunded })
@@ -241,16 +256,13 @@ pub enum Refund {
 }
 
 fn item(result: &PaymentResult, version: u64) -> Result<Item, StorageError> {
-    let mut item = key(&result.reservation_id).to_item();
-    let Value::Object(fields) = serde_json::to_value(result).map_err(|e| StorageError::Invalid(e.to_string()))? else {
-        return Err(StorageError::Invalid("payment is not an object".into()));
-    };
-    item.extend(fields);
-    let now = OffsetDateTime::now_utc().unix_timestamp();
-    if let Value::Object(extra) = json!({"kind": "payment", "version": version, "createdAt": now, "updatedAt": now}) {
-        item.extend(extra);
-    }
-    Ok(item)
+    let key = key(&result.reservation_id);
+    let now = OffsetDateTime::now_utc();
+    to_item(&PaymentItem { pk: key.pk, sk: key.sk, kind: "payment".into(), result: result.clone(), version, created_at: now, updated_at: now })
+}
+
+fn rfc3339(at: OffsetDateTime) -> Result<String, StorageError> {
+    at.format(&time::format_description::well_known::Rfc3339).map_err(|e| StorageError::Invalid(e.to_string()))
 }
 
 /// A number in [0, 1), from the OS's randomness (through UUIDv4).

@@ -8,15 +8,27 @@
 //! record) is cancelled too.
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{cancel_reservation, ReservationError, ReservationStore};
 use crate::consumer::{Consumer, ConsumerError};
 use crate::domain::reservation::CancelledBy;
 use crate::domain::stay::format_date;
-use crate::domain::RoomId;
+use crate::domain::{EventId, RoomId};
 use crate::events::{Causation, Envelope, Event};
-use crate::storage::{Query, SortKey, Table, WriteOp};
+use crate::storage::{to_item, Query, SortKey, Table, WriteOp};
+
+/// That a room is gone, as the reservation context knows it: every later hold and
+/// confirmation of the room checks this item is absent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoomDeletedMarker {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    pub event_id: EventId,
+}
 
 pub struct ReservationHandler {
     store: ReservationStore,
@@ -42,11 +54,10 @@ impl ReservationHandler {
     }
 
     async fn room_deleted(&self, event: &Envelope, room: &RoomId) -> Result<(), ConsumerError> {
-        let mut marker = ReservationStore::room_deleted_key(room).to_item();
-        marker.insert("kind".into(), "room-deleted".into());
-        marker.insert("eventId".into(), event.event_id.to_string().into());
+        let key = ReservationStore::room_deleted_key(room);
+        let marker = RoomDeletedMarker { pk: key.pk, sk: key.sk, kind: "room-deleted".into(), event_id: event.event_id.clone() };
         // Written on its own and first: from here on no hold or confirmation of this room commits.
-        self.store.table().write(vec![WriteOp::put(marker)]).await?;
+        self.store.table().write(vec![WriteOp::put(to_item(&marker)?)]).await?;
         let tomorrow = self.store.clock().today().next_day().unwrap_or(self.store.clock().today());
         // The room's confirmed stays from tomorrow on: one index query per page.
         let mut query = Query::on_index("gsi1", format!("ROOM#{room}")).sort(SortKey::GreaterOrEqual(format_date(tomorrow))).limit(100);

@@ -17,11 +17,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::clock::SharedClock;
 use crate::domain::ReservationId;
-use crate::storage::{Condition, Item, Key, StorageError, Table, Update, WriteOp};
+use crate::storage::{from_item, to_item, Condition, Key, StorageError, Table, Update, WriteOp};
 
 /// How long a key is remembered.
 const KEPT_SECONDS: i64 = 24 * 3600;
@@ -74,6 +73,34 @@ fn finish_update(key: Key, answer: &StoredAnswer) -> Result<Update, StorageError
     Ok(Update::new(key).set("state", "DONE").set("status", answer.status).set("response", answer.body.as_str()).set("headers", headers).remove("leaseUntilMs"))
 }
 
+/// The record of one key, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdempotencyRecord {
+    pub pk: String,
+    pub sk: String,
+    pub kind: String,
+    /// `IN_FLIGHT` or `DONE`.
+    pub state: String,
+    /// The request body the key was first used with.
+    pub body: String,
+    /// While in flight: until when the attempt holding it may run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until_ms: Option<i64>,
+    /// The booking the key is bound to, from the hold on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reservation_id: Option<ReservationId>,
+    /// Once done: the answer, as first sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<BTreeMap<String, String>>,
+    /// TTL, epoch seconds.
+    pub expires_at: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Begin {
     /// First time (or a first attempt that died before holding anything): go ahead.
@@ -112,13 +139,20 @@ impl IdempotencyStore {
         let now = self.clock.now_ms();
         let claim = Claim { scope: scope.to_owned(), key: key.to_owned() };
         let record = Self::key(scope, key);
-        let mut item: Item = record.to_item();
-        item.insert("kind".into(), "idempotency".into());
-        item.insert("state".into(), "IN_FLIGHT".into());
-        item.insert("body".into(), body.into());
-        item.insert("leaseUntilMs".into(), (now + self.lease.as_millis() as i64).into());
-        item.insert("expiresAt".into(), (now / 1000 + KEPT_SECONDS).into());
-        match self.table.write(vec![WriteOp::put_if(item, Condition::NotExists)]).await {
+        let item = IdempotencyRecord {
+            pk: record.pk.clone(),
+            sk: record.sk.clone(),
+            kind: "idempotency".into(),
+            state: "IN_FLIGHT".into(),
+            body: body.to_owned(),
+            lease_until_ms: Some(now + self.lease.as_millis() as i64),
+            reservation_id: None,
+            status: None,
+            response: None,
+            headers: None,
+            expires_at: now / 1000 + KEPT_SECONDS,
+        };
+        match self.table.write(vec![WriteOp::put_if(to_item(&item)?, Condition::NotExists)]).await {
             Ok(()) => return Ok(Begin::New(claim)),
             Err(StorageError::ConditionFailed { .. }) => {}
             Err(e) => return Err(e),
@@ -127,16 +161,16 @@ impl IdempotencyStore {
             // Released between our write and our read: the retry will find it free.
             return Ok(Begin::InFlight);
         };
-        let text = |k: &str| stored.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
-        if text("body") != body {
+        let stored: IdempotencyRecord = from_item(&stored)?;
+        if stored.body != body {
             return Ok(Begin::Mismatch);
         }
-        if text("state") == "DONE" {
-            let status = stored.get("status").and_then(Value::as_u64).unwrap_or(500) as u16;
-            let headers = stored.get("headers").cloned().and_then(|h| serde_json::from_value(h).ok()).unwrap_or_default();
-            return Ok(Begin::Replay(StoredAnswer { status, body: text("response"), headers }));
+        if stored.state == "DONE" {
+            let answer =
+                StoredAnswer { status: stored.status.unwrap_or(500), body: stored.response.unwrap_or_default(), headers: stored.headers.unwrap_or_default() };
+            return Ok(Begin::Replay(answer));
         }
-        let lease_until = stored.get("leaseUntilMs").and_then(Value::as_i64).unwrap_or(i64::MAX);
+        let lease_until = stored.lease_until_ms.unwrap_or(i64::MAX);
         if lease_until >= now {
             return Ok(Begin::InFlight);
         }
@@ -149,7 +183,7 @@ impl IdempotencyStore {
             Err(StorageError::ConditionFailed { .. }) => return Ok(Begin::InFlight),
             Err(e) => return Err(e),
         }
-        let bound = stored.get("reservationId").and_then(Value::as_str).and_then(ReservationId::parse);
+        let bound = stored.reservation_id;
         tracing::warn!(reservation_id = ?bound.as_ref().map(|r| r.to_string()), "a retry takes over an idempotency key whose attempt died");
         Ok(match bound {
             Some(reservation) => Begin::Resume { claim, reservation },
