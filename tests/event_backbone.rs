@@ -387,3 +387,108 @@ on_both_backends!(
     the_correlation_id_of_the_request_reaches_the_consumer_and_its_logs,
     stopping_the_pump_mid_stream_loses_no_event_and_duplicates_no_effect,
 );
+
+// ---------------------------------------------------------------- stream filters
+
+/// The template's `FilterCriteria` lets only outbox INSERTs invoke `publish-events`: the
+/// reservations table's other writes (night locks, breaker state, idempotency records,
+/// processed markers) and the outbox item's own clean-up never do. Real writes by the real
+/// code, read by bnb-local's stream pump with the filters it reads from the template.
+#[tokio::test]
+async fn only_outbox_inserts_reach_publish_events() {
+    use bnb_contexts::consumer::apply_once;
+    use bnb_contexts::domain::reservation::{Reservation, ReservationStatus};
+    use bnb_contexts::domain::{Money, ReservationId, RoomId, Stay, UserId};
+    use bnb_contexts::events::{Event, ReservationConfirmed};
+    use bnb_contexts::payments::{BreakerConfig, CircuitBreaker};
+    use bnb_contexts::reservations::{IdempotencyStore, ReservationHandler, ReservationStore};
+    use bnb_local::template::{Topology, Trigger};
+
+    let topology = Topology::load(&support::template_path()).unwrap();
+    let publish = topology.function("publish-events").unwrap();
+    let filters = publish
+        .triggers
+        .iter()
+        .find_map(|t| match t {
+            Trigger::Stream { table, filters, .. } if table == "reservations" => Some(filters.clone()),
+            _ => None,
+        })
+        .expect("publish-events reads the reservations stream");
+    assert!(!filters.is_empty(), "the template filters the reservations stream");
+
+    let (store, _dir) = support::embedded_store();
+    let table: Arc<dyn Table> = Arc::new(store.table(bnb_contexts::tables::RESERVATIONS.spec()));
+    let clock = bnb_contexts::clock::system();
+    let reservations = ReservationStore::new(table.clone(), clock.clone());
+    let stay = Stay::new(time::macros::date!(2030 - 12 - 24), time::macros::date!(2030 - 12 - 26)).unwrap();
+    let reservation = Reservation {
+        reservation_id: ReservationId::generate(),
+        room_id: RoomId::generate(),
+        guest_id: UserId::new("minho"),
+        host_id: UserId::new("hana"),
+        stay,
+        guests: 2,
+        amount: Money::new(240_000, "KRW").unwrap(),
+        status: ReservationStatus::Confirmed,
+        payment_id: None,
+        version: 2,
+    };
+    // A night lock each, an idempotency record, the payment breaker's state, an event with its
+    // outbox item, the processed marker of a consumer of it, and the outbox item's clean-up.
+    table.write(ReservationStore::hold_nights(&reservation)).await.unwrap();
+    IdempotencyStore::new(table.clone(), clock.clone(), std::time::Duration::from_secs(15)).begin("minho", "key-1", "{}").await.unwrap();
+    let breaker = CircuitBreaker::new(table.clone(), "payment", BreakerConfig { failure_threshold: 1, ..BreakerConfig::default() }, clock.clone());
+    let permit = breaker.acquire().await.unwrap();
+    breaker.failed(permit).await;
+    let event = Envelope::new(
+        Event::ReservationConfirmed(ReservationConfirmed { reservation: reservation.clone(), room_title: Some("Hanok".into()) }),
+        reservation.reservation_id.to_string(),
+        2,
+        &Causation::request("c-filter"),
+    );
+    bnb_contexts::outbox::write_with_events(table.as_ref(), vec![], std::slice::from_ref(&event)).await.unwrap();
+    apply_once(&ReservationHandler::new(reservations), &event).await.unwrap();
+    bnb_contexts::outbox::clear(table.as_ref(), &event.event_id.to_string()).await.unwrap();
+    let written: Vec<String> = support::all_changes(table.as_ref()).await.iter().map(|c| format!("{:?} {}", c.kind, c.keys.pk)).collect();
+    for prefix in ["Insert NIGHT#", "Insert IDEMPOTENCY#", "BREAKER#", "Insert PROCESSED#", "Insert OUTBOX#", "Remove OUTBOX#"] {
+        assert!(written.iter().any(|w| w.contains(prefix)), "the test wrote {prefix}...: {written:?}");
+    }
+
+    // bnb-local's pump, with the template's filters, in front of a function that notes what it gets.
+    let delivered: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = delivered.clone();
+    let handler: bnb_local::functions::StreamFunction = Arc::new(move |event: aws_lambda_events::event::dynamodb::Event| {
+        let seen = seen.clone();
+        Box::pin(async move {
+            for r in &event.records {
+                let pk: Option<String> = r.change.keys.get("pk").and_then(|v| serde_dynamo::from_attribute_value(v.clone()).ok());
+                seen.lock().unwrap().push(format!("{} {}", r.event_name, pk.unwrap_or_default()));
+            }
+            aws_lambda_events::event::streams::DynamoDbEventResponse::default()
+        })
+    });
+    let checkpoints = bnb_local::pump::Checkpoints::open(store.clone()).await.unwrap();
+    let pump = bnb_local::pump::StreamPump {
+        function: "publish-events".into(),
+        table: table.clone(),
+        handler,
+        batch_size: 3,
+        maximum_retry_attempts: 3,
+        on_failure: None,
+        timeout: std::time::Duration::from_secs(5),
+        checkpoints: checkpoints.clone(),
+        filters,
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(pump.run(stopped));
+    let end = support::all_changes(table.as_ref()).await.last().unwrap().position.clone();
+    eventually(30, "the pump read the whole stream", || {
+        let (checkpoints, end) = (checkpoints.clone(), end.clone());
+        async move { checkpoints.load("stream:reservations:publish-events").await.unwrap() == end }
+    })
+    .await;
+    stop.send(true).unwrap();
+    running.await.unwrap();
+    let delivered = delivered.lock().unwrap().clone();
+    assert_eq!(delivered, vec![format!("INSERT OUTBOX#{}", event.event_id)], "only the outbox INSERT invoked the function; written: {written:?}");
+}

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod demo;
+pub mod event_filter;
 pub mod functions;
 pub mod gateway;
 pub mod pump;

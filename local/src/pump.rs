@@ -12,6 +12,8 @@ use bnb_contexts::messaging::{Attributes, Queue, ReceivedMessage};
 use bnb_contexts::storage::{StorageError, StreamPosition, StreamRecord, Table};
 use bnb_embedded::EmbeddedStore;
 use bnb_lambda::stream_event::stream_event;
+
+use crate::event_filter::{admits, EventPattern};
 use rusqlite::{params, OptionalExtension};
 use serde_json::json;
 use tokio::sync::watch;
@@ -78,6 +80,8 @@ pub struct StreamPump {
     pub on_failure: Option<Arc<dyn Queue>>,
     pub timeout: Duration,
     pub checkpoints: Checkpoints,
+    /// The mapping's `FilterCriteria`: records none of them matches never reach the function.
+    pub filters: Vec<EventPattern>,
 }
 
 impl StreamPump {
@@ -132,15 +136,24 @@ impl StreamPump {
         if batch.records.is_empty() {
             return Ok(false);
         }
-        let event = stream_event(self.table.name(), &self.stream_arn(), &batch.records).map_err(|e| StorageError::Invalid(e.to_string()))?;
-        let failed_at = match run_guarded(self.timeout, (self.handler)(event)).await {
-            Some(response) => response
-                .batch_item_failures
-                .iter()
-                .filter_map(|f| f.item_identifier.as_deref())
-                .filter_map(|seq| batch.records.iter().position(|r| r.sequence_number == seq))
-                .min(),
-            None => Some(0),
+        let mut event = stream_event(self.table.name(), &self.stream_arn(), &batch.records).map_err(|e| StorageError::Invalid(e.to_string()))?;
+        // As Lambda does: what no filter matches is dropped before the function is invoked, and
+        // a batch with nothing left invokes nothing.
+        event.records.retain(|record| admits(&self.filters, &serde_json::to_value(record).unwrap_or_default()));
+        let first_delivered =
+            event.records.first().and_then(|r| batch.records.iter().position(|b| Some(&b.sequence_number) == r.change.sequence_number.as_ref()));
+        let failed_at = if event.records.is_empty() {
+            None
+        } else {
+            match run_guarded(self.timeout, (self.handler)(event)).await {
+                Some(response) => response
+                    .batch_item_failures
+                    .iter()
+                    .filter_map(|f| f.item_identifier.as_deref())
+                    .filter_map(|seq| batch.records.iter().position(|r| r.sequence_number == seq))
+                    .min(),
+                None => Some(first_delivered.unwrap_or(0)),
+            }
         };
         let Some(index) = failed_at else {
             *position = batch.next;

@@ -134,7 +134,7 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
                 (Trigger::Stream { .. } | Trigger::Sqs { .. } | Trigger::Schedule { .. }, _) if paused => {
                     wired.push(Wired { function: decl.binary.clone(), trigger: "paused".into() });
                 }
-                (Trigger::Stream { table, batch_size, maximum_retry_attempts, on_failure, .. }, Handler::Stream(f)) => {
+                (Trigger::Stream { table, batch_size, maximum_retry_attempts, on_failure, filters, .. }, Handler::Stream(f)) => {
                     stream_pumps.push(StreamPump {
                         function: decl.binary.clone(),
                         table: wiring.table(table).map_err(|e| format!("function {}: {e}", decl.logical_id))?,
@@ -143,6 +143,7 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
                         maximum_retry_attempts: *maximum_retry_attempts,
                         on_failure: on_failure.as_deref().map(|q| wiring.queue(q)).transpose()?,
                         timeout,
+                        filters: filters.clone(),
                         checkpoints: checkpoints.clone(),
                     });
                     wired.push(Wired { function: decl.binary.clone(), trigger: format!("stream of table {table}, batches of {batch_size}") });

@@ -9,6 +9,8 @@ use std::path::Path;
 use serde_json::{Map, Value};
 use serde_yaml_ng::value::{Tag, TaggedValue};
 
+use crate::event_filter::EventPattern;
+
 pub const ACCOUNT: &str = "000000000000";
 pub const REGION: &str = "local";
 
@@ -67,6 +69,8 @@ pub enum Trigger {
         bisect_on_error: bool,
         on_failure: Option<String>,
         report_failures: bool,
+        /// `FilterCriteria`: only records one of these matches reach the function.
+        filters: Vec<EventPattern>,
     },
     Sqs {
         queue: String,
@@ -207,6 +211,7 @@ fn function(id: &str, resource: &Value, props: &Value, globals: &Value) -> Resul
                 bisect_on_error: boolean(p.get("BisectBatchOnFunctionError")),
                 on_failure: p.pointer("/DestinationConfig/OnFailure/Destination").and_then(Value::as_str).map(name_from_arn),
                 report_failures: reports,
+                filters: filters(id, &name, &p)?,
             },
             "SQS" => Trigger::Sqs {
                 queue: p.get("Queue").and_then(Value::as_str).map(name_from_arn).unwrap_or_default(),
@@ -224,6 +229,17 @@ fn function(id: &str, resource: &Value, props: &Value, globals: &Value) -> Resul
         triggers.push(trigger);
     }
     Ok(FunctionDecl { logical_id: id.to_owned(), binary, timeout_seconds: timeout, environment, triggers })
+}
+
+/// An event source's `FilterCriteria.Filters[].Pattern`, each a JSON text.
+fn filters(id: &str, event: &str, properties: &Value) -> Result<Vec<EventPattern>, TemplateError> {
+    let list = properties.pointer("/FilterCriteria/Filters").and_then(Value::as_array).cloned().unwrap_or_default();
+    list.iter()
+        .map(|f| {
+            let text = f.get("Pattern").and_then(Value::as_str).unwrap_or_default();
+            EventPattern::parse(text).map_err(|e| TemplateError::Invalid(format!("function {id}: event {event}: {e}")))
+        })
+        .collect()
 }
 
 /// `rate(1 minute)`, `rate(5 minutes)`, `rate(1 hour)`.
@@ -508,7 +524,7 @@ Resources:
       Events:
         Stream:
           Type: DynamoDB
-          Properties: { Stream: !GetAtt RoomsTable.StreamArn, BatchSize: 25, MaximumRetryAttempts: 3, FunctionResponseTypes: [ReportBatchItemFailures], DestinationConfig: { OnFailure: { Destination: !GetAtt WorkDLQ.Arn } } }
+          Properties: { Stream: !GetAtt RoomsTable.StreamArn, BatchSize: 25, MaximumRetryAttempts: 3, FunctionResponseTypes: [ReportBatchItemFailures], DestinationConfig: { OnFailure: { Destination: !GetAtt WorkDLQ.Arn } }, FilterCriteria: { Filters: [ { Pattern: '{"eventName": ["INSERT"]}' } ] } }
         Queue:
           Type: SQS
           Properties: { Queue: !GetAtt WorkQueue.Arn, BatchSize: 4 }
@@ -539,7 +555,8 @@ Resources:
             maximum_retry_attempts: 3,
             bisect_on_error: false,
             on_failure: Some("work-dlq".into()),
-            report_failures: true
+            report_failures: true,
+            filters: vec![EventPattern::parse(r#"{"eventName": ["INSERT"]}"#).unwrap()],
         }));
         assert!(f.triggers.contains(&Trigger::Sqs { queue: "work-queue".into(), batch_size: 4, report_failures: false }));
         assert!(Topology::parse("Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties: {}\n").is_err(), "no binary");
