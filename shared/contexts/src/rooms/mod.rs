@@ -12,7 +12,7 @@ mod search_rooms;
 mod store;
 
 pub use delete_room::delete_room;
-pub use document::{ModifyRoomRequest, MoneyDocument, RegisterRoomRequest, RoomDocument, RoomPage};
+pub use document::{ModifyRoomRequest, MoneyDocument, RatingDocument, RegisterRoomRequest, RoomDocument, RoomPage};
 pub use get_room::get_room;
 pub use handler::RoomHandler;
 pub use modify_room::modify_room;

@@ -13,9 +13,10 @@
 
 mod projector;
 mod queries;
+pub mod rows;
 
 pub use projector::ViewProjector;
-pub use queries::{host_dashboard, my_reservations, reservation_status, ViewError};
+pub use queries::{host_dashboard, my_reservations, reservation_status, HostDashboard, Occupancy, ReservationPage, Revenue, ViewError};
 
 pub mod keys {
     use crate::storage::Key;

@@ -3,17 +3,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::Value;
-use time::OffsetDateTime;
 
 use super::keys;
+use super::rows::{HostRoomRow, LatestBooking, PaymentOnView, ReservationView, Stored};
 use crate::consumer::{Consumer, ConsumerError};
-use crate::domain::payment::PaymentStatus;
-use crate::domain::reservation::{CancelledBy, Reservation, ReservationStatus};
+use crate::domain::reservation::{CancelledBy, Reservation};
 use crate::domain::room::RoomStatus;
 use crate::domain::stay::format_date;
-use crate::domain::{Money, PaymentId, ReservationId, RoomId, UserId};
 use crate::events::{Envelope, Event, EventType};
-use crate::rooms::{MoneyDocument, RoomDocument};
+use crate::rooms::RoomDocument;
 use crate::storage::{to_item, Condition, Key, StorageError, Table, Update, WriteOp};
 
 /// Keeps the `views` table: one projection per event type it is subscribed to. Each copy of an
@@ -31,67 +29,6 @@ impl ViewProjector {
     pub fn new(table: Arc<dyn Table>) -> Self {
         ViewProjector { table }
     }
-}
-
-/// A host's room, as the dashboard lists it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct HostRoomRow<'a> {
-    kind: &'static str,
-    room_id: &'a str,
-    title: &'a str,
-    city: &'a str,
-    capacity: u32,
-    nightly_price: &'a MoneyDocument,
-    status: RoomStatus,
-    last_event_id: String,
-    #[serde(with = "time::serde::rfc3339")]
-    updated_at: OffsetDateTime,
-}
-
-/// A reservation as its guest and its room's host see it (three copies, one per way to find it).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ReservationRow<'a> {
-    kind: &'static str,
-    reservation_id: &'a ReservationId,
-    room_id: &'a RoomId,
-    room_title: Option<&'a str>,
-    guest_id: &'a UserId,
-    host_id: &'a UserId,
-    check_in: String,
-    check_out: String,
-    guests: u32,
-    amount: &'a Money,
-    status: ReservationStatus,
-    cancelled_by: Option<CancelledBy>,
-    last_change: EventType,
-    #[serde(with = "time::serde::rfc3339")]
-    last_change_at: OffsetDateTime,
-}
-
-/// One of a host's latest bookings.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct LatestBookingRow<'a> {
-    pk: String,
-    sk: String,
-    kind: &'static str,
-    reservation_id: &'a ReservationId,
-    guest_id: &'a UserId,
-    room_title: Option<&'a str>,
-    check_in: String,
-    check_out: String,
-    #[serde(with = "time::serde::rfc3339")]
-    booked_at: OffsetDateTime,
-}
-
-/// A payment's status on its reservation's view.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PaymentOnView<'a> {
-    payment_status: PaymentStatus,
-    payment_id: &'a PaymentId,
 }
 
 impl ViewProjector {
@@ -116,16 +53,16 @@ impl ViewProjector {
 
     async fn room(&self, envelope: &Envelope, room: &RoomDocument) -> Result<Vec<WriteOp>, ConsumerError> {
         let row = HostRoomRow {
-            kind: "host-room",
-            room_id: &room.room_id,
-            title: &room.title,
-            city: &room.city,
+            room_id: room.room_id.clone(),
+            title: room.title.clone(),
+            city: room.city.clone(),
             capacity: room.capacity,
-            nightly_price: &room.nightly_price,
+            nightly_price: room.nightly_price.clone(),
             status: if envelope.event_type() == EventType::RoomDeleted { RoomStatus::Deleted } else { room.status },
             last_event_id: envelope.event_id.to_string(),
             updated_at: envelope.occurred_at,
         };
+        let row = Stored { kind: "host-room", row: &row };
         Ok(self.set_if_newer(keys::host_room(&room.host_id, &room.room_id), &row, "version", envelope.version).await?.into_iter().collect())
     }
 
@@ -138,22 +75,25 @@ impl ViewProjector {
     ) -> Result<Vec<WriteOp>, ConsumerError> {
         let (id, guest, host) = (r.reservation_id.as_str(), r.guest_id.as_str(), r.host_id.as_str());
         let check_in = format_date(r.stay.check_in);
-        let row = ReservationRow {
-            kind: "reservation-view",
-            reservation_id: &r.reservation_id,
-            room_id: &r.room_id,
-            room_title,
-            guest_id: &r.guest_id,
-            host_id: &r.host_id,
+        let view = ReservationView {
+            reservation_id: r.reservation_id.clone(),
+            room_id: r.room_id.clone(),
+            room_title: room_title.map(str::to_owned),
+            guest_id: r.guest_id.clone(),
+            host_id: r.host_id.clone(),
             check_in: check_in.clone(),
             check_out: format_date(r.stay.check_out),
             guests: r.guests,
-            amount: &r.amount,
+            amount: r.amount.clone(),
             status: r.status,
             cancelled_by,
             last_change: envelope.event_type(),
             last_change_at: envelope.occurred_at,
+            // The payment's own events set these; an update that leaves them out keeps them.
+            payment_status: None,
+            payment_id: None,
         };
+        let row = Stored { kind: "reservation-view", row: &view };
         // The three copies of the reservation take only a newer version: an older event (a
         // confirmation arriving after its cancellation) skips them, not the revenue.
         let mut ops = Vec::new();
@@ -175,18 +115,17 @@ impl ViewProjector {
         );
         if confirmed {
             let key = keys::host_latest(host, envelope.occurred_at.unix_timestamp(), id);
-            let latest = LatestBookingRow {
-                pk: key.pk,
-                sk: key.sk,
-                kind: "host-latest",
-                reservation_id: &r.reservation_id,
-                guest_id: &r.guest_id,
-                room_title,
+            let latest = LatestBooking {
+                reservation_id: r.reservation_id.clone(),
+                guest_id: r.guest_id.clone(),
+                room_title: room_title.map(str::to_owned),
                 check_in,
                 check_out: format_date(r.stay.check_out),
                 booked_at: envelope.occurred_at,
             };
-            ops.push(WriteOp::put(to_item(&latest)?));
+            let mut item = key.to_item();
+            item.extend(to_item(&Stored { kind: "host-latest", row: &latest })?);
+            ops.push(WriteOp::put(item));
         }
         Ok(ops)
     }

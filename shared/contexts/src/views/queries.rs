@@ -2,14 +2,18 @@
 //! `GET /host/dashboard` answer. Each is one key lookup or a few key-condition queries on the
 //! caller's own partition.
 
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use time::Duration;
 
 use super::keys;
-use crate::domain::stay::format_date;
-use crate::domain::Actor;
-use crate::domain::Invalid;
-use crate::storage::{Item, Query, SortKey, StorageError, Table};
+use super::rows::{HostRoomRow, LatestBooking, RatingSums, ReservationView, RevenueRow};
+use crate::domain::reservation::ReservationStatus;
+use crate::domain::room::RoomStatus;
+use crate::domain::stay::{format_date, parse_date};
+use crate::domain::{Actor, Invalid, UserId};
+use crate::rooms::RatingDocument;
+use crate::storage::{from_item, Item, Query, SortKey, StorageError, Table};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ViewError {
@@ -21,90 +25,137 @@ pub enum ViewError {
     Storage(#[from] StorageError),
 }
 
-/// The fields a caller sees (no keys, no bookkeeping).
-fn public(item: &Item) -> Value {
-    let hidden = ["pk", "sk", "kind", "version", "paymentVersion", "lastEventId", "expiresAt"];
-    Value::Object(item.iter().filter(|(k, v)| !hidden.contains(&k.as_str()) && !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect::<Map<_, _>>())
+/// A page of the caller's reservations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReservationPage {
+    pub items: Vec<ReservationView>,
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /host/dashboard`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostDashboard {
+    pub host_id: UserId,
+    pub rooms: Vec<DashboardRoom>,
+    pub stays: Vec<ReservationView>,
+    pub occupancy: Occupancy,
+    pub revenue: Vec<Revenue>,
+    pub latest_reservations: Vec<LatestBooking>,
+}
+
+/// A host's room on the dashboard, with its rating.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardRoom {
+    #[serde(flatten)]
+    pub room: HostRoomRow,
+    pub rating: RatingDocument,
+}
+
+/// Booked nights of the active rooms over the next 30 days.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Occupancy {
+    pub from: String,
+    pub to: String,
+    pub booked_nights: i64,
+    pub available_nights: i64,
+    pub rate: f64,
+}
+
+/// Takings in one currency: confirmed minus refunded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Revenue {
+    pub currency: String,
+    pub confirmed: i64,
+    pub refunded: i64,
+    pub net: i64,
+}
+
+/// A host's room row as stored: the row and its rating sums.
+#[derive(Deserialize)]
+struct StoredHostRoom {
+    #[serde(flatten)]
+    room: HostRoomRow,
+    #[serde(flatten)]
+    rating: RatingSums,
+}
+
+fn of_kind(item: &Item, kind: &str) -> bool {
+    item.get("kind").and_then(Value::as_str) == Some(kind)
 }
 
 /// A reservation's status, for its guest or the room's host; anyone else: not found.
-pub async fn reservation_status(views: &dyn Table, caller: &Actor, id: &str) -> Result<Value, ViewError> {
+pub async fn reservation_status(views: &dyn Table, caller: &Actor, id: &str) -> Result<ReservationView, ViewError> {
     let item = views.get(&keys::reservation(id)).await?.ok_or(ViewError::NotFound)?;
-    let me = caller.user_id.as_str();
-    let mine = item.get("guestId").and_then(Value::as_str) == Some(me) || item.get("hostId").and_then(Value::as_str) == Some(me);
     // A view that has only heard of the payment so far has no reservation to show yet.
-    if !mine || item.get("status").is_none() {
+    if !of_kind(&item, "reservation-view") {
         return Err(ViewError::NotFound);
     }
-    Ok(public(&item))
+    let view: ReservationView = from_item(&item)?;
+    if view.guest_id != caller.user_id && view.host_id != caller.user_id {
+        return Err(ViewError::NotFound);
+    }
+    Ok(view)
 }
 
 /// The caller's reservations, latest check-in first, paged.
-pub async fn my_reservations(views: &dyn Table, caller: &Actor, cursor: Option<&str>, limit: Option<&str>) -> Result<Value, ViewError> {
+pub async fn my_reservations(views: &dyn Table, caller: &Actor, cursor: Option<&str>, limit: Option<&str>) -> Result<ReservationPage, ViewError> {
     let (cursor, limit) = crate::paging::page_params(cursor, limit)?;
     let query = Query::partition(format!("GUEST#{}", caller.user_id)).sort(SortKey::BeginsWith("RES#".into())).descending().limit(limit).after(cursor);
     let page = views.query(&query).await?;
-    Ok(json!({
-        "items": page.items.iter().map(public).collect::<Vec<_>>(),
-        "nextCursor": page.next.map(|c| c.as_str().to_owned()),
-    }))
+    let items = page.items.iter().map(from_item::<ReservationView>).collect::<Result<_, _>>()?;
+    Ok(ReservationPage { items, next_cursor: page.next.map(|c| c.as_str().to_owned()) })
 }
 
 /// The host's dashboard: rooms with status and rating, current and upcoming stays, occupancy of
 /// the next 30 days, revenue per currency (confirmed minus refunded), the latest bookings.
 /// `today` is the Asia/Seoul date, from the function's clock.
-pub async fn host_dashboard(views: &dyn Table, caller: &Actor, today: time::Date) -> Result<Value, ViewError> {
+pub async fn host_dashboard(views: &dyn Table, caller: &Actor, today: time::Date) -> Result<HostDashboard, ViewError> {
     let pk = format!("HOST#{}", caller.user_id);
     let all = |sort: SortKey| Query::partition(pk.clone()).sort(sort).limit(1000);
-    let rooms = collect(views, all(SortKey::BeginsWith("ROOM#".into()))).await?;
+    // A row only a review has touched so far (its room's registration still on its way) is not a room yet.
+    let rooms: Vec<StoredHostRoom> =
+        collect(views, all(SortKey::BeginsWith("ROOM#".into()))).await?.iter().filter(|r| of_kind(r, "host-room")).map(from_item).collect::<Result<_, _>>()?;
     let horizon = today + Duration::days(30);
     // Stays that may still be current: those checking in up to 30 nights ago.
     let from = format!("STAY#{}", format_date(today - Duration::days(31)));
     let to = format!("STAY#{}#~", format_date(horizon));
-    let stays: Vec<Item> = collect(views, all(SortKey::Between(from, to)))
+    let today_text = format_date(today);
+    let stays: Vec<ReservationView> = collect(views, all(SortKey::Between(from, to)))
         .await?
+        .iter()
+        .map(from_item::<ReservationView>)
+        .collect::<Result<Vec<_>, _>>()?
         .into_iter()
-        .filter(|s| s.get("status").and_then(Value::as_str) == Some("CONFIRMED"))
-        .filter(|s| s.get("checkOut").and_then(Value::as_str).is_some_and(|out| out > format_date(today).as_str()))
+        .filter(|s| s.status == ReservationStatus::Confirmed && s.check_out > today_text)
         .collect();
-    let revenue = collect(views, all(SortKey::BeginsWith("REVENUE#".into()))).await?;
+    let revenue: Vec<RevenueRow> = collect(views, all(SortKey::BeginsWith("REVENUE#".into()))).await?.iter().map(from_item).collect::<Result<_, _>>()?;
     let latest = views.query(&Query::partition(pk.clone()).sort(SortKey::BeginsWith("LATEST#".into())).descending().limit(10)).await?.items;
 
-    let active_rooms = rooms.iter().filter(|r| r.get("status").and_then(Value::as_str) == Some("ACTIVE")).count();
+    let active_rooms = rooms.iter().filter(|r| r.room.status == RoomStatus::Active).count();
     let mut booked_nights = 0i64;
     for stay in &stays {
-        let parse = |k: &str| stay.get(k).and_then(Value::as_str).and_then(|d| crate::domain::stay::parse_date(d).ok());
-        if let (Some(a), Some(b)) = (parse("checkIn"), parse("checkOut")) {
-            let start = a.max(today);
-            let end = b.min(horizon);
-            booked_nights += (end - start).whole_days().max(0);
+        if let (Ok(a), Ok(b)) = (parse_date(&stay.check_in), parse_date(&stay.check_out)) {
+            booked_nights += (b.min(horizon) - a.max(today)).whole_days().max(0);
         }
     }
     let capacity = active_rooms as i64 * 30;
-    let occupancy = if capacity == 0 { 0.0 } else { (booked_nights as f64 / capacity as f64 * 1000.0).round() / 1000.0 };
-    let number = |i: &Item, k: &str| i.get(k).and_then(Value::as_i64).unwrap_or(0);
-    Ok(json!({
-        "hostId": caller.user_id,
-        "rooms": rooms.iter().map(|r| {
-            let mut room = public(r);
-            let (count, total) = (number(r, "ratingCount"), number(r, "ratingTotal"));
-            if let Value::Object(o) = &mut room {
-                o.remove("ratingCount");
-                o.remove("ratingTotal");
-                o.insert("rating".into(), json!({"count": count, "average": (count > 0).then(|| (total as f64 / count as f64 * 100.0).round() / 100.0)}));
-            }
-            room
-        }).collect::<Vec<_>>(),
-        "stays": stays.iter().map(public).collect::<Vec<_>>(),
-        "occupancy": {"from": format_date(today), "to": format_date(horizon), "bookedNights": booked_nights, "availableNights": capacity, "rate": occupancy},
-        "revenue": revenue.iter().map(|r| json!({
-            "currency": r.get("currency"),
-            "confirmed": number(r, "confirmed"),
-            "refunded": number(r, "refunded"),
-            "net": number(r, "confirmed") - number(r, "refunded"),
-        })).collect::<Vec<_>>(),
-        "latestReservations": latest.iter().map(public).collect::<Vec<_>>(),
-    }))
+    let rate = if capacity == 0 { 0.0 } else { (booked_nights as f64 / capacity as f64 * 1000.0).round() / 1000.0 };
+    Ok(HostDashboard {
+        host_id: caller.user_id.clone(),
+        rooms: rooms.into_iter().map(|r| DashboardRoom { rating: r.rating.document(), room: r.room }).collect(),
+        stays,
+        occupancy: Occupancy { from: format_date(today), to: format_date(horizon), booked_nights, available_nights: capacity, rate },
+        revenue: revenue
+            .into_iter()
+            .map(|r| Revenue { net: r.confirmed - r.refunded, currency: r.currency, confirmed: r.confirmed, refunded: r.refunded })
+            .collect(),
+        latest_reservations: latest.iter().map(from_item).collect::<Result<_, _>>()?,
+    })
 }
 
 async fn collect(views: &dyn Table, mut query: Query) -> Result<Vec<Item>, StorageError> {
