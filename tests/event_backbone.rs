@@ -435,7 +435,7 @@ async fn only_outbox_inserts_reach_publish_events() {
     };
     // A night lock each, an idempotency record, the payment breaker's state, an event with its
     // outbox item, the processed marker of a consumer of it, and the outbox item's clean-up.
-    table.write(ReservationStore::hold_nights(&reservation)).await.unwrap();
+    table.write(ReservationStore::hold_nights(&reservation).unwrap()).await.unwrap();
     IdempotencyStore::new(table.clone(), clock.clone(), std::time::Duration::from_secs(15)).begin("minho", "key-1", "{}").await.unwrap();
     let breaker = CircuitBreaker::new(table.clone(), "payment", BreakerConfig { failure_threshold: 1, ..BreakerConfig::default() }, clock.clone());
     let permit = breaker.acquire().await.unwrap();

@@ -87,6 +87,12 @@ async fn sent_sms(on: On, running: &Running) -> Vec<(String, String)> {
     }
 }
 
+/// A time in an answer: an RFC 3339 string.
+fn assert_rfc3339(what: &str, at: &Value) {
+    let text = at.as_str().unwrap_or_else(|| panic!("{what} is {at}, not an RFC 3339 string"));
+    assert!(time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).is_ok(), "{what}: {text} is not RFC 3339");
+}
+
 async fn a_booking_and_its_cancellation_show_everywhere_they_should(on: On) {
     let dir = tempfile::tempdir().unwrap();
     let config = local_config(on, dir.path());
@@ -131,6 +137,15 @@ async fn a_booking_and_its_cancellation_show_everywhere_they_should(on: On) {
     assert_eq!(dashboard["stays"].as_array().unwrap().len(), 1, "{dashboard}");
     assert_eq!(dashboard["revenue"][0]["net"], 200000);
     assert_eq!(dashboard["occupancy"]["bookedNights"], 2);
+    // Every time an answer carries is RFC 3339, not an epoch number.
+    for (what, at) in [
+        ("status view lastChangeAt", &view["lastChangeAt"]),
+        ("dashboard stay lastChangeAt", &dashboard["stays"][0]["lastChangeAt"]),
+        ("dashboard room updatedAt", &dashboard["rooms"][0]["updatedAt"]),
+        ("dashboard latest bookedAt", &dashboard["latestReservations"][0]["bookedAt"]),
+    ] {
+        assert_rfc3339(what, at);
+    }
     assert_eq!(c.call(GUEST, "GET", "/host/dashboard", None).await.0, 403);
     let (_, other) = c.call(OTHER_HOST, "GET", "/host/dashboard", None).await;
     assert!(other["stays"].as_array().unwrap().is_empty() && other["rooms"].as_array().unwrap().is_empty());
@@ -163,6 +178,7 @@ async fn a_booking_and_its_cancellation_show_everywhere_they_should(on: On) {
     let (_, guest_notes) = c.call(GUEST, "GET", "/me/notifications", None).await;
     assert_eq!(templates(&guest_notes), ["payment-refunded", "reservation-cancelled", "reservation-confirmed"]);
     assert!(guest_notes["items"].as_array().unwrap().iter().all(|n| n["locale"] == "en"));
+    guest_notes["items"].as_array().unwrap().iter().for_each(|n| assert_rfc3339("notification createdAt", &n["createdAt"]));
     let (_, host_notes) = c.call(HOST, "GET", "/me/notifications", None).await;
     assert_eq!(templates(&host_notes), ["booking-cancelled", "new-booking"]);
     assert!(host_notes["items"].as_array().unwrap().iter().any(|n| n["text"].as_str().unwrap().contains("새 예약")));
@@ -232,6 +248,8 @@ async fn reviews_need_a_stay_come_once_per_stay_and_move_the_rating(on: On) {
     assert_eq!(c.call(GUEST, "POST", &reviews, review(json!(5), "Again")).await.0, 409, "one review per stay");
     let (_, listed) = c.call(None, "GET", &reviews, None).await;
     assert_eq!(listed["items"][0]["text"], "정말 좋았어요");
+    assert_rfc3339("review createdAt", &listed["items"][0]["createdAt"]);
+    assert_rfc3339("written review createdAt", &written["createdAt"]);
     eventually(60, "the room's rating follows", || async {
         c.call(None, "GET", &format!("/rooms/{room_id}"), None).await.1["rating"] == json!({"count": 1, "average": 4.0})
     })

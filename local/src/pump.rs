@@ -139,7 +139,9 @@ impl StreamPump {
         let mut event = stream_event(self.table.name(), &self.stream_arn(), &batch.records).map_err(|e| StorageError::Invalid(e.to_string()))?;
         // As Lambda does: what no filter matches is dropped before the function is invoked, and
         // a batch with nothing left invokes nothing.
-        event.records.retain(|record| admits(&self.filters, &serde_json::to_value(record).unwrap_or_default()));
+        if !self.filters.is_empty() {
+            event.records.retain(|record| admits(&self.filters, &serde_json::to_value(record).unwrap_or_default()));
+        }
         let first_delivered =
             event.records.first().and_then(|r| batch.records.iter().position(|b| Some(&b.sequence_number) == r.change.sequence_number.as_ref()));
         let failed_at = if event.records.is_empty() {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::clock::SharedClock;
-use crate::storage::{Condition, Item, Key, StorageError, Table, WriteOp};
+use crate::storage::{to_item, Condition, Item, Key, StorageError, Table, WriteOp};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BreakerConfig {
@@ -144,9 +144,7 @@ impl CircuitBreaker {
     async fn replace(&self, current: &BreakerRecord, mut next: BreakerRecord) -> Result<bool, StorageError> {
         next.version = current.version + 1;
         let mut item: Item = self.key().to_item();
-        if let Ok(Value::Object(fields)) = serde_json::to_value(&next) {
-            item.extend(fields);
-        }
+        item.extend(to_item(&next)?);
         let guard = if current.version == 0 { Condition::NotExists } else { Condition::equals("version", current.version) };
         match self.table.write(vec![WriteOp::put_if(item, guard)]).await {
             Ok(()) => {

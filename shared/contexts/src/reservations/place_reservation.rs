@@ -167,7 +167,7 @@ impl PlaceReservation {
         };
         let nights = held.stay.nights() as usize;
         let mut ops = vec![WriteOp::put_if(self.reservations.to_item(&held, Some(hold_expires), extra.clone())?, Condition::NotExists)];
-        ops.extend(ReservationStore::hold_nights(&held));
+        ops.extend(ReservationStore::hold_nights(&held)?);
         ops.push(ReservationStore::room_not_deleted(&held.room_id));
         if let Some(claim) = attempt.claim {
             ops.push(claim.bind(&held.reservation_id));

@@ -143,15 +143,14 @@ impl ReservationStore {
     }
 
     /// One lock per night, each only if the night is free.
-    pub fn hold_nights(r: &Reservation) -> Vec<WriteOp> {
+    pub fn hold_nights(r: &Reservation) -> Result<Vec<WriteOp>, StorageError> {
         r.stay
             .each_night()
-            .filter_map(|night| {
+            .map(|night| {
                 let key = Self::night_key(&r.room_id, night);
                 let lock =
                     NightLock { pk: key.pk, sk: key.sk, kind: "night-lock".into(), reservation_id: r.reservation_id.to_string(), night: format_date(night) };
-                // A lock of strings always serializes; `filter_map` only keeps the types honest.
-                to_item(&lock).ok().map(|item| WriteOp::put_if(item, Condition::NotExists))
+                Ok(WriteOp::put_if(to_item(&lock)?, Condition::NotExists))
             })
             .collect()
     }

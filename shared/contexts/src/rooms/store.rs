@@ -11,12 +11,11 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::domain::room::{city_key, RatingSummary, Room, RoomDetails, RoomStatus};
 use crate::domain::{Currency, Money, RoomId, UserId};
-use crate::storage::{Condition, Item, Key, StorageError, Table, Update, WriteOp};
+use crate::storage::{from_item, to_item, Condition, Item, Key, StorageError, Table, Update, WriteOp};
 
 /// The room context's view of its table.
 #[derive(Clone)]
@@ -86,9 +85,7 @@ impl RoomStore {
             created_at: room.created_at,
             updated_at: room.updated_at,
         };
-        let Value::Object(mut item) = serde_json::to_value(record).map_err(|e| StorageError::Invalid(e.to_string()))? else {
-            return Err(StorageError::Invalid("room record is not an object".into()));
-        };
+        let mut item = to_item(&record)?;
         let key = Self::key(&room.id);
         item.insert("pk".into(), key.pk.into());
         item.insert("sk".into(), key.sk.into());
@@ -124,8 +121,7 @@ impl RoomStore {
     }
 
     pub fn from_item(item: &Item) -> Result<Room, StorageError> {
-        let record: RoomRecord =
-            serde_json::from_value(Value::Object(item.clone())).map_err(|e| StorageError::Unavailable(format!("stored room does not read back: {e}")))?;
+        let record: RoomRecord = from_item(item)?;
         Ok(Room {
             id: record.room_id,
             host_id: record.host_id,
