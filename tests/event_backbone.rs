@@ -257,7 +257,10 @@ async fn a_poison_message_reaches_the_dlq_while_its_batch_succeeds_and_redrive_b
     queue.send(&serde_json::to_string(&envelope(EventType::RoomRegistered, good[1], 1, "c-p")).unwrap(), &Attributes::new()).await.unwrap();
     eventually(90, "both poison messages in the DLQ and both good events applied", || {
         let (dlq, views) = (dlq.clone(), views.clone());
-        async move { dlq.depth().await.unwrap().visible == 2 && support::partition(views.as_ref(), "HOST#hana").await.len() == 2 }
+        async move {
+            let rooms = support::partition(views.as_ref(), "HOST#hana").await.into_iter().filter(|i| i["sk"].as_str().is_some_and(|sk| sk.starts_with("ROOM#"))).count();
+            dlq.depth().await.unwrap().visible == 2 && rooms == 2
+        }
     })
     .await;
     let wiring = running.wiring.clone();
@@ -366,9 +369,10 @@ async fn stopping_the_pump_mid_stream_loses_no_event_and_duplicates_no_effect(on
     running.stop().await.unwrap();
     let running = bnb_local::start(config).await.unwrap();
     let pk = format!("HOST#{host}");
+    let rooms_of = |items: Vec<bnb_contexts::storage::Item>| items.into_iter().filter(|i| i["sk"].as_str().is_some_and(|sk| sk.starts_with("ROOM#"))).count();
     eventually(120, "every room on the host's dashboard", || {
         let (views, pk) = (views.clone(), pk.clone());
-        async move { support::partition(views.as_ref(), &pk).await.len() == ROOMS }
+        async move { rooms_of(support::partition(views.as_ref(), &pk).await) == ROOMS }
     })
     .await;
     // Every delivery, duplicates included, has been applied.
@@ -376,10 +380,58 @@ async fn stopping_the_pump_mid_stream_loses_no_event_and_duplicates_no_effect(on
     running.stop().await.unwrap();
     let changes = support::all_changes(views.as_ref()).await;
     assert_eq!(written_by(&changes, &pk), ROOMS, "each room's event applied once, none twice");
-    assert!(changes.iter().filter(|c| c.keys.pk == pk).all(|c| c.kind == ChangeKind::Insert), "no row rewritten");
+    let room_rows = || changes.iter().filter(|c| c.keys.pk == pk && c.keys.sk.starts_with("ROOM#"));
+    assert!(room_rows().all(|c| c.kind == ChangeKind::Insert), "no row rewritten");
+    let summary = support::partition(views.as_ref(), &pk).await.into_iter().find(|i| i["sk"] == "SUMMARY").expect("the host's summary");
+    assert_eq!(summary["activeRooms"], json!(ROOMS), "each room counted once, however often its event came");
+}
+
+/// `publish_batch` publishes every message, in order, each filtered on its own attributes (past
+/// one PublishBatch request's ten); `delete_batch` deletes exactly the receipts given (past one
+/// DeleteMessageBatch request's ten).
+async fn batches_publish_and_delete_like_single_calls(on: On) {
+    let (topic, queues, _dir) = filtered_fanout(on).await;
+    let types = [EventType::RoomRegistered, EventType::PaymentDeclined, EventType::ReservationConfirmed, EventType::RoomDeleted];
+    let messages: Vec<(String, Attributes)> = (0..24)
+        .map(|i| {
+            let t = types[i % types.len()];
+            (serde_json::to_string(&envelope(t, &format!("r{i}"), 1, "c1")).unwrap(), Attributes::from([("eventType".to_string(), t.as_str().to_string())]))
+        })
+        .collect();
+    let ids = topic.publish_batch(&messages).await.unwrap();
+    assert_eq!(ids.len(), 24);
+    assert_eq!(ids.iter().collect::<std::collections::BTreeSet<_>>().len(), 24, "one message id each");
+    // The queue that admits all but PaymentDeclined: 18 of them.
+    let (queue, _) = &queues[1];
+    let mut received = Vec::new();
+    for _ in 0..20 {
+        received.extend(queue.receive(10).await.unwrap());
+        if received.len() >= 18 {
+            break;
+        }
+    }
+    assert_eq!(received.len(), 18, "every admitted message arrived");
+    let (gone, kept) = received.split_at(13);
+    queue.delete_batch(&gone.iter().map(|m| m.receipt_handle.clone()).collect::<Vec<_>>()).await.unwrap();
+    for m in kept {
+        queue.release(&m.receipt_handle).await.unwrap();
+    }
+    let mut again = Vec::new();
+    for _ in 0..20 {
+        again.extend(queue.receive(10).await.unwrap());
+        if again.len() >= 5 {
+            break;
+        }
+    }
+    let mut left: Vec<&str> = again.iter().map(|m| m.message_id.as_str()).collect();
+    let mut expected: Vec<&str> = kept.iter().map(|m| m.message_id.as_str()).collect();
+    left.sort();
+    expected.sort();
+    assert_eq!(left, expected, "only what was not deleted comes back");
 }
 
 on_both_backends!(
+    batches_publish_and_delete_like_single_calls,
     filter_policies_route_each_event_to_exactly_the_admitting_queues,
     room_registered_reaches_the_template_queues_that_admit_it,
     the_same_message_twice_changes_a_consumer_once,
@@ -478,6 +530,7 @@ async fn only_outbox_inserts_reach_publish_events() {
         timeout: std::time::Duration::from_secs(5),
         checkpoints: checkpoints.clone(),
         filters,
+        wake: bnb_local::pump::Wake::on(store.watch("table:reservations").unwrap()),
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let running = tokio::spawn(pump.run(stopped));
@@ -491,4 +544,59 @@ async fn only_outbox_inserts_reach_publish_events() {
     running.await.unwrap();
     let delivered = delivered.lock().unwrap().clone();
     assert_eq!(delivered, vec![format!("INSERT OUTBOX#{}", event.event_id)], "only the outbox INSERT invoked the function; written: {written:?}");
+}
+
+// ---------------------------------------------------------------- queue concurrency
+
+/// A queue's mapping runs up to its `MaximumConcurrency` batches at once: three invocations
+/// meet at a barrier that only three concurrent invocations can pass (one at a time, the first
+/// would wait there until its bound), and every message is deleted once handled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_runs_its_batches_concurrently_up_to_its_maximum() {
+    let (store, _dir) = support::embedded_store();
+    let bus = EmbeddedBus::open(store.clone()).await.unwrap();
+    let queue: Arc<dyn Queue> =
+        Arc::new(bus.declare_queue(QueueSettings { name: "work".into(), visibility_timeout_ms: 30_000, max_receive_count: None, dlq: None }).await.unwrap());
+    for i in 0..3 {
+        queue.send(&format!("m{i}"), &Attributes::new()).await.unwrap();
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(3));
+    let (in_flight, most) = (Arc::new(std::sync::atomic::AtomicUsize::new(0)), Arc::new(std::sync::atomic::AtomicUsize::new(0)));
+    let met = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let handler: bnb_local::functions::SqsFunction = {
+        let (barrier, in_flight, most, met) = (barrier.clone(), in_flight.clone(), most.clone(), met.clone());
+        Arc::new(move |_event: SqsEvent| {
+            let (barrier, in_flight, most, met) = (barrier.clone(), in_flight.clone(), most.clone(), met.clone());
+            Box::pin(async move {
+                let now = in_flight.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                most.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+                if tokio::time::timeout(std::time::Duration::from_secs(10), barrier.wait()).await.is_ok() {
+                    met.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                aws_lambda_events::event::sqs::SqsBatchResponse::default()
+            })
+        })
+    };
+    let pump = bnb_local::pump::QueuePump {
+        function: "worker".into(),
+        queue: queue.clone(),
+        handler,
+        batch_size: 1,
+        report_failures: true,
+        timeout: std::time::Duration::from_secs(30),
+        concurrency: 3,
+        wake: bnb_local::pump::Wake::on(store.watch("queue:work").unwrap()),
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(pump.run(stopped));
+    eventually(30, "every message handled and deleted", || {
+        let queue = queue.clone();
+        async move { queue.depth().await.unwrap() == Default::default() }
+    })
+    .await;
+    stop.send(true).unwrap();
+    running.await.unwrap();
+    assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 3, "three batches ran at once");
+    assert_eq!(met.load(std::sync::atomic::Ordering::SeqCst), 3, "all three met at the barrier");
 }

@@ -282,6 +282,28 @@ async fn racing_conditional_puts_have_one_winner(t: Arc<dyn Table>) {
     assert_eq!(stored["owner"], json!(winners[0]));
 }
 
+/// `get_many` answers each key in order, `None` for a missing one, past one request's 100 keys;
+/// `delete_each` removes every key given (past one request's 25), and nothing else.
+async fn batch_reads_and_deletes(t: Arc<dyn Table>) {
+    for i in 0..130 {
+        put(t.as_ref(), json!({"pk": "B", "sk": format!("S#{i:03}"), "n": i})).await;
+    }
+    let mut keys: Vec<Key> = (0..130).rev().map(|i| key("B", &format!("S#{i:03}"))).collect();
+    keys.insert(7, key("B", "missing"));
+    let got = t.get_many(&keys).await.unwrap();
+    assert_eq!(got.len(), 131);
+    assert!(got[7].is_none(), "a missing key answers None in its place");
+    let ns: Vec<i64> = got.iter().flatten().map(|i| i["n"].as_i64().unwrap()).collect();
+    assert_eq!(ns, (0..130).rev().collect::<Vec<i64>>(), "answers come in the order of the keys");
+
+    let doomed: Vec<Key> = (0..60).map(|i| key("B", &format!("S#{i:03}"))).collect();
+    t.delete_each(doomed).await.unwrap();
+    let left = all_pages(t.as_ref(), Query::partition("B")).await;
+    assert_eq!(sks(&left), (60..130).map(|i| format!("S#{i:03}")).collect::<Vec<_>>());
+    // Deleting what is gone is no error.
+    t.delete_each(vec![key("B", "S#000"), key("B", "missing")]).await.unwrap();
+}
+
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod embedded {
@@ -318,6 +340,7 @@ conformance!(
     stream_reports_changes_in_order,
     stream_resumes_from_a_position,
     racing_conditional_puts_have_one_winner,
+    batch_reads_and_deletes,
 );
 
 #[test]

@@ -137,6 +137,7 @@ async fn a_booking_and_its_cancellation_show_everywhere_they_should(on: On) {
     assert_eq!(dashboard["stays"].as_array().unwrap().len(), 1, "{dashboard}");
     assert_eq!(dashboard["revenue"][0]["net"], 200000);
     assert_eq!(dashboard["occupancy"]["bookedNights"], 2);
+    assert_eq!((dashboard["activeRooms"].clone(), dashboard["occupancy"]["availableNights"].clone()), (json!(1), json!(30)), "{dashboard}");
     // Every time an answer carries is RFC 3339, not an epoch number.
     for (what, at) in [
         ("status view lastChangeAt", &view["lastChangeAt"]),
@@ -160,6 +161,7 @@ async fn a_booking_and_its_cancellation_show_everywhere_they_should(on: On) {
     let (_, dashboard) = c.call(HOST, "GET", "/host/dashboard", None).await;
     assert_eq!(dashboard["revenue"][0], json!({"currency": "KRW", "confirmed": 200000, "refunded": 200000, "net": 0}));
     assert!(dashboard["stays"].as_array().unwrap().is_empty());
+    assert_eq!(dashboard["occupancy"]["bookedNights"], 0, "the cancelled nights are given back");
     let (_, mine) = c.call(GUEST, "GET", "/me/reservations", None).await;
     assert_eq!(mine["items"][0]["status"], "CANCELLED");
     assert_eq!(c.call(OTHER_GUEST, "GET", "/me/reservations", None).await.1["items"], json!([]));
@@ -330,13 +332,21 @@ async fn project(on: On, events: &[Envelope]) -> (Vec<Item>, Vec<Item>) {
     let (store, d3) = support::embedded_store();
     let bus = bnb_embedded::EmbeddedBus::open(store).await.unwrap();
     let projector = ViewProjector::new(views.clone());
-    let notifier = NotificationHandler::new(notifications.clone(), Arc::new(bus.sms()) as Arc<dyn Sms>, Arc::new(bus.topic("alerts")) as Arc<dyn Topic>);
+    let notifier = NotificationHandler::new(notifications.clone(), Arc::new(bus.sms()) as Arc<dyn Sms>, Arc::new(bus.topic("alerts")) as Arc<dyn Topic>, bnb_contexts::clock::system());
     for e in events {
         apply_once(&projector, e).await.unwrap();
         apply_once(&notifier, e).await.unwrap();
     }
     let strip = |items: Vec<Item>| {
-        let mut items: Vec<Item> = items.into_iter().filter(|i| !i["pk"].as_str().unwrap_or("").starts_with("PROCESSED#")).collect();
+        let mut items: Vec<Item> = items
+            .into_iter()
+            .filter(|i| !i["pk"].as_str().unwrap_or("").starts_with("PROCESSED#"))
+            .map(|mut i| {
+                // When a sending's lease ends: wall-clock, not part of what was projected.
+                i.remove("claimedUntil");
+                i
+            })
+            .collect();
         items.sort_by(|a, b| (a["pk"].as_str(), a["sk"].as_str()).cmp(&(b["pk"].as_str(), b["sk"].as_str())));
         items
     };
@@ -389,6 +399,147 @@ async fn events_out_of_order_and_twice_project_as_once_in_order(on: On) {
     let view = once.0.iter().find(|i| i["pk"] == "RESERVATION#01a20000-0000-7000-8000-0000000000aa").unwrap();
     assert_eq!((view["status"].clone(), view["paymentStatus"].clone()), (json!("CANCELLED"), json!("REFUNDED")));
     assert_eq!(once.1.iter().filter(|i| i["kind"] == "notification").count(), 5);
+    // The host's per-night counts took the stay and gave it back: both nights at zero.
+    let nights: Vec<(Value, Value)> = once.0.iter().filter(|i| i["kind"] == "host-night").map(|i| (i["night"].clone(), i["booked"].clone())).collect();
+    assert_eq!(nights, vec![(json!(day(7)), json!(0)), (json!(day(8)), json!(0))]);
+    let confirmed_only = project(on, &in_order[..2]).await;
+    let booked: Vec<Value> = confirmed_only.0.iter().filter(|i| i["kind"] == "host-night").map(|i| i["booked"].clone()).collect();
+    assert_eq!(booked, vec![json!(1), json!(1)], "a confirmed stay takes each of its nights once");
+}
+
+/// Counts what the dashboard asks of the table.
+struct Counted {
+    inner: Arc<dyn bnb_contexts::storage::Table>,
+    calls: std::sync::Mutex<Vec<&'static str>>,
+}
+
+#[async_trait::async_trait]
+impl bnb_contexts::storage::Table for Counted {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    async fn get(&self, key: &bnb_contexts::storage::Key) -> Result<Option<Item>, bnb_contexts::storage::StorageError> {
+        self.calls.lock().unwrap().push("get");
+        self.inner.get(key).await
+    }
+    async fn query(&self, query: &bnb_contexts::storage::Query) -> Result<bnb_contexts::storage::Page, bnb_contexts::storage::StorageError> {
+        self.calls.lock().unwrap().push("query");
+        let page = self.inner.query(query).await?;
+        assert!(page.items.len() <= bnb_contexts::views::DASHBOARD_PAGE, "a query of at most one page");
+        Ok(page)
+    }
+    async fn write(&self, ops: Vec<bnb_contexts::storage::WriteOp>) -> Result<(), bnb_contexts::storage::StorageError> {
+        self.inner.write(ops).await
+    }
+    async fn read_stream(
+        &self,
+        from: &bnb_contexts::storage::StreamPosition,
+        limit: usize,
+    ) -> Result<bnb_contexts::storage::StreamBatch, bnb_contexts::storage::StorageError> {
+        self.inner.read_stream(from, limit).await
+    }
+}
+
+/// A host with 60 rooms, 3 deleted, and 40 one-night stays: the dashboard counts 57 active
+/// rooms and books occupancy from the nightly counts, lists 50 rooms with a cursor to the rest,
+/// and asks the table the same thing as for a host with one room: one lookup, five queries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_costs_the_same_for_sixty_rooms_as_for_one() {
+    let (views, _dir) = support::embedded_table(bnb_contexts::tables::views());
+    let projector = ViewProjector::new(views.clone());
+    let cause = Causation::request("c-dash");
+    let room = |i: usize, status: &str, version: u64| {
+        json!({"roomId": format!("01a20000-0000-7000-8000-{i:012}"), "hostId": "host-hana", "title": format!("Room {i}"), "description": "", "city": "Seoul",
+               "address": "1", "capacity": 2, "nightlyPrice": {"amount": 100000, "currency": "KRW"}, "amenities": [], "status": status, "version": version,
+               "rating": {"count": 0, "average": null}, "createdAt": "2026-11-20T10:00:00Z", "updatedAt": "2026-11-20T10:00:00Z"})
+    };
+    for i in 0..60 {
+        let id = format!("01a20000-0000-7000-8000-{i:012}");
+        apply_once(&projector, &Envelope::from_payload(EventType::RoomRegistered, &id, 1, &cause, room(i, "ACTIVE", 1)).unwrap()).await.unwrap();
+    }
+    for i in 0..3 {
+        let id = format!("01a20000-0000-7000-8000-{i:012}");
+        let deleted = Envelope::from_payload(EventType::RoomDeleted, &id, 2, &cause, room(i, "DELETED", 2)).unwrap();
+        apply_once(&projector, &deleted).await.unwrap();
+        apply_once(&projector, &deleted).await.unwrap();
+    }
+    for i in 0..40usize {
+        let reservation = json!({"reservationId": format!("01a30000-0000-7000-8000-{i:012}"), "roomId": format!("01a20000-0000-7000-8000-{:012}", 10 + i % 20),
+               "roomTitle": "Room", "guestId": "guest-minho", "hostId": "host-hana", "checkIn": day(1 + (i / 20) as i64), "checkOut": day(2 + (i / 20) as i64),
+               "guests": 1, "amount": {"amount": 100000, "currency": "KRW"}, "status": "CONFIRMED", "version": 2});
+        let id = format!("01a30000-0000-7000-8000-{i:012}");
+        apply_once(&projector, &Envelope::from_payload(EventType::ReservationConfirmed, &id, 2, &cause, reservation).unwrap()).await.unwrap();
+    }
+    let counted = Counted { inner: views.clone(), calls: Default::default() };
+    let host = bnb_contexts::domain::Actor::new(bnb_contexts::domain::UserId::new("host-hana"), vec!["host".into()]);
+    let today = bnb_contexts::clock::Clock::today(&bnb_contexts::clock::SystemClock);
+    let first = bnb_contexts::views::host_dashboard(&counted, &host, today, Default::default()).await.unwrap();
+    assert_eq!(first.active_rooms, 57);
+    assert_eq!((first.rooms.len(), first.occupancy.booked_nights, first.occupancy.available_nights), (50, 40, 57 * 30));
+    assert_eq!(first.stays.len(), 40);
+    let calls = std::mem::take(&mut *counted.calls.lock().unwrap());
+    assert_eq!(calls, ["get", "query", "query", "query", "query", "query"]);
+    let cursor = first.rooms_next_cursor.expect("a cursor to the other rooms");
+    let cursors = bnb_contexts::views::DashboardCursors { rooms: Some(&cursor), stays: None };
+    let second = bnb_contexts::views::host_dashboard(&counted, &host, today, cursors).await.unwrap();
+    assert_eq!((second.rooms.len(), second.rooms_next_cursor), (10, None));
+    let bad = bnb_contexts::views::DashboardCursors { rooms: Some("not-a-cursor"), stays: None };
+    match bnb_contexts::views::host_dashboard(&counted, &host, today, bad).await {
+        Err(bnb_contexts::views::ViewError::Invalid(invalid)) => assert_eq!(invalid.0[0].field, "roomsCursor"),
+        other => panic!("a bad cursor is refused by name: {other:?}"),
+    }
+}
+
+/// The real embedded SMS, held at its first send until the test lets it go.
+struct HeldSms {
+    inner: Arc<dyn Sms>,
+    started: tokio::sync::mpsc::UnboundedSender<()>,
+    go: tokio::sync::Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
+}
+
+#[async_trait::async_trait]
+impl Sms for HeldSms {
+    async fn send_sms(&self, phone_number: &str, text: &str) -> Result<String, bnb_contexts::messaging::MessagingError> {
+        let _ = self.started.send(());
+        if let Some(go) = self.go.lock().await.take() {
+            let _ = go.await;
+        }
+        self.inner.send_sms(phone_number, text).await
+    }
+}
+
+/// Two deliveries of one event at once (a queue redelivers while the first is still sending):
+/// one SMS. The second finds the sending claimed and fails, to be retried; when it comes back
+/// the notification is sent and it does nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_deliveries_at_once_send_one_sms() {
+    let (notifications, _d1) = support::embedded_table(bnb_contexts::tables::notifications());
+    let (store, _d2) = support::embedded_store();
+    let bus = bnb_embedded::EmbeddedBus::open(store).await.unwrap();
+    let guest = bnb_contexts::domain::Actor::new(bnb_contexts::domain::UserId::new("guest-minho"), vec!["guest".into()]);
+    let request = bnb_contexts::notifications::ProfileRequest { phone_number: Some("+821012345678".into()), locale: Some("en".into()) };
+    bnb_contexts::notifications::update_profile(notifications.as_ref(), &guest, request).await.unwrap();
+    let (started, mut sending) = tokio::sync::mpsc::unbounded_channel();
+    let (go, held) = tokio::sync::oneshot::channel();
+    let sms = Arc::new(HeldSms { inner: Arc::new(bus.sms()), started, go: tokio::sync::Mutex::new(Some(held)) });
+    let notifier = Arc::new(NotificationHandler::new(notifications.clone(), sms, Arc::new(bus.topic("alerts")) as Arc<dyn Topic>, bnb_contexts::clock::system()));
+    let reservation = json!({"reservationId": "01a20000-0000-7000-8000-0000000000aa", "roomId": "01a20000-0000-7000-8000-0000000000bb", "roomTitle": "Hanok",
+           "guestId": "guest-minho", "hostId": "host-hana", "checkIn": day(7), "checkOut": day(9), "guests": 2,
+           "amount": {"amount": 200000, "currency": "KRW"}, "status": "CONFIRMED", "version": 2});
+    let event = Envelope::from_payload(EventType::ReservationConfirmed, "01a20000-0000-7000-8000-0000000000aa", 2, &Causation::request("c-twice"), reservation).unwrap();
+    let first = {
+        let (notifier, event) = (notifier.clone(), event.clone());
+        tokio::spawn(async move { apply_once(notifier.as_ref(), &event).await })
+    };
+    sending.recv().await.unwrap();
+    let second = apply_once(notifier.as_ref(), &event).await;
+    assert!(matches!(second, Err(bnb_contexts::consumer::ConsumerError::Transient(_))), "the second delivery is told to come back: {second:?}");
+    go.send(()).unwrap();
+    first.await.unwrap().unwrap();
+    let again = apply_once(notifier.as_ref(), &event).await.unwrap();
+    assert_eq!(again, bnb_contexts::consumer::Outcome::Duplicate);
+    let sent = bus.sent_sms().await.unwrap();
+    assert_eq!(sent.iter().filter(|(phone, _)| phone == "+821012345678").count(), 1, "{sent:?}");
 }
 
 on_both_backends!(

@@ -22,8 +22,57 @@ use tracing::Instrument;
 use crate::functions::{SqsFunction, StreamFunction};
 use crate::template::{ACCOUNT, REGION};
 
-/// How long an idle poller waits before looking again.
+/// How long an idle poller waits before looking again, when nothing tells it of new work (an
+/// AWS endpoint).
 pub const IDLE_POLL: Duration = Duration::from_millis(25);
+/// How long an idle poller that is woken on every commit waits at most: for what no commit
+/// announces (a message whose visibility timeout ran out).
+pub const IDLE_WAKEFUL: Duration = Duration::from_millis(200);
+/// How many batches of a queue run at once when its mapping sets no
+/// `ScalingConfig.MaximumConcurrency` (Lambda starts five pollers per queue).
+pub const DEFAULT_QUEUE_CONCURRENCY: usize = 5;
+
+/// What an idle poller waits on: a commit to what it reads (embedded backend), or time.
+#[derive(Clone)]
+pub struct Wake(Option<watch::Receiver<u64>>);
+
+impl Wake {
+    /// Polls every [`IDLE_POLL`].
+    pub fn polling() -> Wake {
+        Wake(None)
+    }
+
+    /// Wakes on every change of `signal`.
+    pub fn on(signal: watch::Receiver<u64>) -> Wake {
+        Wake(Some(signal))
+    }
+
+    /// Forgets the changes seen so far: call before reading, so a commit after the read wakes.
+    fn seen(&mut self) {
+        if let Some(signal) = &mut self.0 {
+            signal.borrow_and_update();
+        }
+    }
+
+    /// Waits for a change, `backoff` (if any), the idle bound, or `stop`.
+    async fn idle(&mut self, backoff: Option<Duration>, stop: &mut watch::Receiver<bool>) {
+        match (&mut self.0, backoff) {
+            (Some(signal), None) => {
+                tokio::select! {
+                    _ = signal.changed() => {}
+                    _ = tokio::time::sleep(IDLE_WAKEFUL) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+            (_, backoff) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff.unwrap_or(IDLE_POLL)) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+    }
+}
 
 /// Where each stream reader stands, kept in the data folder's SQLite file.
 #[derive(Clone)]
@@ -45,7 +94,7 @@ impl Checkpoints {
     pub async fn load(&self, name: &str) -> Result<StreamPosition, StorageError> {
         let name = name.to_owned();
         self.store
-            .with_conn(move |c| {
+            .with_conn_as("checkpoint load", move |c| {
                 let position: Option<String> = c
                     .query_row("SELECT position FROM checkpoints WHERE name = ?1", [name], |r| r.get(0))
                     .optional()
@@ -58,7 +107,7 @@ impl Checkpoints {
     pub async fn save(&self, name: &str, position: &StreamPosition) -> Result<(), StorageError> {
         let (name, position) = (name.to_owned(), position.0.clone());
         self.store
-            .with_conn(move |c| {
+            .with_conn_as("checkpoint save", move |c| {
                 c.execute(
                     "INSERT INTO checkpoints (name, position) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET position = excluded.position",
                     params![name, position],
@@ -82,6 +131,7 @@ pub struct StreamPump {
     pub checkpoints: Checkpoints,
     /// The mapping's `FilterCriteria`: records none of them matches never reach the function.
     pub filters: Vec<EventPattern>,
+    pub wake: Wake,
 }
 
 impl StreamPump {
@@ -96,7 +146,7 @@ impl StreamPump {
     /// Runs until `stop` turns true, finishing the batch in hand first.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let span = tracing::info_span!("stream", function = %self.function, table = %self.table.name());
-        async move {
+        bnb_embedded::as_background(async move {
             let name = self.checkpoint_name();
             let mut position = match self.checkpoints.load(&name).await {
                 Ok(p) => p,
@@ -106,27 +156,23 @@ impl StreamPump {
                 }
             };
             let mut attempts = 0u32;
+            let mut wake = self.wake.clone();
             while !*stop.borrow() {
+                wake.seen();
                 match self.step(&mut position, &mut attempts).await {
                     Ok(true) => {}
                     Ok(false) => {
-                        let backoff = if attempts > 0 { Duration::from_millis(50 * 2u64.pow(attempts.min(6))) } else { IDLE_POLL };
-                        tokio::select! {
-                            _ = tokio::time::sleep(backoff) => {}
-                            _ = stop.changed() => {}
-                        }
+                        let backoff = (attempts > 0).then(|| Duration::from_millis(50 * 2u64.pow(attempts.min(6))));
+                        wake.idle(backoff, &mut stop).await;
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "stream poll failed; retrying");
-                        tokio::select! {
-                            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                            _ = stop.changed() => {}
-                        }
+                        wake.idle(Some(Duration::from_millis(500)), &mut stop).await;
                     }
                 }
             }
         }
-        .instrument(span)
+        .instrument(span))
         .await
     }
 
@@ -201,7 +247,10 @@ impl StreamPump {
     }
 }
 
-/// An SQS event-source mapping.
+/// An SQS event-source mapping: `concurrency` batches in flight at once, as Lambda runs up to
+/// `ScalingConfig.MaximumConcurrency` instances of the function on one queue. Each message is
+/// received by one of them only (the queue's visibility timeout), so ordering is the queue's:
+/// none, as in a standard SQS queue; consumers order by the versions the events carry.
 pub struct QueuePump {
     pub function: String,
     pub queue: Arc<dyn Queue>,
@@ -209,31 +258,39 @@ pub struct QueuePump {
     pub batch_size: usize,
     pub report_failures: bool,
     pub timeout: Duration,
+    pub concurrency: usize,
+    pub wake: Wake,
 }
 
 impl QueuePump {
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+    pub async fn run(self, stop: watch::Receiver<bool>) {
         let span = tracing::info_span!("queue", function = %self.function, queue = %self.queue.name());
-        async move {
-            while !*stop.borrow() {
-                let pause = match self.step().await {
-                    Ok(true) => None,
-                    Ok(false) => Some(IDLE_POLL),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "queue poll failed; retrying");
-                        Some(Duration::from_millis(500))
+        let pump = Arc::new(self);
+        let workers: Vec<_> = (0..pump.concurrency.max(1))
+            .map(|_| {
+                let (pump, mut stop) = (pump.clone(), stop.clone());
+                tokio::spawn(bnb_embedded::as_background(
+                    async move {
+                        let mut wake = pump.wake.clone();
+                        while !*stop.borrow() {
+                            wake.seen();
+                            match pump.step().await {
+                                Ok(true) => {}
+                                Ok(false) => wake.idle(None, &mut stop).await,
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "queue poll failed; retrying");
+                                    wake.idle(Some(Duration::from_millis(500)), &mut stop).await;
+                                }
+                            }
+                        }
                     }
-                };
-                if let Some(pause) = pause {
-                    tokio::select! {
-                        _ = tokio::time::sleep(pause) => {}
-                        _ = stop.changed() => {}
-                    }
-                }
-            }
+                    .instrument(span.clone()),
+                ))
+            })
+            .collect();
+        for worker in workers {
+            let _ = worker.await;
         }
-        .instrument(span)
-        .await
     }
 
     async fn step(&self) -> Result<bool, bnb_contexts::messaging::MessagingError> {
@@ -248,10 +305,9 @@ impl QueuePump {
         };
         let failed: HashSet<String> =
             if self.report_failures { response.batch_item_failures.into_iter().map(|f| f.item_identifier).collect() } else { HashSet::new() };
-        for message in &messages {
-            if !failed.contains(&message.message_id) {
-                self.queue.delete(&message.receipt_handle).await?;
-            }
+        let done: Vec<String> = messages.iter().filter(|m| !failed.contains(&m.message_id)).map(|m| m.receipt_handle.clone()).collect();
+        if !done.is_empty() {
+            self.queue.delete_batch(&done).await?;
         }
         Ok(true)
     }
@@ -291,7 +347,8 @@ pub fn sqs_event(queue_arn: &str, messages: &[ReceivedMessage]) -> SqsEvent {
 /// Runs a function invocation under its timeout, on its own task so a panic is a failed
 /// invocation, not a dead runtime. `None` when it failed as a whole.
 async fn run_guarded<T: Send + 'static>(timeout: Duration, invocation: crate::functions::BoxFuture<T>) -> Option<T> {
-    let mut task = tokio::spawn(invocation);
+    // The event-source mappings' work goes to the writer before requests (see as_background).
+    let mut task = tokio::spawn(bnb_embedded::as_background(invocation));
     match tokio::time::timeout(timeout, &mut task).await {
         Ok(Ok(value)) => Some(value),
         Ok(Err(e)) => {
@@ -330,4 +387,29 @@ pub async fn run_schedule(function: String, every: Duration, handler: crate::fun
     }
     .instrument(span)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An idle poller that watches a resource wakes as soon as something is committed to it,
+    /// and otherwise only after its bound (time is the test runtime's, paused: nothing sleeps).
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_poller_wakes_on_a_commit_and_not_before_its_bound_otherwise() {
+        let (commits, signal) = watch::channel(0u64);
+        let (_stop, mut stopped) = watch::channel(false);
+        let mut wake = Wake::on(signal);
+        let started = tokio::time::Instant::now();
+        wake.seen();
+        commits.send_modify(|n| *n += 1);
+        wake.idle(None, &mut stopped).await;
+        assert_eq!(started.elapsed(), Duration::ZERO, "woken by the commit, at once");
+        wake.seen();
+        wake.idle(None, &mut stopped).await;
+        assert_eq!(started.elapsed(), IDLE_WAKEFUL, "with nothing committed, it looks again after its bound");
+        let mut polling = Wake::polling();
+        polling.idle(None, &mut stopped).await;
+        assert_eq!(started.elapsed(), IDLE_WAKEFUL + IDLE_POLL, "without a signal it polls");
+    }
 }

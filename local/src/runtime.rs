@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use crate::auth::Authority;
 use crate::functions::{link, Handler};
 use crate::gateway::{Gateway, Route};
-use crate::pump::{Checkpoints, QueuePump, StreamPump};
+use crate::pump::{Checkpoints, QueuePump, StreamPump, Wake, DEFAULT_QUEUE_CONCURRENCY};
 use crate::template::{Topology, Trigger};
 use crate::wiring::{Backend, Wiring};
 
@@ -104,6 +104,12 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
     let authority = Authority::load_or_create(&config.data_dir)?;
     let wiring = Wiring::build(&config.backend, &store, &topology, config.visibility_override, &config.prefix, config.clock.clone()).await?;
     let checkpoints = Checkpoints::open(store.clone()).await?;
+    // On the embedded backend a poller wakes when what it reads is committed to; on an AWS
+    // endpoint it polls.
+    let wake_on = |resource: &str| match (&config.backend, store.watch(resource)) {
+        (Backend::Embedded, Some(signal)) => Wake::on(signal),
+        _ => Wake::polling(),
+    };
 
     let mut routes = Vec::new();
     let mut http_functions = std::collections::BTreeMap::new();
@@ -145,10 +151,12 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
                         timeout,
                         filters: filters.clone(),
                         checkpoints: checkpoints.clone(),
+                        wake: wake_on(&format!("table:{}", table)),
                     });
                     wired.push(Wired { function: decl.binary.clone(), trigger: format!("stream of table {table}, batches of {batch_size}") });
                 }
-                (Trigger::Sqs { queue, batch_size, report_failures }, Handler::Sqs(f)) => {
+                (Trigger::Sqs { queue, batch_size, report_failures, maximum_concurrency }, Handler::Sqs(f)) => {
+                    let concurrency = maximum_concurrency.unwrap_or(DEFAULT_QUEUE_CONCURRENCY);
                     queue_pumps.push(QueuePump {
                         function: decl.binary.clone(),
                         queue: wiring.queue(queue).map_err(|e| format!("function {}: {e}", decl.logical_id))?,
@@ -156,8 +164,13 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
                         batch_size: *batch_size,
                         report_failures: *report_failures,
                         timeout,
+                        concurrency,
+                        wake: wake_on(&format!("queue:{queue}")),
                     });
-                    wired.push(Wired { function: decl.binary.clone(), trigger: format!("queue {queue}, batches of {batch_size}") });
+                    wired.push(Wired {
+                        function: decl.binary.clone(),
+                        trigger: format!("queue {queue}, batches of {batch_size}, {concurrency} at once"),
+                    });
                 }
                 (Trigger::Schedule { every }, Handler::Invoke(f)) => {
                     schedules.push((decl.binary.clone(), *every, f.clone(), timeout));

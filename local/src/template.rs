@@ -76,6 +76,8 @@ pub enum Trigger {
         queue: String,
         batch_size: usize,
         report_failures: bool,
+        /// `ScalingConfig.MaximumConcurrency`: how many batches may run at once.
+        maximum_concurrency: Option<usize>,
     },
     /// EventBridge `rate(...)`.
     Schedule {
@@ -217,6 +219,7 @@ fn function(id: &str, resource: &Value, props: &Value, globals: &Value) -> Resul
                 queue: p.get("Queue").and_then(Value::as_str).map(name_from_arn).unwrap_or_default(),
                 batch_size: number(p.get("BatchSize")).unwrap_or(10) as usize,
                 report_failures: reports,
+                maximum_concurrency: number(p.pointer("/ScalingConfig/MaximumConcurrency")).map(|n| n as usize),
             },
             "Schedule" => {
                 let expression = p.get("Schedule").and_then(Value::as_str).unwrap_or_default();
@@ -558,7 +561,7 @@ Resources:
             report_failures: true,
             filters: vec![EventPattern::parse(r#"{"eventName": ["INSERT"]}"#).unwrap()],
         }));
-        assert!(f.triggers.contains(&Trigger::Sqs { queue: "work-queue".into(), batch_size: 4, report_failures: false }));
+        assert!(f.triggers.contains(&Trigger::Sqs { queue: "work-queue".into(), batch_size: 4, report_failures: false, maximum_concurrency: None }));
         assert!(Topology::parse("Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties: {}\n").is_err(), "no binary");
     }
 }

@@ -1,12 +1,13 @@
-//! `GET /host/dashboard`: the host's rooms, stays, occupancy, revenue and latest bookings.
+//! `GET /host/dashboard?roomsCursor=&staysCursor=`: the host's active rooms (counted, and a
+//! page of them), current and upcoming stays (a page), occupancy, revenue and latest bookings.
 
 use std::convert::Infallible;
 
 use bnb_contexts::clock::Clock;
 use bnb_contexts::storage::Table;
 use bnb_contexts::tables::VIEWS;
-use bnb_contexts::views::host_dashboard;
-use bnb_lambda::http::{caller, json, serve, Problem};
+use bnb_contexts::views::{host_dashboard, DashboardCursors};
+use bnb_lambda::http::{caller, json, query_param, serve, Problem};
 use bnb_lambda::{Function, Handler, LinkError, Need, Resources, Trigger};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -30,7 +31,9 @@ pub async fn handle(views: &dyn Table, clock: &dyn Clock, request: Request) -> R
         if !caller.is_host() {
             return Err(Problem::forbidden("The dashboard is for hosts: your account is not in the `host` group."));
         }
-        json(StatusCode::OK, &host_dashboard(views, &caller, clock.today()).await?)
+        let (rooms, stays) = (query_param(&request, "roomsCursor"), query_param(&request, "staysCursor"));
+        let cursors = DashboardCursors { rooms: rooms.as_deref(), stays: stays.as_deref() };
+        json(StatusCode::OK, &host_dashboard(views, &caller, clock.today(), cursors).await?)
     })
     .await
 }

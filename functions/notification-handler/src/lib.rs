@@ -18,7 +18,7 @@ pub static FUNCTION: Function =
 
 fn link(r: &dyn Resources) -> Result<Handler, LinkError> {
     let handler = Arc::new(
-        NotificationHandler::new(r.table(NOTIFICATIONS)?, r.sms()?, r.topic(ALERTS_TOPIC_ARN)?)
+        NotificationHandler::new(r.table(NOTIFICATIONS)?, r.sms()?, r.topic(ALERTS_TOPIC_ARN)?, r.clock())
             .with_kakao_codes(&r.var("KAKAO_TEMPLATE_CODES").unwrap_or_default()),
     );
     let dead_letters = r.dead_letters()?;

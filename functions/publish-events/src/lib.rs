@@ -1,21 +1,24 @@
 //! `publish-events`: every table's DynamoDB Stream → the SNS topic `domain-events`.
 //!
-//! Forwards each outbox INSERT with the message attribute `eventType` and ignores every other
-//! record. Records are published in stream order; on the first that fails, it reports that
-//! record (and so everything after it) as failed: Lambda checkpoints everything before it, so
-//! nothing published is replayed, and retries, bisects and finally sends the record's
-//! coordinates to the failure destination. Once SNS has an event, its outbox item is deleted;
-//! an item whose publication never succeeded stays, and `republish-outbox` sweeps it.
+//! Forwards each outbox INSERT with the message attribute `eventType` (the stream's filter lets
+//! nothing else through, and the function ignores anything else that comes). Records are
+//! published in stream order, ten a request (`PublishBatch`); from the first request that fails,
+//! it reports that request's first record (and so everything after it) as failed: Lambda
+//! checkpoints everything before it, so nothing published is replayed, and retries, bisects and
+//! finally sends the record's coordinates to the failure destination. Once SNS has the events,
+//! their outbox items are deleted in batches (`BatchWriteItem`); an item whose publication never
+//! succeeded stays, and `republish-outbox` sweeps it.
 
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use bnb_contexts::messaging::Topic;
+use bnb_contexts::events::Envelope;
+use bnb_contexts::messaging::{Attributes, Topic};
 use bnb_contexts::outbox::DOMAIN_EVENTS_TOPIC_ARN;
-use bnb_contexts::outbox::{clear, envelope_of, publish, OutboxTables};
+use bnb_contexts::outbox::{envelope_of, outbox_key, OutboxTables};
+use bnb_contexts::storage::Key;
 use bnb_contexts::tables::{PAYMENTS, RESERVATIONS, REVIEWS, ROOMS, WITH_OUTBOX};
 use bnb_lambda::stream_event::new_image;
 use bnb_lambda::{Function, Handler, LinkError, Need, Resources, Trigger};
-use tracing::Instrument;
 
 pub const NAME: &str = "publish-events";
 
@@ -37,7 +40,10 @@ fn link(r: &dyn Resources) -> Result<Handler, LinkError> {
 }
 
 pub async fn handle(topic: &dyn Topic, outboxes: &OutboxTables, event: Event) -> DynamoDbEventResponse {
-    let mut response = DynamoDbEventResponse::default();
+    // The batch's events, in stream order, up to the first record that holds no valid envelope
+    // (reported failed: everything before it is published, and Lambda checkpoints that).
+    let mut ready: Vec<(Option<String>, Option<String>, Envelope)> = Vec::new();
+    let mut failed_at: Option<Option<String>> = None;
     for record in &event.records {
         if record.event_name != "INSERT" {
             continue;
@@ -46,45 +52,73 @@ pub async fn handle(topic: &dyn Topic, outboxes: &OutboxTables, event: Event) ->
             continue;
         };
         let sequence = record.change.sequence_number.clone();
-        let failed = match envelope_of(&image) {
+        match envelope_of(&image) {
             None => continue,
             Some(Err(e)) => {
                 tracing::error!(function = NAME, sequence_number = ?sequence, error = %e, "outbox item holds no valid envelope");
-                true
+                failed_at = Some(sequence);
+                break;
             }
-            Some(Ok(envelope)) => {
-                let span = tracing::info_span!("publish", function = NAME, correlation_id = %envelope.correlation_id, event_id = %envelope.event_id);
-                async {
-                    match publish(topic, &envelope).await {
-                        Ok(message_id) => {
-                            tracing::info!(event_type = %envelope.event_type(), message_id, "event published");
-                            let table = record.event_source_arn.as_deref().and_then(|arn| outboxes.for_stream(arn));
-                            let cleared = match table {
-                                Some(table) => clear(table, &envelope.event_id.to_string()).await.map_err(|e| e.to_string()),
-                                None => Err(format!("no outbox table for stream {:?}", record.event_source_arn)),
-                            };
-                            if let Err(e) = cleared {
-                                // Published all the same; the sweep publishes it once more (consumers are idempotent).
-                                tracing::warn!(error = %e, "the outbox item stays until republish-outbox sweeps it");
-                            }
-                            false
-                        }
-                        Err(e) => {
-                            tracing::warn!(event_type = %envelope.event_type(), error = %e, "publish failed; the stream will retry");
-                            true
-                        }
-                    }
-                }
-                .instrument(span)
-                .await
-            }
-        };
-        if failed {
-            let mut failure = DynamoDbBatchItemFailure::default();
-            failure.item_identifier = sequence;
-            response.batch_item_failures.push(failure);
-            break;
+            Some(Ok(envelope)) => ready.push((sequence, record.event_source_arn.clone(), envelope)),
         }
     }
+    // Ten a request (SNS PublishBatch); the first chunk that fails is reported from its first
+    // record, so what SNS took is never replayed and what it did not is retried.
+    let mut published: Vec<(Option<String>, Envelope)> = Vec::with_capacity(ready.len());
+    for chunk in ready.chunks(10) {
+        let messages = match chunk.iter().map(|(_, _, envelope)| message(envelope)).collect::<Result<Vec<_>, _>>() {
+            Ok(messages) => messages,
+            Err(e) => {
+                tracing::error!(function = NAME, error = %e, "event does not serialize");
+                failed_at = Some(chunk[0].0.clone());
+                break;
+            }
+        };
+        match topic.publish_batch(&messages).await {
+            Ok(ids) => {
+                for ((_, arn, envelope), message_id) in chunk.iter().zip(ids) {
+                    tracing::info!(function = NAME, correlation_id = %envelope.correlation_id, event_id = %envelope.event_id, event_type = %envelope.event_type(), message_id, "event published");
+                    published.push((arn.clone(), envelope.clone()));
+                }
+            }
+            Err(e) => {
+                let (sequence, _, envelope) = &chunk[0];
+                tracing::warn!(function = NAME, correlation_id = %envelope.correlation_id, error = %e, "publish failed; the stream will retry from this record");
+                failed_at = Some(sequence.clone());
+                break;
+            }
+        }
+    }
+    clear_published(outboxes, &published).await;
+    let mut response = DynamoDbEventResponse::default();
+    if let Some(sequence) = failed_at {
+        let mut failure = DynamoDbBatchItemFailure::default();
+        failure.item_identifier = sequence;
+        response.batch_item_failures.push(failure);
+    }
     response
+}
+
+fn message(envelope: &Envelope) -> Result<(String, Attributes), serde_json::Error> {
+    let attributes = Attributes::from([("eventType".to_string(), envelope.event_type().as_str().to_string())]);
+    Ok((serde_json::to_string(envelope)?, attributes))
+}
+
+/// Deletes the outbox items of what SNS took, a batch per table. One that stays is published once
+/// more by the sweep, and consumers are idempotent by event id.
+async fn clear_published(outboxes: &OutboxTables, published: &[(Option<String>, Envelope)]) {
+    let mut by_table: std::collections::BTreeMap<&str, Vec<Key>> = std::collections::BTreeMap::new();
+    for (arn, envelope) in published {
+        match arn.as_deref().and_then(|arn| outboxes.for_stream(arn)) {
+            Some(table) => by_table.entry(table.name()).or_default().push(outbox_key(&envelope.event_id.to_string())),
+            None => tracing::warn!(function = NAME, event_id = %envelope.event_id, stream = ?arn, "no outbox table for this stream; the item stays until republish-outbox sweeps it"),
+        }
+    }
+    for (name, keys) in by_table {
+        let Some(table) = outboxes.by_name(name) else { continue };
+        let count = keys.len();
+        if let Err(e) = table.delete_each(keys).await {
+            tracing::warn!(function = NAME, table = name, count, error = %e, "published, but outbox items stay until republish-outbox sweeps them");
+        }
+    }
 }

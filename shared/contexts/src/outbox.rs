@@ -103,6 +103,11 @@ impl OutboxTables {
         OutboxTables(tables.into_iter().map(|t| (t.name().to_owned(), t)).collect())
     }
 
+    /// A table by its name.
+    pub fn by_name(&self, name: &str) -> Option<&dyn Table> {
+        self.0.get(name).map(|t| t.as_ref())
+    }
+
     /// The table a stream record came from.
     pub fn for_stream(&self, stream_arn: &str) -> Option<&dyn Table> {
         let name = stream_arn.split_once(":table/").and_then(|(_, rest)| rest.split('/').next())?;

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::Value;
 
-use crate::store::EmbeddedStore;
+use crate::store::{exec, EmbeddedStore};
 use bnb_contexts::messaging::{sns_wrap, Attributes, FilterPolicy, MessagingError, Queue, QueueDepth, ReceivedMessage, Sms, Topic};
 use bnb_contexts::storage::StorageError;
 
@@ -156,44 +156,69 @@ pub struct EmbeddedTopic {
 #[async_trait]
 impl Topic for EmbeddedTopic {
     async fn publish(&self, message: &str, attributes: &Attributes) -> Result<String, MessagingError> {
-        let (topic, message, attributes) = (self.name.clone(), message.to_owned(), attributes.clone());
-        self.store
-            .with_conn(move |conn| {
+        let mut ids = self.publish_batch(&[(message.to_owned(), attributes.clone())]).await?;
+        ids.pop().ok_or_else(|| MessagingError::Unavailable("publish returned no message id".into()))
+    }
+
+    /// Every message of the batch in one transaction: all are taken, or none.
+    async fn publish_batch(&self, messages: &[(String, Attributes)]) -> Result<Vec<String>, MessagingError> {
+        let (topic, messages) = (self.name.clone(), messages.to_vec());
+        let (ids, touched) = self
+            .store
+            .with_conn_as("topic publish", move |conn| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
-                let message_id = uuid::Uuid::now_v7().to_string();
-                let subscriptions: Vec<(String, Option<String>, bool)> = {
+                let subscriptions: Vec<(String, Option<FilterPolicy>, bool)> = {
                     let mut stmt = tx.prepare_cached("SELECT queue, filter_policy, raw FROM subscriptions WHERE topic = ?1").map_err(sql)?;
-                    let rows = stmt.query_map([&topic], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0))).map_err(sql)?;
-                    rows.collect::<Result<_, _>>().map_err(sql)?
+                    let rows = stmt.query_map([&topic], |r| Ok((r.get(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, i64>(2)? != 0))).map_err(sql)?;
+                    let rows: Vec<(String, Option<String>, bool)> = rows.collect::<Result<_, _>>().map_err(sql)?;
+                    let mut parsed = Vec::with_capacity(rows.len());
+                    for (queue, policy, raw) in rows {
+                        let policy = match policy {
+                            Some(text) => {
+                                let value: Value = serde_json::from_str(&text).map_err(|e| StorageError::Invalid(e.to_string()))?;
+                                Some(FilterPolicy::parse(&value).map_err(|e| StorageError::Invalid(e.to_string()))?)
+                            }
+                            None => None,
+                        };
+                        parsed.push((queue, policy, raw));
+                    }
+                    parsed
                 };
                 let now = now_ms();
-                for (queue, policy, raw) in subscriptions {
-                    if let Some(policy) = policy {
-                        let policy: Value = serde_json::from_str(&policy).map_err(|e| StorageError::Invalid(e.to_string()))?;
-                        let admits = FilterPolicy::parse(&policy).map(|p| p.admits(&attributes)).unwrap_or(false);
-                        if !admits {
+                let mut ids = Vec::with_capacity(messages.len());
+                let mut touched = std::collections::BTreeSet::new();
+                for (message, attributes) in &messages {
+                    let message_id = uuid::Uuid::now_v7().to_string();
+                    for (queue, policy, raw) in &subscriptions {
+                        if policy.as_ref().is_some_and(|p| !p.admits(attributes)) {
                             continue;
                         }
+                        let (body, attrs) = if *raw {
+                            (message.clone(), attributes.clone())
+                        } else {
+                            (sns_wrap(&topic_arn(&topic), &message_id, message, attributes), Attributes::new())
+                        };
+                        insert_message(&tx, queue, &body, &attrs, now)?;
+                        touched.insert(queue.clone());
                     }
-                    let (body, attrs) = if raw {
-                        (message.clone(), attributes.clone())
-                    } else {
-                        (sns_wrap(&topic_arn(&topic), &message_id, &message, &attributes), Attributes::new())
-                    };
-                    insert_message(&tx, &queue, &body, &attrs, now)?;
+                    ids.push(message_id);
                 }
                 tx.commit().map_err(sql)?;
-                Ok(message_id)
+                Ok((ids, touched))
             })
             .await
-            .map_err(err)
+            .map_err(err)?;
+        for queue in touched {
+            self.store.signal(&format!("queue:{queue}"));
+        }
+        Ok(ids)
     }
 }
 
 fn insert_message(conn: &Connection, queue: &str, body: &str, attributes: &Attributes, now: i64) -> Result<String, StorageError> {
     let id = uuid::Uuid::now_v7().to_string();
     let attrs = serde_json::to_string(attributes).map_err(|e| StorageError::Invalid(e.to_string()))?;
-    conn.execute(
+    exec(conn, 
         "INSERT INTO messages (id, queue, body, attributes, sent_at, visible_at, receive_count) VALUES (?1, ?2, ?3, ?4, ?5, ?5, 0)",
         params![id, queue, body, attrs, now],
     )
@@ -212,7 +237,7 @@ impl Sms for EmbeddedSms {
     async fn send_sms(&self, phone_number: &str, text: &str) -> Result<String, MessagingError> {
         let (phone, text) = (phone_number.to_owned(), text.to_owned());
         self.store
-            .with_conn(move |conn| {
+            .with_conn_as("sms send", move |conn| {
                 let id = uuid::Uuid::now_v7().to_string();
                 conn.execute("INSERT INTO sms_outbox (id, phone_number, text, sent_at) VALUES (?1, ?2, ?3, ?4)", params![id, phone, text, now_ms()])
                     .map_err(sql)?;
@@ -242,7 +267,9 @@ impl Queue for EmbeddedQueue {
 
     async fn send(&self, body: &str, attributes: &Attributes) -> Result<String, MessagingError> {
         let (queue, body, attributes) = (self.name.clone(), body.to_owned(), attributes.clone());
-        self.store.with_conn(move |conn| insert_message(conn, &queue, &body, &attributes, now_ms())).await.map_err(err)
+        let id = self.store.with_conn_as("queue send", move |conn| insert_message(conn, &queue, &body, &attributes, now_ms())).await.map_err(err)?;
+        self.store.signal(&format!("queue:{}", self.name));
+        Ok(id)
     }
 
     async fn receive(&self, max: usize) -> Result<Vec<ReceivedMessage>, MessagingError> {
@@ -250,12 +277,13 @@ impl Queue for EmbeddedQueue {
         let max = max.clamp(1, 10_000) as i64;
         let result = self
             .store
-            .with_conn(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+            .with_conn_as("queue receive", move |conn| {
+                // Deferred: a receive that finds nothing writes nothing (idle pollers are many).
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred).map_err(sql)?;
                 let settings: Option<(i64, Option<u32>, Option<String>)> = tx
-                    .query_row("SELECT visibility_timeout_ms, max_receive_count, dlq FROM queues WHERE name = ?1", [&queue], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                    })
+                    .prepare_cached("SELECT visibility_timeout_ms, max_receive_count, dlq FROM queues WHERE name = ?1")
+                    .map_err(sql)?
+                    .query_row([&queue], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                     .optional()
                     .map_err(sql)?;
                 let Some((visibility, max_receives, dlq)) = settings else {
@@ -263,6 +291,7 @@ impl Queue for EmbeddedQueue {
                 };
                 let now = now_ms();
                 let mut out = Vec::new();
+                let mut dead_lettered = false;
                 // Look a little past `max`: messages that move to the DLQ are not returned.
                 let candidates: Vec<(String, String, String, i64, i64)> = {
                     let mut stmt = tx
@@ -281,7 +310,8 @@ impl Queue for EmbeddedQueue {
                     let count = count + 1;
                     if let (Some(limit), Some(dlq)) = (max_receives, dlq.as_ref()) {
                         if count > limit as i64 {
-                            tx.execute(
+                            dead_lettered = true;
+                            exec(&tx, 
                                 "UPDATE messages SET queue = ?2, receive_count = 0, visible_at = ?3, receipt = NULL WHERE id = ?1",
                                 params![id, dlq, now],
                             )
@@ -290,7 +320,7 @@ impl Queue for EmbeddedQueue {
                         }
                     }
                     let receipt = uuid::Uuid::new_v4().to_string();
-                    tx.execute(
+                    exec(&tx, 
                         "UPDATE messages SET receive_count = ?2, visible_at = ?3, receipt = ?4 WHERE id = ?1",
                         params![id, count, now + visibility, receipt],
                     )
@@ -305,30 +335,53 @@ impl Queue for EmbeddedQueue {
                     });
                 }
                 tx.commit().map_err(sql)?;
-                Ok(Ok(out))
+                Ok(Ok((out, dead_lettered.then_some(dlq).flatten())))
             })
             .await
             .map_err(err)?;
-        result
+        let (out, dlq) = result?;
+        if let Some(dlq) = dlq {
+            self.store.signal(&format!("queue:{dlq}"));
+        }
+        Ok(out)
     }
 
     async fn delete(&self, receipt_handle: &str) -> Result<(), MessagingError> {
-        let receipt = receipt_handle.to_owned();
-        self.store.with_conn(move |conn| conn.execute("DELETE FROM messages WHERE receipt = ?1", [receipt]).map(|_| ()).map_err(sql)).await.map_err(err)
+        self.delete_batch(&[receipt_handle.to_owned()]).await
+    }
+
+    /// One transaction for the whole batch.
+    async fn delete_batch(&self, receipt_handles: &[String]) -> Result<(), MessagingError> {
+        let receipts = receipt_handles.to_vec();
+        self.store
+            .with_conn_as("queue delete", move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+                {
+                    let mut stmt = tx.prepare_cached("DELETE FROM messages WHERE receipt = ?1").map_err(sql)?;
+                    for receipt in &receipts {
+                        stmt.execute([receipt]).map_err(sql)?;
+                    }
+                }
+                tx.commit().map_err(sql)
+            })
+            .await
+            .map_err(err)
     }
 
     async fn release(&self, receipt_handle: &str) -> Result<(), MessagingError> {
         let receipt = receipt_handle.to_owned();
         self.store
-            .with_conn(move |conn| conn.execute("UPDATE messages SET visible_at = ?2 WHERE receipt = ?1", params![receipt, now_ms()]).map(|_| ()).map_err(sql))
+            .with_conn_as("queue release", move |conn| conn.execute("UPDATE messages SET visible_at = ?2 WHERE receipt = ?1", params![receipt, now_ms()]).map(|_| ()).map_err(sql))
             .await
-            .map_err(err)
+            .map_err(err)?;
+        self.store.signal(&format!("queue:{}", self.name));
+        Ok(())
     }
 
     async fn depth(&self) -> Result<QueueDepth, MessagingError> {
         let queue = self.name.clone();
         self.store
-            .with_conn(move |conn| {
+            .with_reader_as("queue depth", move |conn| {
                 conn.query_row(
                     "SELECT COALESCE(SUM(visible_at <= ?2), 0), COALESCE(SUM(visible_at > ?2), 0) FROM messages WHERE queue = ?1",
                     params![queue, now_ms()],

@@ -7,4 +7,4 @@ pub mod bus;
 pub mod store;
 
 pub use bus::{EmbeddedBus, QueueSettings};
-pub use store::EmbeddedStore;
+pub use store::{as_background, EmbeddedStore, OperationStats, StoreStats};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, Put,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, DeleteRequest, KeysAndAttributes, WriteRequest, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, Put,
     ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification, TransactWriteItem, Update as DynamoUpdate,
 };
 use serde_json::Value;
@@ -363,6 +363,58 @@ impl Table for DynamoTable {
         self.write_many(ops).await
     }
 
+    /// `BatchGetItem`, 100 keys a request, strongly consistent; what DynamoDB leaves unprocessed
+    /// (throttling) is asked again, a bounded number of times.
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StorageError> {
+        let table = &self.spec.name;
+        let mut found: HashMap<(String, String), Item> = HashMap::new();
+        for chunk in keys.chunks(100) {
+            let mut pending = KeysAndAttributes::builder().set_keys(Some(chunk.iter().map(key_attributes).collect())).consistent_read(true).build().map_err(invalid)?;
+            for attempt in 0.. {
+                let out = self.client.batch_get_item().request_items(table, pending.clone()).send().await.map_err(unavailable)?;
+                for attrs in out.responses.and_then(|mut r| r.remove(table)).unwrap_or_default() {
+                    let item = from_attributes(attrs)?;
+                    let key = |name: &str| item.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+                    found.insert((key("pk"), key("sk")), item);
+                }
+                match out.unprocessed_keys.and_then(|mut u| u.remove(table)).filter(|k| !k.keys().is_empty()) {
+                    None => break,
+                    Some(_) if attempt >= 5 => return Err(StorageError::Unavailable(format!("table {table}: BatchGetItem left keys unprocessed after {attempt} retries"))),
+                    Some(rest) => {
+                        tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+                        pending = rest;
+                    }
+                }
+            }
+        }
+        Ok(keys.iter().map(|k| found.remove(&(k.pk.clone(), k.sk.clone()))).collect())
+    }
+
+    /// `BatchWriteItem` of deletes, 25 a request; unprocessed ones are sent again, a bounded
+    /// number of times.
+    async fn delete_each(&self, keys: Vec<Key>) -> Result<(), StorageError> {
+        let table = &self.spec.name;
+        for chunk in keys.chunks(25) {
+            let mut pending = chunk
+                .iter()
+                .map(|k| DeleteRequest::builder().set_key(Some(key_attributes(k))).build().map(|d| WriteRequest::builder().delete_request(d).build()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(invalid)?;
+            for attempt in 0.. {
+                let out = self.client.batch_write_item().request_items(table, pending).send().await.map_err(unavailable)?;
+                match out.unprocessed_items.and_then(|mut u| u.remove(table)).filter(|r| !r.is_empty()) {
+                    None => break,
+                    Some(_) if attempt >= 5 => return Err(StorageError::Unavailable(format!("table {table}: BatchWriteItem left deletes unprocessed after {attempt} retries"))),
+                    Some(rest) => {
+                        tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+                        pending = rest;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn read_stream(&self, from: &StreamPosition, limit: usize) -> Result<StreamBatch, StorageError> {
         let Some(reader) = &self.stream_reader else {
             return Err(StorageError::Invalid(format!(
@@ -415,6 +467,10 @@ impl Placeholders for ExpressionContext {
 
 fn build_err(e: impl std::fmt::Display) -> StorageError {
     StorageError::Invalid(format!("could not build the DynamoDB request: {e}"))
+}
+
+fn invalid(e: impl std::fmt::Display) -> StorageError {
+    StorageError::Invalid(e.to_string())
 }
 
 fn unavailable<E: std::error::Error + 'static>(e: E) -> StorageError {

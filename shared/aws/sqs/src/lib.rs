@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata};
-use aws_sdk_sqs::types::{MessageAttributeValue as SqsAttribute, MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageAttributeValue as SqsAttribute, MessageSystemAttributeName, QueueAttributeName};
 use bnb_contexts::consumer::DeadLetters;
 use bnb_contexts::messaging::{Attributes, MessagingError, Queue, QueueDepth, ReceivedMessage};
 
@@ -158,6 +158,21 @@ impl Queue for SqsQueue {
 
     async fn delete(&self, receipt_handle: &str) -> Result<(), MessagingError> {
         self.client.delete_message().queue_url(&self.url).receipt_handle(receipt_handle).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// `DeleteMessageBatch`, ten receipts a call (SQS's limit).
+    async fn delete_batch(&self, receipt_handles: &[String]) -> Result<(), MessagingError> {
+        for chunk in receipt_handles.chunks(10) {
+            let mut request = self.client.delete_message_batch().queue_url(&self.url);
+            for (i, receipt) in chunk.iter().enumerate() {
+                request = request.entries(DeleteMessageBatchRequestEntry::builder().id(format!("d{i}")).receipt_handle(receipt).build().map_err(build_err)?);
+            }
+            let out = request.send().await.map_err(unavailable)?;
+            if let Some(failed) = out.failed.first() {
+                return Err(MessagingError::Unavailable(format!("DeleteMessageBatch entry {} failed: {} {}", failed.id, failed.code, failed.message.as_deref().unwrap_or(""))));
+            }
+        }
         Ok(())
     }
 

@@ -2,7 +2,9 @@
 //! comes: the stored items are written in the transaction that records the event as processed.
 //! Sending happens after that commit (and again on a redelivery, for what is not yet marked
 //! sent), so a crash never loses a message. SNS has no idempotency key for SMS, so a crash
-//! between a send and its mark can repeat that one SMS: at least once, never lost. The alert
+//! between a send and its mark can repeat that one SMS: at least once, never lost. Two
+//! deliveries of one event at once (a queue redelivers while the first is still at work) do not
+//! both send: each sending is claimed for a lease first. The alert
 //! carries `notificationId`, which a KakaoTalk sender passes on as the dealer's idempotency key.
 
 use std::collections::BTreeMap;
@@ -22,18 +24,24 @@ use crate::events::{Envelope, Event, EventType};
 use crate::messaging::{Attributes, Sms, Topic};
 use crate::storage::{to_item, Condition, Key, Table, Update, WriteOp};
 
+/// How long a delivery may take to send a notification before another may try: longer than the
+/// function's timeout (10 s), so a live sender is never overtaken; shorter than its queue's
+/// visibility timeout (60 s), so the redelivery that follows a crash finds the claim run out.
+pub const SEND_LEASE_SECONDS: i64 = 30;
+
 pub struct NotificationHandler {
     table: Arc<dyn Table>,
     sms: Arc<dyn Sms>,
     alerts: Arc<dyn Topic>,
     kakao_codes: BTreeMap<String, String>,
+    clock: crate::clock::SharedClock,
 }
 
 impl NotificationHandler {
     pub const NAME: &'static str = "notification-handler";
 
-    pub fn new(table: Arc<dyn Table>, sms: Arc<dyn Sms>, alerts: Arc<dyn Topic>) -> Self {
-        NotificationHandler { table, sms, alerts, kakao_codes: BTreeMap::new() }
+    pub fn new(table: Arc<dyn Table>, sms: Arc<dyn Sms>, alerts: Arc<dyn Topic>, clock: crate::clock::SharedClock) -> Self {
+        NotificationHandler { table, sms, alerts, kakao_codes: BTreeMap::new(), clock }
     }
 
     /// bnb template → KakaoTalk template code, from `name=code,name=code` (`KAKAO_TEMPLATE_CODES`).
@@ -140,6 +148,22 @@ impl Consumer for NotificationHandler {
             };
             if stored.get("delivery").and_then(Value::as_str) == Some("SENT") {
                 continue;
+            }
+            // Claim the sending for a lease first: two deliveries of the event at once (a
+            // redelivery while the first is still at work) must not both send. The one that loses
+            // fails, to come back after its visibility timeout and find the notification SENT, or
+            // (the sender died) the lease run out and the sending its own.
+            let now = self.clock.now_utc().unix_timestamp();
+            let claim = Update::new(key.clone()).set("delivery", "SENDING").set("claimedUntil", now + SEND_LEASE_SECONDS).when(Condition::And(vec![
+                Condition::NotEquals("delivery".into(), Value::from("SENT")),
+                Condition::Or(vec![Condition::AttributeNotExists("claimedUntil".into()), Condition::LessThan("claimedUntil".into(), Value::from(now))]),
+            ]));
+            match self.table.write(vec![claim.into_op()]).await {
+                Ok(()) => {}
+                Err(crate::storage::StorageError::ConditionFailed { .. }) => {
+                    return Err(ConsumerError::Transient(format!("notification {} is being sent by another delivery of its event", recipient)));
+                }
+                Err(e) => return Err(e.into()),
             }
             let text = stored.get("text").and_then(Value::as_str).unwrap_or_default();
             let profile = load_profile(self.table.as_ref(), &recipient).await?;

@@ -38,6 +38,26 @@ pub trait Table: Send + Sync {
     /// Applies every operation or none. A failed condition names the operations it failed in.
     async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StorageError>;
 
+    /// Reads many items by key (DynamoDB `BatchGetItem`, 100 keys a request, strongly
+    /// consistent): what each key holds, in the order of `keys`.
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StorageError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            out.push(self.get(key).await?);
+        }
+        Ok(out)
+    }
+
+    /// Deletes each key unconditionally, each on its own, not as one transaction (DynamoDB
+    /// `BatchWriteItem`: 25 a request, at a single write's price, where a transaction costs
+    /// two). For cleaning up what is already done: a crash halfway leaves some to delete again.
+    async fn delete_each(&self, keys: Vec<Key>) -> Result<(), StorageError> {
+        for key in keys {
+            self.write(vec![WriteOp::delete(key)]).await?;
+        }
+        Ok(())
+    }
+
     /// Reads the table's change stream after `from`, oldest first.
     async fn read_stream(&self, from: &StreamPosition, limit: usize) -> Result<StreamBatch, StorageError>;
 }

@@ -10,13 +10,18 @@
 //! | a host's stays | `HOST#<hostId>` | `STAY#<checkIn>#<id>` |
 //! | a host's revenue per currency | `HOST#<hostId>` | `REVENUE#<currency>` |
 //! | a host's latest bookings | `HOST#<hostId>` | `LATEST#<bookedAt>#<id>` |
+//! | a host's counts (active rooms) | `HOST#<hostId>` | `SUMMARY` |
+//! | a host's booked rooms on one night | `HOST#<hostId>` | `NIGHT#<date>` |
+//!
+//! The counts are what keep the dashboard's cost flat: it reads 30 night counters and one
+//! summary, never every room and stay.
 
 mod projector;
 mod queries;
 pub mod rows;
 
 pub use projector::ViewProjector;
-pub use queries::{host_dashboard, my_reservations, reservation_status, HostDashboard, Occupancy, ReservationPage, Revenue, ViewError};
+pub use queries::{host_dashboard, my_reservations, reservation_status, DashboardCursors, HostDashboard, Occupancy, ReservationPage, Revenue, ViewError, DASHBOARD_PAGE};
 
 pub mod keys {
     use crate::storage::Key;
@@ -38,5 +43,11 @@ pub mod keys {
     }
     pub fn host_latest(host: &str, at: i64, id: &str) -> Key {
         Key::new(format!("HOST#{host}"), format!("LATEST#{at:012}#{id}"))
+    }
+    pub fn host_summary(host: &str) -> Key {
+        Key::new(format!("HOST#{host}"), "SUMMARY")
+    }
+    pub fn host_night(host: &str, night: &str) -> Key {
+        Key::new(format!("HOST#{host}"), format!("NIGHT#{night}"))
     }
 }

@@ -12,7 +12,7 @@ use crate::domain::room::RoomStatus;
 use crate::domain::stay::format_date;
 use crate::events::{Envelope, Event, EventType};
 use crate::rooms::RoomDocument;
-use crate::storage::{to_item, Condition, Key, StorageError, Table, Update, WriteOp};
+use crate::storage::{to_item, Condition, Item, Key, StorageError, Table, Update, WriteOp};
 
 /// Keeps the `views` table: one projection per event type it is subscribed to. Each copy of an
 /// aggregate is written only when the event is newer than what the copy holds (read first, and
@@ -35,7 +35,15 @@ impl ViewProjector {
     /// An update that sets every field of `fields` and `version_attr = version`, if the copy at
     /// `key` holds an older version (or none); `None` if it holds this one or a newer one.
     async fn set_if_newer(&self, key: Key, fields: &impl Serialize, version_attr: &str, version: u64) -> Result<Option<WriteOp>, StorageError> {
-        let held = self.table.get(&key).await?.and_then(|item| item.get(version_attr).and_then(Value::as_u64));
+        let held = self.table.get(&key).await?;
+        set_over(held.as_ref(), key, fields, version_attr, version)
+    }
+}
+
+/// [`ViewProjector::set_if_newer`] over what the copy holds (`held`, read by the caller).
+fn set_over(held: Option<&Item>, key: Key, fields: &impl Serialize, version_attr: &str, version: u64) -> Result<Option<WriteOp>, StorageError> {
+    {
+        let held = held.and_then(|item| item.get(version_attr).and_then(Value::as_u64));
         let guard = match held {
             Some(v) if v >= version => return Ok(None),
             Some(v) => Condition::equals(version_attr, v),
@@ -50,7 +58,9 @@ impl ViewProjector {
         }
         Ok(Some(update.set(version_attr, version).when(guard).into_op()))
     }
+}
 
+impl ViewProjector {
     async fn room(&self, envelope: &Envelope, room: &RoomDocument) -> Result<Vec<WriteOp>, ConsumerError> {
         let row = HostRoomRow {
             room_id: room.room_id.clone(),
@@ -62,8 +72,23 @@ impl ViewProjector {
             last_event_id: envelope.event_id.to_string(),
             updated_at: envelope.occurred_at,
         };
+        let key = keys::host_room(&room.host_id, &room.room_id);
+        let held = self.table.get(&key).await?;
+        let status = row.status;
         let row = Stored { kind: "host-room", row: &row };
-        Ok(self.set_if_newer(keys::host_room(&room.host_id, &room.room_id), &row, "version", envelope.version).await?.into_iter().collect())
+        let Some(write) = set_over(held.as_ref(), key, &row, "version", envelope.version)? else {
+            return Ok(Vec::new());
+        };
+        // The host's count of active rooms moves with this row's status, in the same
+        // transaction, guarded by the same version: exact whatever the order events come in.
+        // (A row only a review has touched holds no status: not a room yet.)
+        let was_active = held.as_ref().and_then(|h| h.get("status")).and_then(Value::as_str) == Some("ACTIVE");
+        let delta = i64::from(status == RoomStatus::Active) - i64::from(was_active);
+        let mut ops = vec![write];
+        if delta != 0 {
+            ops.push(Update::new(keys::host_summary(&room.host_id)).set("kind", "host-summary").add("activeRooms", delta).into_op());
+        }
+        Ok(ops)
     }
 
     async fn reservation(
@@ -96,9 +121,26 @@ impl ViewProjector {
         let row = Stored { kind: "reservation-view", row: &view };
         // The three copies of the reservation take only a newer version: an older event (a
         // confirmation arriving after its cancellation) skips them, not the revenue.
+        let copies = [keys::reservation(id), keys::guest_reservation(guest, &check_in, id), keys::host_stay(host, &check_in, id)];
+        let held = self.table.get_many(&copies).await?;
         let mut ops = Vec::new();
-        for key in [keys::reservation(id), keys::guest_reservation(guest, &check_in, id), keys::host_stay(host, &check_in, id)] {
-            ops.extend(self.set_if_newer(key, &row, "version", envelope.version).await?);
+        for (key, held) in copies.into_iter().zip(&held) {
+            ops.extend(set_over(held.as_ref(), key, &row, "version", envelope.version)?);
+        }
+        // The host's booked rooms per night move with the stay copy's status (taken when
+        // confirmed, given back when no longer), in the transaction that moves the copy: each
+        // change counts once, and an older event that the copy refuses counts nothing.
+        let stay_copy = held[2].as_ref();
+        let stay_moves = stay_copy.and_then(|h| h.get("version")).and_then(Value::as_u64).is_none_or(|v| v < envelope.version);
+        if stay_moves {
+            let was = stay_copy.and_then(|h| h.get("status")).and_then(Value::as_str) == Some("CONFIRMED");
+            let delta = i64::from(r.status == crate::domain::reservation::ReservationStatus::Confirmed) - i64::from(was);
+            // Written even when nothing moves (a cancellation that overtook its confirmation), so
+            // that every order of the same events leaves the same items.
+            for night in r.stay.each_night() {
+                let night = format_date(night);
+                ops.push(Update::new(keys::host_night(host, &night)).set("kind", "host-night").set("night", night.clone()).add("booked", delta).into_op());
+            }
         }
         // Revenue: confirmed in, cancelled (and so refunded) out. Sums commute, and the
         // processed-event record makes each event add once, in whatever order they come.

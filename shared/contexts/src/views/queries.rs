@@ -7,10 +7,9 @@ use serde_json::Value;
 use time::Duration;
 
 use super::keys;
-use super::rows::{HostRoomRow, LatestBooking, RatingSums, ReservationView, RevenueRow};
+use super::rows::{HostNight, HostRoomRow, HostSummary, LatestBooking, RatingSums, ReservationView, RevenueRow};
 use crate::domain::reservation::ReservationStatus;
-use crate::domain::room::RoomStatus;
-use crate::domain::stay::{format_date, parse_date};
+use crate::domain::stay::format_date;
 use crate::domain::{Actor, Invalid, UserId};
 use crate::rooms::RatingDocument;
 use crate::storage::{from_item, Item, Query, SortKey, StorageError, Table};
@@ -38,8 +37,12 @@ pub struct ReservationPage {
 #[serde(rename_all = "camelCase")]
 pub struct HostDashboard {
     pub host_id: UserId,
+    /// Every active room of the host, counted (the list below is one page of them).
+    pub active_rooms: i64,
     pub rooms: Vec<DashboardRoom>,
+    pub rooms_next_cursor: Option<String>,
     pub stays: Vec<ReservationView>,
+    pub stays_next_cursor: Option<String>,
     pub occupancy: Occupancy,
     pub revenue: Vec<Revenue>,
     pub latest_reservations: Vec<LatestBooking>,
@@ -111,44 +114,69 @@ pub async fn my_reservations(views: &dyn Table, caller: &Actor, cursor: Option<&
     Ok(ReservationPage { items, next_cursor: page.next.map(|c| c.as_str().to_owned()) })
 }
 
-/// The host's dashboard: rooms with status and rating, current and upcoming stays, occupancy of
-/// the next 30 days, revenue per currency (confirmed minus refunded), the latest bookings.
-/// `today` is the Asia/Seoul date, from the function's clock.
-pub async fn host_dashboard(views: &dyn Table, caller: &Actor, today: time::Date) -> Result<HostDashboard, ViewError> {
+/// How many rooms and stays one dashboard answer carries; the rest is a cursor away.
+pub const DASHBOARD_PAGE: usize = 50;
+
+/// Where the dashboard's room and stay lists go on from (`roomsCursor`, `staysCursor`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DashboardCursors<'a> {
+    pub rooms: Option<&'a str>,
+    pub stays: Option<&'a str>,
+}
+
+/// The host's dashboard: active rooms (counted), a page of rooms with status and rating, a page
+/// of current and upcoming stays, occupancy of the next 30 days, revenue per currency (confirmed
+/// minus refunded), the latest bookings. `today` is the Asia/Seoul date, from the function's
+/// clock.
+///
+/// Its cost is the same for a host with one room or ten thousand: one key lookup and five
+/// queries of at most [`DASHBOARD_PAGE`] items (occupancy from the per-night counters the
+/// projector keeps, at most 30 of them; the room count from the host's summary).
+pub async fn host_dashboard(views: &dyn Table, caller: &Actor, today: time::Date, cursors: DashboardCursors<'_>) -> Result<HostDashboard, ViewError> {
+    let (rooms_cursor, _) = crate::paging::page_params(cursors.rooms, None).map_err(|e| rename(e, "roomsCursor"))?;
+    let (stays_cursor, _) = crate::paging::page_params(cursors.stays, None).map_err(|e| rename(e, "staysCursor"))?;
     let pk = format!("HOST#{}", caller.user_id);
-    let all = |sort: SortKey| Query::partition(pk.clone()).sort(sort).limit(1000);
+    let summary: HostSummary = views.get(&keys::host_summary(caller.user_id.as_str())).await?.map(|i| from_item(&i)).transpose()?.unwrap_or_default();
+    let room_page = views.query(&Query::partition(pk.clone()).sort(SortKey::BeginsWith("ROOM#".into())).limit(DASHBOARD_PAGE).after(rooms_cursor)).await?;
     // A row only a review has touched so far (its room's registration still on its way) is not a room yet.
-    let rooms: Vec<StoredHostRoom> =
-        collect(views, all(SortKey::BeginsWith("ROOM#".into()))).await?.iter().filter(|r| of_kind(r, "host-room")).map(from_item).collect::<Result<_, _>>()?;
+    let rooms: Vec<StoredHostRoom> = room_page.items.iter().filter(|r| of_kind(r, "host-room")).map(from_item).collect::<Result<_, _>>()?;
     let horizon = today + Duration::days(30);
     // Stays that may still be current: those checking in up to 30 nights ago.
     let from = format!("STAY#{}", format_date(today - Duration::days(31)));
     let to = format!("STAY#{}#~", format_date(horizon));
     let today_text = format_date(today);
-    let stays: Vec<ReservationView> = collect(views, all(SortKey::Between(from, to)))
-        .await?
+    let stay_page = views.query(&Query::partition(pk.clone()).sort(SortKey::Between(from, to)).limit(DASHBOARD_PAGE).after(stays_cursor)).await?;
+    let stays: Vec<ReservationView> = stay_page
+        .items
         .iter()
         .map(from_item::<ReservationView>)
         .collect::<Result<Vec<_>, _>>()?
         .into_iter()
         .filter(|s| s.status == ReservationStatus::Confirmed && s.check_out > today_text)
         .collect();
-    let revenue: Vec<RevenueRow> = collect(views, all(SortKey::BeginsWith("REVENUE#".into()))).await?.iter().map(from_item).collect::<Result<_, _>>()?;
+    let last_night = format_date(horizon - Duration::days(1));
+    let nights: Vec<HostNight> = views
+        .query(&Query::partition(pk.clone()).sort(SortKey::Between(format!("NIGHT#{today_text}"), format!("NIGHT#{last_night}"))).limit(31))
+        .await?
+        .items
+        .iter()
+        .map(from_item)
+        .collect::<Result<_, _>>()?;
+    // Currencies: a handful per host.
+    let revenue: Vec<RevenueRow> =
+        views.query(&Query::partition(pk.clone()).sort(SortKey::BeginsWith("REVENUE#".into())).limit(100)).await?.items.iter().map(from_item).collect::<Result<_, _>>()?;
     let latest = views.query(&Query::partition(pk.clone()).sort(SortKey::BeginsWith("LATEST#".into())).descending().limit(10)).await?.items;
 
-    let active_rooms = rooms.iter().filter(|r| r.room.status == RoomStatus::Active).count();
-    let mut booked_nights = 0i64;
-    for stay in &stays {
-        if let (Ok(a), Ok(b)) = (parse_date(&stay.check_in), parse_date(&stay.check_out)) {
-            booked_nights += (b.min(horizon) - a.max(today)).whole_days().max(0);
-        }
-    }
-    let capacity = active_rooms as i64 * 30;
+    let booked_nights: i64 = nights.iter().map(|n| n.booked.max(0)).sum();
+    let capacity = summary.active_rooms.max(0) * 30;
     let rate = if capacity == 0 { 0.0 } else { (booked_nights as f64 / capacity as f64 * 1000.0).round() / 1000.0 };
     Ok(HostDashboard {
         host_id: caller.user_id.clone(),
+        active_rooms: summary.active_rooms.max(0),
         rooms: rooms.into_iter().map(|r| DashboardRoom { rating: r.rating.document(), room: r.room }).collect(),
+        rooms_next_cursor: room_page.next.map(|c| c.as_str().to_owned()),
         stays,
+        stays_next_cursor: stay_page.next.map(|c| c.as_str().to_owned()),
         occupancy: Occupancy { from: format_date(today), to: format_date(horizon), booked_nights, available_nights: capacity, rate },
         revenue: revenue
             .into_iter()
@@ -158,15 +186,10 @@ pub async fn host_dashboard(views: &dyn Table, caller: &Actor, today: time::Date
     })
 }
 
-async fn collect(views: &dyn Table, mut query: Query) -> Result<Vec<Item>, StorageError> {
-    let mut out = Vec::new();
-    for _ in 0..20 {
-        let page = views.query(&query).await?;
-        out.extend(page.items);
-        match page.next {
-            Some(next) => query = query.after(Some(next)),
-            None => break,
-        }
-    }
-    Ok(out)
+/// A cursor problem named after the parameter that carried it.
+fn rename(invalid: Invalid, field: &str) -> Invalid {
+    Invalid(invalid.0.into_iter().map(|mut v| {
+        v.field = field.to_owned();
+        v
+    }).collect())
 }

@@ -106,6 +106,23 @@ pub struct RevenueRow {
     pub refunded: i64,
 }
 
+/// A host's counts, kept as rooms come and go (`HOST#<hostId>` / `SUMMARY`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostSummary {
+    #[serde(default)]
+    pub active_rooms: i64,
+}
+
+/// How many of a host's rooms are booked on one night (`HOST#<hostId>` / `NIGHT#<date>`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostNight {
+    pub night: String,
+    #[serde(default)]
+    pub booked: i64,
+}
+
 /// A payment's status on its reservation's view.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
