@@ -358,6 +358,79 @@ async fn stays_take_nights_out_of_search_and_cancellations_free_them(table: Arc<
     assert_eq!(titles(&search(&store, &free("checkIn=2026-12-10&checkOut=2026-12-11")).await.1), ["A", "B"]);
 }
 
+/// Counts what a search asks of the table.
+struct Counted {
+    inner: Arc<dyn Table>,
+    calls: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl Table for Counted {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    async fn get(&self, key: &bnb_contexts::storage::Key) -> Result<Option<bnb_contexts::storage::Item>, bnb_contexts::storage::StorageError> {
+        self.calls.lock().unwrap().push("get".into());
+        self.inner.get(key).await
+    }
+    async fn get_many(&self, keys: &[bnb_contexts::storage::Key]) -> Result<Vec<Option<bnb_contexts::storage::Item>>, bnb_contexts::storage::StorageError> {
+        self.calls.lock().unwrap().push(format!("get_many {}", keys.len()));
+        self.inner.get_many(keys).await
+    }
+    async fn query(&self, query: &bnb_contexts::storage::Query) -> Result<bnb_contexts::storage::Page, bnb_contexts::storage::StorageError> {
+        self.calls.lock().unwrap().push("query".into());
+        self.inner.query(query).await
+    }
+    async fn write(&self, ops: Vec<bnb_contexts::storage::WriteOp>) -> Result<(), bnb_contexts::storage::StorageError> {
+        self.inner.write(ops).await
+    }
+    async fn read_stream(&self, from: &StreamPosition, limit: usize) -> Result<bnb_contexts::storage::StreamBatch, bnb_contexts::storage::StorageError> {
+        self.inner.read_stream(from, limit).await
+    }
+}
+
+/// A dated search costs a bounded number of calls whatever the rooms: 30 rooms, 24 of them taken
+/// for the stay. A page of 2 reads one lot of 25 candidates (one query, one BatchGetItem of
+/// their 2 nights each), and the cursors walk every free room exactly once.
+async fn a_dated_search_reads_nights_by_key_a_lot_at_a_time(table: Arc<dyn Table>) {
+    let store = RoomStore::new(table.clone());
+    let handler = RoomHandler::new(table.clone());
+    let mut free = Vec::new();
+    for i in 0..30 {
+        let title = format!("R{i:02}");
+        let id = new_room(&store, &title, "Sokcho", 2).await;
+        if i % 5 == 4 {
+            free.push(title);
+        } else {
+            let reservation = format!("01a20000-0000-7000-8000-{:012}", 300 + i);
+            deliver(&handler, &[&reservation_event(EventType::ReservationConfirmed, &id, &reservation, "2026-12-20", "2026-12-22", 2)]).await;
+        }
+    }
+    let counted = Arc::new(Counted { inner: table.clone(), calls: Default::default() });
+    let counted_store = RoomStore::new(counted.clone());
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let q = format!("city=sokcho&checkIn=2026-12-20&checkOut=2026-12-22&limit=2{}", cursor.as_ref().map(|c| format!("&cursor={c}")).unwrap_or_default());
+        let (status, page) = search(&counted_store, &q).await;
+        assert_eq!(status, 200, "{page}");
+        let calls = std::mem::take(&mut *counted.calls.lock().unwrap());
+        assert!(calls.iter().filter(|c| *c == "query").count() <= 2 && calls.iter().filter(|c| c.starts_with("get_many")).count() <= 2, "{calls:?}");
+        assert!(!calls.iter().any(|c| c == "get"), "no night is read on its own: {calls:?}");
+        let keys = |c: &String| c.strip_prefix("get_many ").and_then(|n| n.parse::<usize>().ok());
+        assert!(calls.iter().filter_map(keys).all(|n| n <= 25 * 2), "a lot's nights, no more: {calls:?}");
+        seen.extend(titles(&page));
+        pages += 1;
+        match page["nextCursor"].as_str() {
+            Some(next) if pages < 20 => cursor = Some(next.to_owned()),
+            _ => break,
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, free, "every free room once, no taken room");
+}
+
 async fn reviews_move_the_rating_once_each(table: Arc<dyn Table>) {
     let store = RoomStore::new(table.clone());
     let handler = RoomHandler::new(table.clone());
@@ -434,6 +507,7 @@ on_both_adapters!(
     search_finds_rooms_by_city_and_guests_page_by_page,
     bad_search_parameters_are_named,
     stays_take_nights_out_of_search_and_cancellations_free_them,
+    a_dated_search_reads_nights_by_key_a_lot_at_a_time,
     reviews_move_the_rating_once_each,
     every_endpoint_checks_who_calls,
 );

@@ -2,8 +2,11 @@
 //! handler from reservation events and read by search.
 //!
 //! One item per night and reservation, `ROOM#<roomId>` / `NIGHT#<date>#<reservationId>`, with
-//! the reservation's status and version: a cancellation leaves the item `CANCELLED` instead of
+//! the reservation's status and version: a cancellation leaves the item `FREE` instead of
 //! deleting it, so a confirmation that arrives after it (out of order) cannot revive the night.
+//! Beside them, one counter per night, `ROOM#<roomId>` / `TAKEN#<date>`: how many reservations
+//! hold it, moved in the same transaction as the entry that changes, so a search reads a stay's
+//! nights by key (`BatchGetItem`), never by querying each room's calendar.
 
 use serde_json::{json, Value};
 use time::Date;
@@ -12,10 +15,15 @@ use super::RoomStore;
 use crate::domain::reservation::{Reservation, ReservationStatus};
 use crate::domain::stay::format_date;
 use crate::domain::{RoomId, Stay};
-use crate::storage::{Condition, Item, Key, Query, SortKey, StorageError, Table, WriteOp};
+use crate::storage::{Condition, Item, Key, StorageError, Table, WriteOp};
 
 fn night_key(room: &RoomId, night: Date, reservation: &str) -> Key {
     Key::new(format!("ROOM#{room}"), format!("NIGHT#{}#{reservation}", format_date(night)))
+}
+
+/// The counter of reservations holding `room` on `night`.
+pub fn taken_key(room: &RoomId, night: Date) -> Key {
+    Key::new(format!("ROOM#{room}"), format!("TAKEN#{}", format_date(night)))
 }
 
 /// The writes that record `reservation`'s nights as it now stands (taken when confirmed, free
@@ -36,6 +44,16 @@ pub async fn record_nights(table: &dyn Table, reservation: &Reservation) -> Resu
             Some(v) => Condition::equals("version", v),
             None => Condition::NotExists,
         };
+        let was_taken = held.as_ref().and_then(|n| n.get("status")).and_then(Value::as_str) == Some("TAKEN");
+        let delta = i64::from(status == "TAKEN") - i64::from(was_taken);
+        // Written even when nothing moves, so every order of the same events leaves the same items.
+        ops.push(
+            crate::storage::Update::new(taken_key(&reservation.room_id, night))
+                .set("kind", "taken-night")
+                .set("night", format_date(night))
+                .add("taken", delta)
+                .into_op(),
+        );
         let mut item = key.to_item();
         let extra = json!({
             "kind": "night",
@@ -53,23 +71,21 @@ pub async fn record_nights(table: &dyn Table, reservation: &Reservation) -> Resu
 }
 
 impl RoomStore {
-    /// Whether every night of `stay` is free in the room's calendar: one query of the room's
-    /// partition, bounded by the nights of the stay.
+    /// Whether every night of `stay` is free in the room's calendar: one `BatchGetItem` of its
+    /// nights' counters.
     pub async fn is_free(&self, room: &RoomId, stay: &Stay) -> Result<bool, StorageError> {
-        let last = stay.each_night().last().unwrap_or(stay.check_in);
-        let query = Query::partition(format!("ROOM#{room}"))
-            .sort(SortKey::Between(format!("NIGHT#{}#", format_date(stay.check_in)), format!("NIGHT#{}#~", format_date(last))))
-            .limit(200);
-        let mut query = query;
-        loop {
-            let page = self.table().query(&query).await?;
-            if page.items.iter().any(|n| n.get("status").and_then(Value::as_str) == Some("TAKEN")) {
-                return Ok(false);
-            }
-            match page.next {
-                Some(cursor) => query = query.after(Some(cursor)),
-                None => return Ok(true),
-            }
-        }
+        Ok(self.free_rooms(std::slice::from_ref(room), stay).await?.first().copied().unwrap_or(false))
+    }
+
+    /// For each room, whether every night of `stay` is free: one `BatchGetItem` of every room's
+    /// nights' counters (split by the adapter into requests of 100 keys).
+    pub async fn free_rooms(&self, rooms: &[RoomId], stay: &Stay) -> Result<Vec<bool>, StorageError> {
+        let nights: Vec<Date> = stay.each_night().collect();
+        let keys: Vec<Key> = rooms.iter().flat_map(|room| nights.iter().map(move |night| taken_key(room, *night))).collect();
+        let counters = self.table().get_many(&keys).await?;
+        Ok(counters
+            .chunks(nights.len().max(1))
+            .map(|room| room.iter().flatten().all(|counter| counter.get("taken").and_then(Value::as_i64).unwrap_or(0) <= 0))
+            .collect())
     }
 }

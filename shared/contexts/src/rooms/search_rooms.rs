@@ -10,6 +10,9 @@ pub const MAX_PAGE: usize = 50;
 /// At most this many candidates are looked at per page when filtering by dates, so one request
 /// costs a bounded amount whatever the data; a short page still carries a cursor.
 pub const MAX_CANDIDATES_PER_PAGE: usize = 100;
+/// With dates, candidates are read this many at a time (at least): one index query and one
+/// `BatchGetItem` of their nights each, so a page makes at most 4 of each.
+pub const DATED_CANDIDATES_PER_QUERY: usize = 25;
 
 /// What `GET /rooms` takes, already read from the query string.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -23,7 +26,8 @@ pub struct SearchInput {
 }
 
 /// Active rooms in a city for at least `guests`, free for every night of the stay if one is
-/// given: one index query per page (plus one calendar query per candidate with dates).
+/// given: one index query per page; with dates, candidates 25 at a time, each lot one index
+/// query and one `BatchGetItem` of its nights, at most 100 candidates a page.
 pub async fn search_rooms(store: &RoomStore, input: SearchInput) -> Result<RoomPage, RoomError> {
     let mut invalid = Invalid::default();
     let city = input.city.as_deref().map(str::trim).unwrap_or_default().to_owned();
@@ -70,29 +74,44 @@ pub async fn search_rooms(store: &RoomStore, input: SearchInput) -> Result<RoomP
     };
     invalid.into_result()?;
 
-    let mut query =
-        Query::on_index("gsi1", format!("CITY#{}", city_key(&city))).sort(SortKey::GreaterOrEqual(capacity_prefix(guests))).limit(limit).after(cursor);
+    let mut query = Query::on_index("gsi1", format!("CITY#{}", city_key(&city))).sort(SortKey::GreaterOrEqual(capacity_prefix(guests))).after(cursor);
     let mut items = Vec::new();
     let mut examined = 0;
     loop {
+        let wanted = limit - items.len();
+        let lot = if stay.is_some() { wanted.max(DATED_CANDIDATES_PER_QUERY) } else { wanted };
+        query = query.limit(lot);
         let page = store.table().query(&query).await?;
-        for item in &page.items {
+        let rooms = page.items.iter().map(RoomStore::from_item).collect::<Result<Vec<_>, _>>()?;
+        let free = match &stay {
+            Some(stay) => store.free_rooms(&rooms.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), stay).await?,
+            None => vec![true; rooms.len()],
+        };
+        for (i, (room, free)) in rooms.iter().zip(free).enumerate() {
             examined += 1;
-            let room = RoomStore::from_item(item)?;
-            let free = match &stay {
-                Some(stay) => store.is_free(&room.id, stay).await?,
-                None => true,
-            };
             if free {
-                items.push(RoomDocument::from(&room));
+                items.push(RoomDocument::from(room));
+            }
+            if items.len() == limit {
+                // Full before the lot ran out: go on after this room next time.
+                let rest = i + 1 < rooms.len() || page.next.is_some();
+                let next = rest.then(|| cursor_after(&page.items[i])).flatten();
+                return Ok(RoomPage { items, next_cursor: next });
             }
         }
-        let done = items.len() >= limit || examined >= MAX_CANDIDATES_PER_PAGE;
+        let done = examined >= MAX_CANDIDATES_PER_PAGE;
         match page.next {
-            Some(next) if !done => query = query.after(Some(next)).limit(limit - items.len()),
+            Some(next) if !done => query = query.after(Some(next)),
             next => {
                 return Ok(RoomPage { items, next_cursor: next.map(|c| c.as_str().to_owned()) });
             }
         }
     }
+}
+
+/// The cursor that goes on after `item` in the `gsi1` index.
+fn cursor_after(item: &crate::storage::Item) -> Option<String> {
+    let text = |name: &str| item.get(name).and_then(serde_json::Value::as_str).map(str::to_owned);
+    let last = crate::storage::cursor::LastKey { pk: text("pk")?, sk: text("sk")?, ipk: text("gsi1pk"), isk: text("gsi1sk") };
+    Some(Cursor::encode(&last).as_str().to_owned())
 }
