@@ -258,7 +258,11 @@ async fn a_poison_message_reaches_the_dlq_while_its_batch_succeeds_and_redrive_b
     eventually(90, "both poison messages in the DLQ and both good events applied", || {
         let (dlq, views) = (dlq.clone(), views.clone());
         async move {
-            let rooms = support::partition(views.as_ref(), "HOST#hana").await.into_iter().filter(|i| i["sk"].as_str().is_some_and(|sk| sk.starts_with("ROOM#"))).count();
+            let rooms = support::partition(views.as_ref(), "HOST#hana")
+                .await
+                .into_iter()
+                .filter(|i| i["sk"].as_str().is_some_and(|sk| sk.starts_with("ROOM#")))
+                .count();
             dlq.depth().await.unwrap().visible == 2 && rooms == 2
         }
     })

@@ -180,14 +180,12 @@ impl World {
             "reservation-handler" => Box::new(ReservationHandler::new(self.reservation_store(process))),
             "room-handler" => Box::new(RoomHandler::new(process.table(self.table("rooms")))),
             "view-projector" => Box::new(ViewProjector::new(process.table(self.table("views")))),
-            "notification-handler" => {
-                Box::new(NotificationHandler::new(
-                    process.table(self.table("notifications")),
-                    Arc::new(self.bus.sms()),
-                    Arc::new(self.bus.topic("alerts")),
-                    self.clock.clone(),
-                ))
-            }
+            "notification-handler" => Box::new(NotificationHandler::new(
+                process.table(self.table("notifications")),
+                Arc::new(self.bus.sms()),
+                Arc::new(self.bus.topic("alerts")),
+                self.clock.clone(),
+            )),
             other => panic!("no consumer {other}"),
         }
     }

@@ -332,7 +332,12 @@ async fn project(on: On, events: &[Envelope]) -> (Vec<Item>, Vec<Item>) {
     let (store, d3) = support::embedded_store();
     let bus = bnb_embedded::EmbeddedBus::open(store).await.unwrap();
     let projector = ViewProjector::new(views.clone());
-    let notifier = NotificationHandler::new(notifications.clone(), Arc::new(bus.sms()) as Arc<dyn Sms>, Arc::new(bus.topic("alerts")) as Arc<dyn Topic>, bnb_contexts::clock::system());
+    let notifier = NotificationHandler::new(
+        notifications.clone(),
+        Arc::new(bus.sms()) as Arc<dyn Sms>,
+        Arc::new(bus.topic("alerts")) as Arc<dyn Topic>,
+        bnb_contexts::clock::system(),
+    );
     for e in events {
         apply_once(&projector, e).await.unwrap();
         apply_once(&notifier, e).await.unwrap();
@@ -522,11 +527,13 @@ async fn two_deliveries_at_once_send_one_sms() {
     let (started, mut sending) = tokio::sync::mpsc::unbounded_channel();
     let (go, held) = tokio::sync::oneshot::channel();
     let sms = Arc::new(HeldSms { inner: Arc::new(bus.sms()), started, go: tokio::sync::Mutex::new(Some(held)) });
-    let notifier = Arc::new(NotificationHandler::new(notifications.clone(), sms, Arc::new(bus.topic("alerts")) as Arc<dyn Topic>, bnb_contexts::clock::system()));
+    let notifier =
+        Arc::new(NotificationHandler::new(notifications.clone(), sms, Arc::new(bus.topic("alerts")) as Arc<dyn Topic>, bnb_contexts::clock::system()));
     let reservation = json!({"reservationId": "01a20000-0000-7000-8000-0000000000aa", "roomId": "01a20000-0000-7000-8000-0000000000bb", "roomTitle": "Hanok",
            "guestId": "guest-minho", "hostId": "host-hana", "checkIn": day(7), "checkOut": day(9), "guests": 2,
            "amount": {"amount": 200000, "currency": "KRW"}, "status": "CONFIRMED", "version": 2});
-    let event = Envelope::from_payload(EventType::ReservationConfirmed, "01a20000-0000-7000-8000-0000000000aa", 2, &Causation::request("c-twice"), reservation).unwrap();
+    let event = Envelope::from_payload(EventType::ReservationConfirmed, "01a20000-0000-7000-8000-0000000000aa", 2, &Causation::request("c-twice"), reservation)
+        .unwrap();
     let first = {
         let (notifier, event) = (notifier.clone(), event.clone());
         tokio::spawn(async move { apply_once(notifier.as_ref(), &event).await })

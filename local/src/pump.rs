@@ -146,33 +146,35 @@ impl StreamPump {
     /// Runs until `stop` turns true, finishing the batch in hand first.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let span = tracing::info_span!("stream", function = %self.function, table = %self.table.name());
-        bnb_embedded::as_background(async move {
-            let name = self.checkpoint_name();
-            let mut position = match self.checkpoints.load(&name).await {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot read the stream checkpoint; the stream does not run");
-                    return;
-                }
-            };
-            let mut attempts = 0u32;
-            let mut wake = self.wake.clone();
-            while !*stop.borrow() {
-                wake.seen();
-                match self.step(&mut position, &mut attempts).await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        let backoff = (attempts > 0).then(|| Duration::from_millis(50 * 2u64.pow(attempts.min(6))));
-                        wake.idle(backoff, &mut stop).await;
-                    }
+        bnb_embedded::as_background(
+            async move {
+                let name = self.checkpoint_name();
+                let mut position = match self.checkpoints.load(&name).await {
+                    Ok(p) => p,
                     Err(e) => {
-                        tracing::warn!(error = %e, "stream poll failed; retrying");
-                        wake.idle(Some(Duration::from_millis(500)), &mut stop).await;
+                        tracing::error!(error = %e, "cannot read the stream checkpoint; the stream does not run");
+                        return;
+                    }
+                };
+                let mut attempts = 0u32;
+                let mut wake = self.wake.clone();
+                while !*stop.borrow() {
+                    wake.seen();
+                    match self.step(&mut position, &mut attempts).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            let backoff = (attempts > 0).then(|| Duration::from_millis(50 * 2u64.pow(attempts.min(6))));
+                            wake.idle(backoff, &mut stop).await;
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "stream poll failed; retrying");
+                            wake.idle(Some(Duration::from_millis(500)), &mut stop).await;
+                        }
                     }
                 }
             }
-        }
-        .instrument(span))
+            .instrument(span),
+        )
         .await
     }
 

@@ -167,10 +167,7 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
                         concurrency,
                         wake: wake_on(&format!("queue:{queue}")),
                     });
-                    wired.push(Wired {
-                        function: decl.binary.clone(),
-                        trigger: format!("queue {queue}, batches of {batch_size}, {concurrency} at once"),
-                    });
+                    wired.push(Wired { function: decl.binary.clone(), trigger: format!("queue {queue}, batches of {batch_size}, {concurrency} at once") });
                 }
                 (Trigger::Schedule { every }, Handler::Invoke(f)) => {
                     schedules.push((decl.binary.clone(), *every, f.clone(), timeout));

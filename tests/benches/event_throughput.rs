@@ -88,7 +88,8 @@ fn watch(
             let batch = table.read_stream(&position, 5000).await.expect("read");
             let now = Instant::now();
             for r in &batch.records {
-                let wanted = |i: &&Item| i.get("kind").and_then(Value::as_str) == Some(kind) && i.get("pk").and_then(Value::as_str).is_some_and(|p| p.starts_with(pk));
+                let wanted =
+                    |i: &&Item| i.get("kind").and_then(Value::as_str) == Some(kind) && i.get("pk").and_then(Value::as_str).is_some_and(|p| p.starts_with(pk));
                 if let Some(image) = r.new_image.as_ref().filter(wanted) {
                     if let Some(id) = image.get(field).and_then(Value::as_str) {
                         seen.entry(id.to_owned()).or_insert(now);
@@ -221,8 +222,8 @@ async fn main() {
     let n = sent.len();
     let drained = loop {
         let (total, _) = backlog(queues.clone()).await;
-        let reflected = commands_only
-            || (on_dashboard.load(std::sync::atomic::Ordering::SeqCst) >= n && notified.load(std::sync::atomic::Ordering::SeqCst) >= n);
+        let reflected =
+            commands_only || (on_dashboard.load(std::sync::atomic::Ordering::SeqCst) >= n && notified.load(std::sync::atomic::Ordering::SeqCst) >= n);
         if (total == 0 && reflected) || Instant::now() > deadline {
             break stopped.elapsed();
         }
@@ -240,7 +241,11 @@ async fn main() {
     let commits = spent.commits;
     let per_booking = commits as f64 / n.max(1) as f64;
 
-    println!("\n{clients} clients, {:.1} s: {n} bookings confirmed ({refused} refused), {:.0} bookings/s", load_time.as_secs_f64(), n as f64 / load_time.as_secs_f64());
+    println!(
+        "\n{clients} clients, {:.1} s: {n} bookings confirmed ({refused} refused), {:.0} bookings/s",
+        load_time.as_secs_f64(),
+        n as f64 / load_time.as_secs_f64()
+    );
     println!("  CPU while loading: {:.0}% of one core (2 cores: 200%)", cpu_load.as_secs_f64() / load_time.as_secs_f64() * 100.0);
     println!("  POST /reservations       p50 {:>8.1} ms  p99 {:>8.1} ms", pct(&mut latencies, 0.5), pct(&mut latencies, 0.99));
     println!(

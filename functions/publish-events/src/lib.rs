@@ -111,7 +111,9 @@ async fn clear_published(outboxes: &OutboxTables, published: &[(Option<String>, 
     for (arn, envelope) in published {
         match arn.as_deref().and_then(|arn| outboxes.for_stream(arn)) {
             Some(table) => by_table.entry(table.name()).or_default().push(outbox_key(&envelope.event_id.to_string())),
-            None => tracing::warn!(function = NAME, event_id = %envelope.event_id, stream = ?arn, "no outbox table for this stream; the item stays until republish-outbox sweeps it"),
+            None => {
+                tracing::warn!(function = NAME, event_id = %envelope.event_id, stream = ?arn, "no outbox table for this stream; the item stays until republish-outbox sweeps it")
+            }
         }
     }
     for (name, keys) in by_table {

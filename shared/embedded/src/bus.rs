@@ -218,7 +218,8 @@ impl Topic for EmbeddedTopic {
 fn insert_message(conn: &Connection, queue: &str, body: &str, attributes: &Attributes, now: i64) -> Result<String, StorageError> {
     let id = uuid::Uuid::now_v7().to_string();
     let attrs = serde_json::to_string(attributes).map_err(|e| StorageError::Invalid(e.to_string()))?;
-    exec(conn, 
+    exec(
+        conn,
         "INSERT INTO messages (id, queue, body, attributes, sent_at, visible_at, receive_count) VALUES (?1, ?2, ?3, ?4, ?5, ?5, 0)",
         params![id, queue, body, attrs, now],
     )
@@ -311,7 +312,8 @@ impl Queue for EmbeddedQueue {
                     if let (Some(limit), Some(dlq)) = (max_receives, dlq.as_ref()) {
                         if count > limit as i64 {
                             dead_lettered = true;
-                            exec(&tx, 
+                            exec(
+                                &tx,
                                 "UPDATE messages SET queue = ?2, receive_count = 0, visible_at = ?3, receipt = NULL WHERE id = ?1",
                                 params![id, dlq, now],
                             )
@@ -320,7 +322,8 @@ impl Queue for EmbeddedQueue {
                         }
                     }
                     let receipt = uuid::Uuid::new_v4().to_string();
-                    exec(&tx, 
+                    exec(
+                        &tx,
                         "UPDATE messages SET receive_count = ?2, visible_at = ?3, receipt = ?4 WHERE id = ?1",
                         params![id, count, now + visibility, receipt],
                     )
@@ -371,7 +374,9 @@ impl Queue for EmbeddedQueue {
     async fn release(&self, receipt_handle: &str) -> Result<(), MessagingError> {
         let receipt = receipt_handle.to_owned();
         self.store
-            .with_conn_as("queue release", move |conn| conn.execute("UPDATE messages SET visible_at = ?2 WHERE receipt = ?1", params![receipt, now_ms()]).map(|_| ()).map_err(sql))
+            .with_conn_as("queue release", move |conn| {
+                conn.execute("UPDATE messages SET visible_at = ?2 WHERE receipt = ?1", params![receipt, now_ms()]).map(|_| ()).map_err(sql)
+            })
             .await
             .map_err(err)?;
         self.store.signal(&format!("queue:{}", self.name));

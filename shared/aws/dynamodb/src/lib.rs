@@ -7,8 +7,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, DeleteRequest, KeysAndAttributes, WriteRequest, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, Put,
-    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification, TransactWriteItem, Update as DynamoUpdate,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, DeleteRequest, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    KeysAndAttributes, Projection, ProjectionType, Put, ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification, TransactWriteItem,
+    Update as DynamoUpdate, WriteRequest,
 };
 use serde_json::Value;
 use tokio::sync::OnceCell;
@@ -369,7 +370,8 @@ impl Table for DynamoTable {
         let table = &self.spec.name;
         let mut found: HashMap<(String, String), Item> = HashMap::new();
         for chunk in keys.chunks(100) {
-            let mut pending = KeysAndAttributes::builder().set_keys(Some(chunk.iter().map(key_attributes).collect())).consistent_read(true).build().map_err(invalid)?;
+            let mut pending =
+                KeysAndAttributes::builder().set_keys(Some(chunk.iter().map(key_attributes).collect())).consistent_read(true).build().map_err(invalid)?;
             for attempt in 0.. {
                 let out = self.client.batch_get_item().request_items(table, pending.clone()).send().await.map_err(unavailable)?;
                 for attrs in out.responses.and_then(|mut r| r.remove(table)).unwrap_or_default() {
@@ -379,7 +381,9 @@ impl Table for DynamoTable {
                 }
                 match out.unprocessed_keys.and_then(|mut u| u.remove(table)).filter(|k| !k.keys().is_empty()) {
                     None => break,
-                    Some(_) if attempt >= 5 => return Err(StorageError::Unavailable(format!("table {table}: BatchGetItem left keys unprocessed after {attempt} retries"))),
+                    Some(_) if attempt >= 5 => {
+                        return Err(StorageError::Unavailable(format!("table {table}: BatchGetItem left keys unprocessed after {attempt} retries")))
+                    }
                     Some(rest) => {
                         tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
                         pending = rest;
@@ -404,7 +408,9 @@ impl Table for DynamoTable {
                 let out = self.client.batch_write_item().request_items(table, pending).send().await.map_err(unavailable)?;
                 match out.unprocessed_items.and_then(|mut u| u.remove(table)).filter(|r| !r.is_empty()) {
                     None => break,
-                    Some(_) if attempt >= 5 => return Err(StorageError::Unavailable(format!("table {table}: BatchWriteItem left deletes unprocessed after {attempt} retries"))),
+                    Some(_) if attempt >= 5 => {
+                        return Err(StorageError::Unavailable(format!("table {table}: BatchWriteItem left deletes unprocessed after {attempt} retries")))
+                    }
                     Some(rest) => {
                         tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
                         pending = rest;

@@ -79,7 +79,12 @@ impl Topic for SnsTopic {
             }
             let out = request.send().await.map_err(unavailable)?;
             if let Some(failed) = out.failed.as_ref().and_then(|f| f.first()) {
-                return Err(MessagingError::Unavailable(format!("PublishBatch entry {} failed: {} {}", failed.id, failed.code, failed.message.as_deref().unwrap_or(""))));
+                return Err(MessagingError::Unavailable(format!(
+                    "PublishBatch entry {} failed: {} {}",
+                    failed.id,
+                    failed.code,
+                    failed.message.as_deref().unwrap_or("")
+                )));
             }
             let successful = out.successful.unwrap_or_default();
             for i in 0..chunk.len() {

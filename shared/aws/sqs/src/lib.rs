@@ -170,7 +170,12 @@ impl Queue for SqsQueue {
             }
             let out = request.send().await.map_err(unavailable)?;
             if let Some(failed) = out.failed.first() {
-                return Err(MessagingError::Unavailable(format!("DeleteMessageBatch entry {} failed: {} {}", failed.id, failed.code, failed.message.as_deref().unwrap_or(""))));
+                return Err(MessagingError::Unavailable(format!(
+                    "DeleteMessageBatch entry {} failed: {} {}",
+                    failed.id,
+                    failed.code,
+                    failed.message.as_deref().unwrap_or("")
+                )));
             }
         }
         Ok(())

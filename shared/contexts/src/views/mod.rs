@@ -21,7 +21,9 @@ mod queries;
 pub mod rows;
 
 pub use projector::ViewProjector;
-pub use queries::{host_dashboard, my_reservations, reservation_status, DashboardCursors, HostDashboard, Occupancy, ReservationPage, Revenue, ViewError, DASHBOARD_PAGE};
+pub use queries::{
+    host_dashboard, my_reservations, reservation_status, DashboardCursors, HostDashboard, Occupancy, ReservationPage, Revenue, ViewError, DASHBOARD_PAGE,
+};
 
 pub mod keys {
     use crate::storage::Key;

@@ -163,8 +163,13 @@ pub async fn host_dashboard(views: &dyn Table, caller: &Actor, today: time::Date
         .map(from_item)
         .collect::<Result<_, _>>()?;
     // Currencies: a handful per host.
-    let revenue: Vec<RevenueRow> =
-        views.query(&Query::partition(pk.clone()).sort(SortKey::BeginsWith("REVENUE#".into())).limit(100)).await?.items.iter().map(from_item).collect::<Result<_, _>>()?;
+    let revenue: Vec<RevenueRow> = views
+        .query(&Query::partition(pk.clone()).sort(SortKey::BeginsWith("REVENUE#".into())).limit(100))
+        .await?
+        .items
+        .iter()
+        .map(from_item)
+        .collect::<Result<_, _>>()?;
     let latest = views.query(&Query::partition(pk.clone()).sort(SortKey::BeginsWith("LATEST#".into())).descending().limit(10)).await?.items;
 
     let booked_nights: i64 = nights.iter().map(|n| n.booked.max(0)).sum();
@@ -188,8 +193,14 @@ pub async fn host_dashboard(views: &dyn Table, caller: &Actor, today: time::Date
 
 /// A cursor problem named after the parameter that carried it.
 fn rename(invalid: Invalid, field: &str) -> Invalid {
-    Invalid(invalid.0.into_iter().map(|mut v| {
-        v.field = field.to_owned();
-        v
-    }).collect())
+    Invalid(
+        invalid
+            .0
+            .into_iter()
+            .map(|mut v| {
+                v.field = field.to_owned();
+                v
+            })
+            .collect(),
+    )
 }
