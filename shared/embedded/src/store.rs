@@ -132,12 +132,11 @@ struct Turns {
 impl Turns {
     async fn lock<'a>(&self, conn: &'a AsyncMutex<Connection>) -> tokio::sync::MutexGuard<'a, Connection> {
         if BACKGROUND.try_with(|_| ()).is_ok() {
-            self.background_waiting.fetch_add(1, Ordering::SeqCst);
-            let guard = conn.lock().await;
-            if self.background_waiting.fetch_sub(1, Ordering::SeqCst) == 1 {
-                self.background_gone.notify_waiters();
-            }
-            return guard;
+            // Counted while it waits, and uncounted however the wait ends: taken, or the task
+            // dropped (an invocation ended at its timeout) — a count left behind would hold
+            // every request back for good.
+            let _waiting = Waiting::new(self);
+            return conn.lock().await;
         }
         loop {
             let gone = self.background_gone.notified();
@@ -147,6 +146,24 @@ impl Turns {
             gone.await;
         }
         conn.lock().await
+    }
+}
+
+/// One background task waiting for the writer.
+struct Waiting<'a>(&'a Turns);
+
+impl<'a> Waiting<'a> {
+    fn new(turns: &'a Turns) -> Self {
+        turns.background_waiting.fetch_add(1, Ordering::SeqCst);
+        Waiting(turns)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if self.0.background_waiting.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.background_gone.notify_waiters();
+        }
     }
 }
 
@@ -672,6 +689,27 @@ mod tests {
             task.await.unwrap();
         }
         assert_eq!(*order.lock().unwrap(), ["event path 1", "event path 2", "request"]);
+    }
+
+    /// Background work that stops waiting (its invocation timed out and was dropped) leaves no
+    /// claim behind: a request after it gets the writer.
+    #[tokio::test]
+    async fn a_dropped_background_wait_does_not_hold_requests_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path().join("bnb.db")).unwrap();
+        let held = store.conn.lock().await;
+        let waiting = {
+            let store = store.clone();
+            tokio::spawn(as_background(async move { store.with_conn_as("test", |_| Ok(())).await }))
+        };
+        tokio::task::yield_now().await;
+        assert_eq!(store.writer_turns.background_waiting.load(Ordering::SeqCst), 1);
+        waiting.abort();
+        let _ = waiting.await;
+        drop(held);
+        assert_eq!(store.writer_turns.background_waiting.load(Ordering::SeqCst), 0);
+        let request = tokio::time::timeout(Duration::from_secs(10), store.with_conn_as("request", |_| Ok(())));
+        request.await.expect("the request is not held back").unwrap();
     }
 
     /// A write to a table and a message to a queue each change what their pollers watch.
