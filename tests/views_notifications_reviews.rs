@@ -549,6 +549,46 @@ async fn two_deliveries_at_once_send_one_sms() {
     assert_eq!(sent.iter().filter(|(phone, _)| phone == "+821012345678").count(), 1, "{sent:?}");
 }
 
+/// The real embedded SMS, failing its first send.
+struct FailsOnce {
+    inner: Arc<dyn Sms>,
+    failed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl Sms for FailsOnce {
+    async fn send_sms(&self, phone_number: &str, text: &str) -> Result<String, bnb_contexts::messaging::MessagingError> {
+        if !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(bnb_contexts::messaging::MessagingError::Unavailable("SMS is down".into()));
+        }
+        self.inner.send_sms(phone_number, text).await
+    }
+}
+
+/// A send that fails gives its claim back: the very next delivery sends, without waiting out the
+/// lease (time does not move here), and once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_send_gives_its_claim_back_to_the_next_delivery() {
+    let (notifications, _d1) = support::embedded_table(bnb_contexts::tables::notifications());
+    let (store, _d2) = support::embedded_store();
+    let bus = bnb_embedded::EmbeddedBus::open(store).await.unwrap();
+    let guest = bnb_contexts::domain::Actor::new(bnb_contexts::domain::UserId::new("guest-minho"), vec!["guest".into()]);
+    let request = bnb_contexts::notifications::ProfileRequest { phone_number: Some("+821012345679".into()), locale: Some("en".into()) };
+    bnb_contexts::notifications::update_profile(notifications.as_ref(), &guest, request).await.unwrap();
+    let clock = bnb_contexts::clock::ManualClock::starting_now();
+    let sms = Arc::new(FailsOnce { inner: Arc::new(bus.sms()), failed: Default::default() });
+    let notifier = NotificationHandler::new(notifications.clone(), sms, Arc::new(bus.topic("alerts")) as Arc<dyn Topic>, clock);
+    let reservation = json!({"reservationId": "01a20000-0000-7000-8000-0000000000ab", "roomId": "01a20000-0000-7000-8000-0000000000bb", "roomTitle": "Hanok",
+           "guestId": "guest-minho", "hostId": "host-hana", "checkIn": day(7), "checkOut": day(9), "guests": 2,
+           "amount": {"amount": 200000, "currency": "KRW"}, "status": "CONFIRMED", "version": 2});
+    let event =
+        Envelope::from_payload(EventType::ReservationConfirmed, "01a20000-0000-7000-8000-0000000000ab", 2, &Causation::request("c-fail"), reservation).unwrap();
+    assert!(apply_once(&notifier, &event).await.is_err(), "the first delivery fails with the SMS");
+    apply_once(&notifier, &event).await.expect("the next delivery sends at once");
+    let sent = bus.sent_sms().await.unwrap();
+    assert_eq!(sent.iter().filter(|(phone, _)| phone == "+821012345679").count(), 1, "{sent:?}");
+}
+
 on_both_backends!(
     a_booking_and_its_cancellation_show_everywhere_they_should,
     reviews_need_a_stay_come_once_per_stay_and_move_the_rating,

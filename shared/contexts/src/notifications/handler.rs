@@ -165,24 +165,42 @@ impl Consumer for NotificationHandler {
                 }
                 Err(e) => return Err(e.into()),
             }
-            let text = stored.get("text").and_then(Value::as_str).unwrap_or_default();
-            let profile = load_profile(self.table.as_ref(), &recipient).await?;
-            if let Some(phone) = &profile.phone_number {
-                self.sms.send_sms(phone, text).await.map_err(transient)?;
+            let claimed_until = now + SEND_LEASE_SECONDS;
+            let sent = async {
+                let text = stored.get("text").and_then(Value::as_str).unwrap_or_default();
+                let profile = load_profile(self.table.as_ref(), &recipient).await?;
+                if let Some(phone) = &profile.phone_number {
+                    self.sms.send_sms(phone, text).await.map_err(transient)?;
+                }
+                let mut attributes = Attributes::from([
+                    ("channel".to_string(), "kakao".to_string()),
+                    ("template".to_string(), template.to_string()),
+                    ("recipient".to_string(), recipient.clone()),
+                    ("notificationId".to_string(), format!("{}:{recipient}", event.event_id)),
+                    ("locale".to_string(), serde_json::to_value(profile.locale).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
+                ]);
+                if let Some(code) = self.kakao_codes.get(template) {
+                    attributes.insert("kakaoTemplateCode".into(), code.clone());
+                }
+                self.alerts.publish(text, &attributes).await.map_err(transient)?;
+                self.table.write(vec![Update::new(key.clone()).set("delivery", "SENT").when(Condition::Exists).into_op()]).await?;
+                Ok::<bool, ConsumerError>(profile.phone_number.is_some())
             }
-            let mut attributes = Attributes::from([
-                ("channel".to_string(), "kakao".to_string()),
-                ("template".to_string(), template.to_string()),
-                ("recipient".to_string(), recipient.clone()),
-                ("notificationId".to_string(), format!("{}:{recipient}", event.event_id)),
-                ("locale".to_string(), serde_json::to_value(profile.locale).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
-            ]);
-            if let Some(code) = self.kakao_codes.get(template) {
-                attributes.insert("kakaoTemplateCode".into(), code.clone());
-            }
-            self.alerts.publish(text, &attributes).await.map_err(transient)?;
-            self.table.write(vec![Update::new(key).set("delivery", "SENT").when(Condition::Exists).into_op()]).await?;
-            tracing::info!(recipient = %recipient, template, sms = profile.phone_number.is_some(), "notification sent");
+            .await;
+            let sms = match sent {
+                Ok(sms) => sms,
+                Err(e) => {
+                    // Give the claim back at once, so the next delivery need not wait out the
+                    // lease (a short visibility timeout could otherwise spend every receive on it).
+                    let release =
+                        Update::new(key.clone()).set("delivery", "PENDING").remove("claimedUntil").when(Condition::equals("claimedUntil", claimed_until));
+                    if let Err(release_error) = self.table.write(vec![release.into_op()]).await {
+                        tracing::warn!(recipient = %recipient, error = %release_error, "could not give the send claim back; it runs out with its lease");
+                    }
+                    return Err(e);
+                }
+            };
+            tracing::info!(recipient = %recipient, template, sms, "notification sent");
         }
         Ok(())
     }
