@@ -5,12 +5,15 @@
 #      see scripts/moto_server.py);
 #   3. lints template.yaml (cfn-lint with the serverless rules, sam validate --lint);
 #   4. runs the whole workspace's tests against moto;
-#   5. stops moto. Any failure exits non-zero; nothing is skipped.
+#   5. plays the whole story through the web app in headless chromium (tests/browser/story.py,
+#      Playwright for Python driving Debian's chromium, installed with apt-get if missing);
+#   6. stops moto. Any failure exits non-zero; nothing is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
 
 install_tools
+install_chromium
 start_moto
 # Throwaway credentials: the SDK wants some, moto accepts any. Never real ones.
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing AWS_REGION=us-east-1
@@ -24,3 +27,7 @@ SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 "$venv/bin/sam" validate --lint
 
 step "cargo test --workspace"
 cargo test --workspace --locked
+
+step "the web app in headless chromium (tests/browser/story.py)"
+cargo build -p bnb-local --locked --quiet
+BNB_LOCAL_BIN=target/debug/bnb-local CHROMIUM="$chromium_bin" "$venv/bin/python" tests/browser/story.py

@@ -23,6 +23,24 @@ install_tools() {
     echo "$want" > "$stamp"
 }
 
+# Debian's chromium, for the browser tests: installed once with apt-get (as root, or through
+# sudo); Playwright is pointed at it, never at a browser it would download.
+chromium_bin=/usr/bin/chromium
+install_chromium() {
+    if [[ -x "$chromium_bin" ]]; then
+        echo "chromium is installed ($("$chromium_bin" --version 2>/dev/null || echo "$chromium_bin"))"
+        return
+    fi
+    step "installing Debian's chromium (apt-get)"
+    local sudo=""
+    if [[ "$(id -u)" != 0 ]]; then
+        sudo="sudo"
+    fi
+    $sudo apt-get install -y --no-install-recommends chromium >"$tools/apt.log" 2>&1 \
+        || { $sudo apt-get update >>"$tools/apt.log" 2>&1 && $sudo apt-get install -y --no-install-recommends chromium >>"$tools/apt.log" 2>&1; } \
+        || { echo "could not install chromium; its log:" >&2; tail -20 "$tools/apt.log" >&2; exit 1; }
+}
+
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }

@@ -26,13 +26,47 @@ async fn every_adapter_client_makes_a_real_request_as_a_function_builds_it() {
     let table = bnb_aws_dynamodb::tables(&config)(bnb_contexts::tables::ROOMS.named(created.name()));
     assert_eq!(table.get(&Key::new("ROOM#none", "ROOM")).await.expect("GetItem over the SDK's HTTPS client"), None);
 
-    // SNS: a topic and SMS.
+    // SNS: a topic.
     let name = support::unique("clients");
     let arn = bnb_aws_sns::SnsTopic::ensure(&config, &name).await.expect("CreateTopic").arn().to_owned();
     let topic = bnb_aws_sns::topic(&config, arn);
     assert!(!topic.publish("{}", &Attributes::from([("eventType".to_owned(), "Probe".to_owned())])).await.expect("Publish").is_empty());
-    let sms = bnb_aws_sns::sms(&config, None);
-    assert!(!sms.send_sms("+821012345678", "bnb: probe").await.expect("Publish(PhoneNumber)").is_empty());
+
+    // SSM: the dealer's secret key, a SecureString read decrypted, once.
+    let parameter = format!("/{name}/alimtalk/secret-key");
+    aws_sdk_ssm::Client::new(&config)
+        .put_parameter()
+        .name(&parameter)
+        .value("nhn-secret-key")
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .expect("PutParameter");
+    let secret = bnb_aws_ssm::secret(&config, parameter.clone());
+    assert_eq!(secret.secret().await.expect("GetParameter(WithDecryption)").expose(), "nhn-secret-key");
+    let missing = bnb_aws_ssm::secret(&config, format!("/{name}/no-such-parameter"));
+    let error = missing.secret().await.expect_err("a parameter that does not exist");
+    assert!(!error.to_string().contains("nhn-secret-key") && error.to_string().contains("no-such-parameter"), "{error}");
+
+    // Cognito: a user joins a group (twice: the second changes nothing), and a missing user is named.
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&config);
+    let pool = cognito.create_user_pool().pool_name(&name).send().await.expect("CreateUserPool").user_pool.unwrap().id.unwrap();
+    for group in ["guest", "host"] {
+        cognito.create_group().user_pool_id(&pool).group_name(group).send().await.expect("CreateGroup");
+    }
+    cognito.admin_create_user().user_pool_id(&pool).username("minho").send().await.expect("AdminCreateUser");
+    let directory = bnb_aws_cognito::user_pools(&config).pool(&pool);
+    directory.add_to_group("minho", bnb_contexts::identity::Group::Guest).await.expect("AdminAddUserToGroup");
+    directory.add_to_group("minho", bnb_contexts::identity::Group::Host).await.expect("AdminAddUserToGroup");
+    directory.add_to_group("minho", bnb_contexts::identity::Group::Host).await.expect("AdminAddUserToGroup again");
+    let groups = cognito.admin_list_groups_for_user().user_pool_id(&pool).username("minho").send().await.expect("AdminListGroupsForUser");
+    let mut names: Vec<String> = groups.groups().iter().filter_map(|g| g.group_name().map(str::to_owned)).collect();
+    names.sort();
+    assert_eq!(names, ["guest", "host"]);
+    assert_eq!(
+        directory.add_to_group("nobody", bnb_contexts::identity::Group::Guest).await,
+        Err(bnb_contexts::identity::DirectoryError::NoSuchUser("nobody".into()))
+    );
 
     // SQS: a consumer's dead letters, by URL.
     let queue = bnb_aws_sqs::SqsQueue::ensure(&config, &name, 30, None).await.expect("CreateQueue");

@@ -71,6 +71,11 @@ const EXPECTED: &[(&str, Expect)] = &[
     ("notification-handler-reservation-confirmed.json", Expect::Failures(0)),
     ("expire-holds-scheduled.json", Expect::Failures(0)),
     ("republish-outbox-scheduled.json", Expect::Failures(0)),
+    ("alimtalk-sender-reservation-confirmed.json", Expect::Failures(0)),
+    ("alimtalk-sender-poison-message.json", Expect::DeadLettered),
+    ("check-deliveries-scheduled.json", Expect::Failures(0)),
+    ("become-host-guest.json", Expect::Status(200)),
+    ("enrol-guest-confirmed-sign-up.json", Expect::Failures(0)),
 ];
 
 #[test]
@@ -114,6 +119,22 @@ async fn seed_room(rooms: &dyn Table) {
     rooms.write(vec![WriteOp::put(RoomStore::to_item(&room).unwrap())]).await.unwrap();
 }
 
+/// The notification the alimtalk-sender samples name (Minho's confirmation), and Minho's phone.
+async fn seed_notification(notifications: &dyn Table) {
+    use bnb_contexts::notifications::{update_profile, NotificationItem, ProfileRequest};
+    let minho = bnb_contexts::domain::Actor::new(UserId::new("guest-minho"), vec!["guest".into()]);
+    update_profile(notifications, &minho, ProfileRequest { phone_number: Some("+821012345678".into()), locale: Some("ko".into()) }).await.unwrap();
+    let item: NotificationItem = serde_json::from_value(serde_json::json!({
+        "pk": "USER#guest-minho", "sk": "NOTIF#001795514400#01936f4e-1111-7d3e-9b2f-4a5c6d7e8f12", "kind": "notification",
+        "notificationId": "01936f4e-1111-7d3e-9b2f-4a5c6d7e8f12:guest-minho", "eventId": "01936f4e-1111-7d3e-9b2f-4a5c6d7e8f12",
+        "eventType": "ReservationConfirmed", "aggregateId": "01936f4e-9999-7d3e-9b2f-4a5c6d7e8f91", "template": "reservation-confirmed", "locale": "ko",
+        "text": "[bnb] 예약이 확정되었습니다: Hanok stay by Gyeongbokgung, 2026-12-24 ~ 2026-12-26, 결제 240000 KRW.", "createdAt": "2026-11-24T10:00:00Z",
+        "delivery": "PENDING", "alerted": true
+    }))
+    .unwrap();
+    notifications.write(vec![WriteOp::put(bnb_contexts::storage::to_item(&item).unwrap())]).await.unwrap();
+}
+
 /// The name of the queue a URL (as the template passes it) points at.
 fn queue_name(url: &str) -> &str {
     url.rsplit('/').next().unwrap_or_default()
@@ -133,6 +154,9 @@ async fn events_files_get_the_answers_their_names_promise() {
             seed_room(wiring.table("rooms").unwrap().as_ref()).await;
         }
         let function = bnb_local::functions::names().into_iter().filter(|f| file.starts_with(&format!("{f}-"))).max_by_key(|f| f.len()).unwrap_or_default();
+        if function == "alimtalk-sender" {
+            seed_notification(wiring.table("notifications").unwrap().as_ref()).await;
+        }
         let decl = topology.function(function).unwrap_or_else(|| panic!("{function} is not in template.yaml"));
         let handler = bnb_local::functions::link(decl, &topology, &wiring).unwrap_or_else(|e| panic!("{function} does not link: {e}"));
         let dlq = decl.environment.get(DEAD_LETTER_QUEUE_URL).map(|url| wiring.queue(queue_name(url)).unwrap());
@@ -144,8 +168,10 @@ async fn events_files_get_the_answers_their_names_promise() {
             Handler::Sqs(f) => {
                 let event = serde_json::from_str::<SqsEvent>(&text).unwrap_or_else(|e| panic!("{file} is not an SQS event: {e}"));
                 let failures = f(event).await.batch_item_failures.len();
-                if function == "notification-handler" {
-                    assert_eq!(wiring.bus.as_ref().unwrap().sent_sms().await.unwrap().len(), 0, "{file}: no profile, no SMS");
+                if function == "alimtalk-sender" {
+                    let sent = wiring.mailbox.messages().await.unwrap();
+                    let want = if file.contains("poison") { 0 } else { 1 };
+                    assert_eq!(sent.len(), want, "{file}: what reached the phone: {sent:?}");
                 }
                 (None, Some(failures))
             }
@@ -229,6 +255,10 @@ fn sample_envelopes() -> Vec<(String, serde_json::Value)> {
         let path = entry.unwrap().path();
         let file = path.file_name().unwrap().to_string_lossy().into_owned();
         let event: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        // The alerts topic carries alerts, not domain events (read below).
+        if file.starts_with("alimtalk-sender-") {
+            continue;
+        }
         for record in event["Records"].as_array().into_iter().flatten() {
             if let Some(body) = record["body"].as_str() {
                 let Ok(mut body) = serde_json::from_str::<Value>(body) else { continue };
@@ -243,6 +273,21 @@ fn sample_envelopes() -> Vec<(String, serde_json::Value)> {
     }
     found.sort_by(|a, b| a.0.cmp(&b.0));
     found
+}
+
+/// An alert, as the alerts topic delivers it raw to the sender's queue, reads as an `Alert`, and
+/// still does with a field added by a newer notification handler.
+#[test]
+fn the_alert_samples_read_as_alerts_raw_and_with_fields_added() {
+    let text = std::fs::read_to_string(events_dir().join("alimtalk-sender-reservation-confirmed.json")).unwrap();
+    let event: SqsEvent = serde_json::from_str(&text).unwrap();
+    let body = event.records[0].body.clone().unwrap();
+    let alert = bnb_contexts::notifications::alimtalk::decode_alert(&body).unwrap();
+    assert_eq!(alert.recipient, "guest-minho");
+    assert_eq!(event.records[0].message_attributes["channel"].string_value.as_deref(), Some("kakao"), "raw delivery: the SNS attributes are the message's");
+    let mut newer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    newer["addedLater"] = true.into();
+    assert_eq!(bnb_contexts::notifications::alimtalk::decode_alert(&newer.to_string()).unwrap(), alert);
 }
 
 /// Events are versioned: a producer may add fields to the envelope and to any payload, and a

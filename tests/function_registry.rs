@@ -84,7 +84,7 @@ fn needs_table(f: &Function) -> bool {
 }
 
 fn needs_sns(f: &Function) -> bool {
-    f.needs.iter().any(|n| matches!(n, Need::Topic(_) | Need::Sms))
+    f.needs.iter().any(|n| matches!(n, Need::Topic(_)))
 }
 
 #[test]
@@ -102,7 +102,10 @@ fn each_function_links_only_the_adapters_of_what_it_needs() {
         says("aws-sdk-ssooidc", false, "Lambda credentials come from the environment, never SSO");
         says("aws-lc-sys", false, "TLS is rustls on ring (bnb_lambda::aws::https_client): aws-lc adds megabytes (docs/benchmarks.md)");
         says("aws-sdk-dynamodb", needs_table(f), "it needs a table exactly when it links DynamoDB");
-        says("aws-sdk-sns", needs_sns(f), "only functions that publish (events, alerts, SMS) link SNS");
+        says("aws-sdk-sns", needs_sns(f), "only functions that publish (events, alerts) link SNS");
+        says("aws-sdk-ssm", f.needs(Need::Dealer), "only the functions that call the dealer read its secret key from SSM");
+        says("bnb-nhn-bizmessage", f.needs(Need::Dealer), "only the functions that call the dealer link it");
+        says("aws-sdk-cognitoidentityprovider", f.needs(Need::UserPools), "only the functions that change the user pool link Cognito");
         says("aws-sdk-sqs", f.needs(Need::DeadLetters), "only consumers, for their dead letters, link SQS");
         says("aws-sdk-lambda", f.needs(Need::Payments), "only the synchronous payment call links Lambda's client");
         // One HTTPS stack: hyper 1 + rustls 0.23, not the SDK's legacy hyper 0.14 + rustls 0.21.
@@ -113,6 +116,10 @@ fn each_function_links_only_the_adapters_of_what_it_needs() {
     }
     let sns: Vec<&str> = REGISTRY.iter().filter(|f| graph.links(f.name).contains("aws-sdk-sns")).map(|f| f.name).collect();
     assert_eq!(sns, ["republish-outbox", "notification-handler", "publish-events"], "the functions that publish");
+    let dealer: Vec<&str> = REGISTRY.iter().filter(|f| graph.links(f.name).contains("bnb-nhn-bizmessage")).map(|f| f.name).collect();
+    assert_eq!(dealer, ["alimtalk-sender", "check-deliveries"]);
+    let cognito: Vec<&str> = REGISTRY.iter().filter(|f| graph.links(f.name).contains("aws-sdk-cognitoidentityprovider")).map(|f| f.name).collect();
+    assert_eq!(cognito, ["become-host", "enrol-guest"]);
     let lambda: Vec<&str> = REGISTRY.iter().filter(|f| graph.links(f.name).contains("aws-sdk-lambda")).map(|f| f.name).collect();
     assert_eq!(lambda, ["place-reservation"]);
 }
@@ -140,7 +147,17 @@ fn the_crates_depend_down_the_hexagon_never_back_up() {
     ] {
         assert!(!contexts.contains(outside), "bnb-contexts links {outside}: use cases speak only through their ports");
     }
-    for adapter in ["bnb-aws-dynamodb", "bnb-aws-dynamodb-streams", "bnb-aws-sns", "bnb-aws-sqs", "bnb-aws-lambda", "bnb-embedded"] {
+    for adapter in [
+        "bnb-aws-dynamodb",
+        "bnb-aws-dynamodb-streams",
+        "bnb-aws-sns",
+        "bnb-aws-sqs",
+        "bnb-aws-lambda",
+        "bnb-aws-ssm",
+        "bnb-aws-cognito",
+        "bnb-nhn-bizmessage",
+        "bnb-embedded",
+    ] {
         let links = graph.links(adapter);
         for edge in ["bnb-lambda", "lambda_runtime", "lambda_http"] {
             assert!(!links.contains(edge), "{adapter} links {edge}: an adapter never reaches up to the entry points");
@@ -148,7 +165,9 @@ fn the_crates_depend_down_the_hexagon_never_back_up() {
         assert!(REGISTRY.iter().all(|f| !links.contains(f.name)), "{adapter} links a function");
     }
     let edge = graph.links("bnb-lambda");
-    for adapter in ["aws-sdk-dynamodb", "aws-sdk-sns", "aws-sdk-sqs", "aws-sdk-lambda", "rusqlite"] {
+    for adapter in
+        ["aws-sdk-dynamodb", "aws-sdk-sns", "aws-sdk-sqs", "aws-sdk-lambda", "aws-sdk-ssm", "aws-sdk-cognitoidentityprovider", "bnb-nhn-bizmessage", "rusqlite"]
+    {
         assert!(!edge.contains(adapter), "bnb-lambda links {adapter}: each main picks its adapters, the edge links none");
     }
 }
@@ -160,7 +179,8 @@ fn each_main_hands_over_exactly_the_adapters_of_its_needs() {
         let uses = |adapter: &str| main.contains(adapter);
         assert_eq!(uses("bnb_aws_dynamodb::tables"), needs_table(f), "{}: main.rs and the table need", f.name);
         assert_eq!(uses("bnb_aws_sns::topic"), f.needs.iter().any(|n| matches!(n, Need::Topic(_))), "{}: main.rs and the topic need", f.name);
-        assert_eq!(uses("bnb_aws_sns::sms"), f.needs(Need::Sms), "{}: main.rs and the SMS need", f.name);
+        assert_eq!(uses("bnb_nhn_bizmessage::dealer") && uses("bnb_aws_ssm::secret"), f.needs(Need::Dealer), "{}: main.rs and the dealer need", f.name);
+        assert_eq!(uses("bnb_aws_cognito::user_pools"), f.needs(Need::UserPools), "{}: main.rs and the user pools need", f.name);
         assert_eq!(uses("bnb_aws_sqs::dead_letters"), f.needs(Need::DeadLetters), "{}: main.rs and the DLQ need", f.name);
         assert_eq!(uses("bnb_aws_lambda::payments"), f.needs(Need::Payments), "{}: main.rs and the payment need", f.name);
         assert!(main.contains(&format!("{}::FUNCTION", f.name.replace('-', "_"))), "{}: main.rs runs its own declaration", f.name);
@@ -173,7 +193,11 @@ fn each_main_hands_over_exactly_the_adapters_of_its_needs() {
 fn resource_variables(environment: &BTreeMap<String, String>) -> BTreeSet<String> {
     environment
         .keys()
-        .filter(|k| k.ends_with("_TABLE") || k.ends_with("_TOPIC_ARN") || k.as_str() == "DEAD_LETTER_QUEUE_URL" || k.as_str() == "PAYMENT_FUNCTION_NAME")
+        .filter(|k| {
+            k.ends_with("_TABLE")
+                || k.ends_with("_TOPIC_ARN")
+                || ["DEAD_LETTER_QUEUE_URL", "PAYMENT_FUNCTION_NAME", "ALIMTALK_SECRET_KEY_PARAMETER"].contains(&k.as_str())
+        })
         .cloned()
         .collect()
 }

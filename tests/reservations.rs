@@ -274,6 +274,7 @@ async fn fifty_concurrent_bookings_of_overlapping_nights_have_one_winner(on: On)
     }
     let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
     let mut winner = None;
+    let mut losers = Vec::new();
     for t in tasks {
         let (status, body, _) = t.await.unwrap();
         *statuses.entry(status).or_default() += 1;
@@ -281,6 +282,7 @@ async fn fifty_concurrent_bookings_of_overlapping_nights_have_one_winner(on: On)
             winner = Some(body);
         } else {
             assert_eq!(body["type"], "https://bnb.dev/problems/nights-taken", "{body}");
+            losers.push(body);
         }
     }
     assert_eq!(statuses, BTreeMap::from([(201, 1), (409, 49)]));
@@ -288,6 +290,11 @@ async fn fifty_concurrent_bookings_of_overlapping_nights_have_one_winner(on: On)
     let winner = winner.unwrap();
     let (check_in, check_out) = (winner["reservation"]["checkIn"].as_str().unwrap(), winner["reservation"]["checkOut"].as_str().unwrap());
     let id = winner["reservation"]["reservationId"].as_str().unwrap();
+    // Each refusal names the nights, as data a client can show: nights the winner holds.
+    for body in &losers {
+        let nights = body["nights"].as_array().unwrap_or_else(|| panic!("no nights in {body}"));
+        assert!(!nights.is_empty() && nights.iter().all(|n| n.as_str().unwrap() >= check_in && n.as_str().unwrap() < check_out), "{body}");
+    }
     for d in 9..16 {
         let lock = w.lock(&room, &day(d)).await;
         let inside = day(d).as_str() >= check_in && day(d).as_str() < check_out;

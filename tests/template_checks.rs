@@ -60,6 +60,10 @@ fn ownership() -> BTreeMap<&'static str, (&'static [&'static str], &'static [&'s
         ("list-reviews", (&[][..], &["ReviewsTable"][..])),
         ("publish-events", (&[][..], &[][..])),
         ("republish-outbox", (&[][..], &[][..])),
+        ("alimtalk-sender", (&["NotificationsTable"][..], &[][..])),
+        ("check-deliveries", (&["NotificationsTable"][..], &[][..])),
+        ("become-host", (&[][..], &[][..])),
+        ("enrol-guest", (&[][..], &[][..])),
     ])
 }
 
@@ -85,6 +89,11 @@ fn every_function_touches_only_its_own_tables_and_no_action_is_a_wildcard() {
                         assert!(writes.contains(&table.as_str()) || reads.contains(&table.as_str()), "{id} may read {table}");
                     }
                     "SNSPublishMessagePolicy" | "SQSSendMessagePolicy" | "LambdaInvokePolicy" => {}
+                    // One parameter, the dealer's secret key, by the template parameter naming it.
+                    "SSMParameterReadPolicy" => {
+                        assert_eq!(referenced(&args["ParameterName"]).as_deref(), Some("AlimTalkSecretKeyParameter"), "{id} may read another parameter");
+                        assert!(["alimtalk-sender", "check-deliveries"].contains(&binary.as_str()), "{id} reads the dealer's secret key");
+                    }
                     "Statement" => {
                         for statement in args.as_sequence().unwrap() {
                             let actions: Vec<String> = match &statement["Action"] {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bnb_contexts::consumer::apply_once;
 use bnb_contexts::events::{Causation, Envelope, EventType};
-use bnb_contexts::messaging::{Queue, Sms, Topic};
+use bnb_contexts::messaging::{Queue, Topic};
 use bnb_contexts::notifications::NotificationHandler;
 use bnb_contexts::storage::Item;
 use bnb_contexts::views::ViewProjector;
@@ -76,15 +76,9 @@ async fn alerts_probe(on: On, running: &Running, config: &LocalConfig) -> Arc<dy
     }
 }
 
-/// Every SMS the backend sent: (phone number, text).
-async fn sent_sms(on: On, running: &Running) -> Vec<(String, String)> {
-    match on {
-        On::Embedded => running.wiring.bus.as_ref().unwrap().sent_sms().await.unwrap(),
-        On::Moto => {
-            let sent: Vec<Value> = reqwest::get(format!("{}/_bnb/sms", support::moto_url())).await.unwrap().json().await.unwrap();
-            sent.iter().map(|m| (m["phoneNumber"].as_str().unwrap_or("").to_owned(), m["message"].as_str().unwrap_or("").to_owned())).collect()
-        }
-    }
+/// What every phone received (the local KakaoTalk mailbox, on either backend): (phone number, channel, text).
+async fn received(running: &Running) -> Vec<(String, String, String)> {
+    running.wiring.mailbox.messages().await.unwrap().into_iter().map(|m| (m.phone_number, m.channel, m.text)).collect()
 }
 
 /// A time in an answer: an RFC 3339 string.
@@ -137,6 +131,7 @@ async fn a_booking_and_its_cancellation_show_everywhere_they_should(on: On) {
     assert_eq!(dashboard["stays"].as_array().unwrap().len(), 1, "{dashboard}");
     assert_eq!(dashboard["revenue"][0]["net"], 200000);
     assert_eq!(dashboard["occupancy"]["bookedNights"], 2);
+    assert_eq!(dashboard["occupancy"]["nights"], json!([{"night": day(3), "booked": 1}, {"night": day(4), "booked": 1}]), "the nights a calendar draws");
     assert_eq!((dashboard["activeRooms"].clone(), dashboard["occupancy"]["availableNights"].clone()), (json!(1), json!(30)), "{dashboard}");
     // Every time an answer carries is RFC 3339, not an epoch number.
     for (what, at) in [
@@ -162,6 +157,7 @@ async fn a_booking_and_its_cancellation_show_everywhere_they_should(on: On) {
     assert_eq!(dashboard["revenue"][0], json!({"currency": "KRW", "confirmed": 200000, "refunded": 200000, "net": 0}));
     assert!(dashboard["stays"].as_array().unwrap().is_empty());
     assert_eq!(dashboard["occupancy"]["bookedNights"], 0, "the cancelled nights are given back");
+    assert_eq!(dashboard["occupancy"]["nights"], json!([]));
     let (_, mine) = c.call(GUEST, "GET", "/me/reservations", None).await;
     assert_eq!(mine["items"][0]["status"], "CANCELLED");
     assert_eq!(c.call(OTHER_GUEST, "GET", "/me/reservations", None).await.1["items"], json!([]));
@@ -184,30 +180,41 @@ async fn a_booking_and_its_cancellation_show_everywhere_they_should(on: On) {
     let (_, host_notes) = c.call(HOST, "GET", "/me/notifications", None).await;
     assert_eq!(templates(&host_notes), ["booking-cancelled", "new-booking"]);
     assert!(host_notes["items"].as_array().unwrap().iter().any(|n| n["text"].as_str().unwrap().contains("새 예약")));
-    eventually(60, "the SMS went out", || async { sent_sms(on, &running).await.iter().filter(|(phone, _)| phone == &guest_phone).count() == 3 }).await;
-    let texts: Vec<String> = sent_sms(on, &running).await.into_iter().filter(|(p, _)| p == &guest_phone).map(|(_, t)| t).collect();
-    assert!(texts.iter().any(|t| t.contains("Your stay at Hanok is confirmed")), "{texts:?}");
-    let mut alerts = Vec::new();
+    // The guest's Korean mobile is on KakaoTalk (the local mailbox's rule): three AlimTalk.
+    eventually(60, "the AlimTalk went out", || async { received(&running).await.iter().filter(|(phone, _, _)| phone == &guest_phone).count() == 3 }).await;
+    let got: Vec<(String, String, String)> = received(&running).await.into_iter().filter(|(p, _, _)| p == &guest_phone).collect();
+    assert!(got.iter().all(|(_, channel, _)| channel == "ALIMTALK"), "{got:?}");
+    assert!(got.iter().any(|(_, _, t)| t.contains("Your stay at Hanok is confirmed")), "{got:?}");
+    eventually(60, "the guest's notifications are with the dealer", || async {
+        c.call(GUEST, "GET", "/me/notifications", None).await.1["items"].as_array().unwrap().iter().all(|n| n["delivery"] == "ACCEPTED")
+    })
+    .await;
+    // One alert per notification; a redelivered event may publish one twice (the sender sends
+    // once per notification id: three AlimTalk above, not more).
+    let mut alerts: std::collections::BTreeMap<String, Value> = std::collections::BTreeMap::new();
     for _ in 0..100 {
         for m in probe.receive(10).await.unwrap() {
             probe.delete(&m.receipt_handle).await.unwrap();
-            alerts.push(serde_json::from_str::<Value>(&m.body).unwrap());
+            let body = serde_json::from_str::<Value>(&m.body).unwrap();
+            let id = body["MessageAttributes"]["notificationId"]["Value"].as_str().unwrap().to_owned();
+            alerts.insert(id, body);
         }
         if alerts.len() >= 5 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let alerts: Vec<Value> = alerts.into_values().collect();
     assert_eq!(alerts.len(), 5, "{alerts:?}");
     let attr = |a: &Value, k: &str| a["MessageAttributes"][k]["Value"].as_str().unwrap_or("").to_owned();
     assert!(alerts.iter().all(|a| attr(a, "channel") == "kakao"));
-    let korean = alerts.iter().find(|a| attr(a, "template") == "new-booking").unwrap();
-    assert_eq!((attr(korean, "recipient"), attr(korean, "locale")), ("host-hana".to_string(), "ko".to_string()));
-    assert!(korean["Message"].as_str().unwrap().starts_with("[bnb] 새 예약: Hanok"));
-    assert_eq!(attr(korean, "kakaoTemplateCode"), "BNB_NEW_BOOKING", "the template's Kakao code, from the template Parameter");
-    let english = alerts.iter().find(|a| attr(a, "template") == "payment-refunded").unwrap();
-    assert_eq!((attr(english, "recipient"), attr(english, "locale")), ("guest-minho".to_string(), "en".to_string()));
-    assert_eq!(english["Message"], "[bnb] 200000 KRW has been refunded.");
+    let alert = |a: &Value| serde_json::from_str::<bnb_contexts::notifications::Alert>(a["Message"].as_str().unwrap()).unwrap();
+    let korean = alert(alerts.iter().find(|a| attr(a, "template") == "new-booking").unwrap());
+    assert_eq!((korean.recipient.as_str(), korean.locale), ("host-hana", bnb_contexts::domain::notification::Locale::Korean));
+    assert_eq!(korean.parameters["roomTitle"], "Hanok");
+    let english = alert(alerts.iter().find(|a| attr(a, "template") == "payment-refunded").unwrap());
+    assert_eq!((english.recipient.as_str(), english.locale), ("guest-minho", bnb_contexts::domain::notification::Locale::English));
+    assert_eq!(english.parameters["amount"], "200000 KRW");
     running.stop().await.unwrap();
 }
 
@@ -332,12 +339,7 @@ async fn project(on: On, events: &[Envelope]) -> (Vec<Item>, Vec<Item>) {
     let (store, d3) = support::embedded_store();
     let bus = bnb_embedded::EmbeddedBus::open(store).await.unwrap();
     let projector = ViewProjector::new(views.clone());
-    let notifier = NotificationHandler::new(
-        notifications.clone(),
-        Arc::new(bus.sms()) as Arc<dyn Sms>,
-        Arc::new(bus.topic("alerts")) as Arc<dyn Topic>,
-        bnb_contexts::clock::system(),
-    );
+    let notifier = NotificationHandler::new(notifications.clone(), Arc::new(bus.topic("alerts")) as Arc<dyn Topic>);
     for e in events {
         apply_once(&projector, e).await.unwrap();
         apply_once(&notifier, e).await.unwrap();
@@ -493,100 +495,6 @@ async fn the_dashboard_costs_the_same_for_sixty_rooms_as_for_one() {
         Err(bnb_contexts::views::ViewError::Invalid(invalid)) => assert_eq!(invalid.0[0].field, "roomsCursor"),
         other => panic!("a bad cursor is refused by name: {other:?}"),
     }
-}
-
-/// The real embedded SMS, held at its first send until the test lets it go.
-struct HeldSms {
-    inner: Arc<dyn Sms>,
-    started: tokio::sync::mpsc::UnboundedSender<()>,
-    go: tokio::sync::Mutex<Option<tokio::sync::oneshot::Receiver<()>>>,
-}
-
-#[async_trait::async_trait]
-impl Sms for HeldSms {
-    async fn send_sms(&self, phone_number: &str, text: &str) -> Result<String, bnb_contexts::messaging::MessagingError> {
-        let _ = self.started.send(());
-        if let Some(go) = self.go.lock().await.take() {
-            let _ = go.await;
-        }
-        self.inner.send_sms(phone_number, text).await
-    }
-}
-
-/// Two deliveries of one event at once (a queue redelivers while the first is still sending):
-/// one SMS. The second finds the sending claimed and fails, to be retried; when it comes back
-/// the notification is sent and it does nothing.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_deliveries_at_once_send_one_sms() {
-    let (notifications, _d1) = support::embedded_table(bnb_contexts::tables::notifications());
-    let (store, _d2) = support::embedded_store();
-    let bus = bnb_embedded::EmbeddedBus::open(store).await.unwrap();
-    let guest = bnb_contexts::domain::Actor::new(bnb_contexts::domain::UserId::new("guest-minho"), vec!["guest".into()]);
-    let request = bnb_contexts::notifications::ProfileRequest { phone_number: Some("+821012345678".into()), locale: Some("en".into()) };
-    bnb_contexts::notifications::update_profile(notifications.as_ref(), &guest, request).await.unwrap();
-    let (started, mut sending) = tokio::sync::mpsc::unbounded_channel();
-    let (go, held) = tokio::sync::oneshot::channel();
-    let sms = Arc::new(HeldSms { inner: Arc::new(bus.sms()), started, go: tokio::sync::Mutex::new(Some(held)) });
-    let notifier =
-        Arc::new(NotificationHandler::new(notifications.clone(), sms, Arc::new(bus.topic("alerts")) as Arc<dyn Topic>, bnb_contexts::clock::system()));
-    let reservation = json!({"reservationId": "01a20000-0000-7000-8000-0000000000aa", "roomId": "01a20000-0000-7000-8000-0000000000bb", "roomTitle": "Hanok",
-           "guestId": "guest-minho", "hostId": "host-hana", "checkIn": day(7), "checkOut": day(9), "guests": 2,
-           "amount": {"amount": 200000, "currency": "KRW"}, "status": "CONFIRMED", "version": 2});
-    let event = Envelope::from_payload(EventType::ReservationConfirmed, "01a20000-0000-7000-8000-0000000000aa", 2, &Causation::request("c-twice"), reservation)
-        .unwrap();
-    let first = {
-        let (notifier, event) = (notifier.clone(), event.clone());
-        tokio::spawn(async move { apply_once(notifier.as_ref(), &event).await })
-    };
-    sending.recv().await.unwrap();
-    let second = apply_once(notifier.as_ref(), &event).await;
-    assert!(matches!(second, Err(bnb_contexts::consumer::ConsumerError::Transient(_))), "the second delivery is told to come back: {second:?}");
-    go.send(()).unwrap();
-    first.await.unwrap().unwrap();
-    let again = apply_once(notifier.as_ref(), &event).await.unwrap();
-    assert_eq!(again, bnb_contexts::consumer::Outcome::Duplicate);
-    let sent = bus.sent_sms().await.unwrap();
-    assert_eq!(sent.iter().filter(|(phone, _)| phone == "+821012345678").count(), 1, "{sent:?}");
-}
-
-/// The real embedded SMS, failing its first send.
-struct FailsOnce {
-    inner: Arc<dyn Sms>,
-    failed: std::sync::atomic::AtomicBool,
-}
-
-#[async_trait::async_trait]
-impl Sms for FailsOnce {
-    async fn send_sms(&self, phone_number: &str, text: &str) -> Result<String, bnb_contexts::messaging::MessagingError> {
-        if !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            return Err(bnb_contexts::messaging::MessagingError::Unavailable("SMS is down".into()));
-        }
-        self.inner.send_sms(phone_number, text).await
-    }
-}
-
-/// A send that fails gives its claim back: the very next delivery sends, without waiting out the
-/// lease (time does not move here), and once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_send_gives_its_claim_back_to_the_next_delivery() {
-    let (notifications, _d1) = support::embedded_table(bnb_contexts::tables::notifications());
-    let (store, _d2) = support::embedded_store();
-    let bus = bnb_embedded::EmbeddedBus::open(store).await.unwrap();
-    let guest = bnb_contexts::domain::Actor::new(bnb_contexts::domain::UserId::new("guest-minho"), vec!["guest".into()]);
-    let request = bnb_contexts::notifications::ProfileRequest { phone_number: Some("+821012345679".into()), locale: Some("en".into()) };
-    bnb_contexts::notifications::update_profile(notifications.as_ref(), &guest, request).await.unwrap();
-    let clock = bnb_contexts::clock::ManualClock::starting_now();
-    let sms = Arc::new(FailsOnce { inner: Arc::new(bus.sms()), failed: Default::default() });
-    let notifier = NotificationHandler::new(notifications.clone(), sms, Arc::new(bus.topic("alerts")) as Arc<dyn Topic>, clock);
-    let reservation = json!({"reservationId": "01a20000-0000-7000-8000-0000000000ab", "roomId": "01a20000-0000-7000-8000-0000000000bb", "roomTitle": "Hanok",
-           "guestId": "guest-minho", "hostId": "host-hana", "checkIn": day(7), "checkOut": day(9), "guests": 2,
-           "amount": {"amount": 200000, "currency": "KRW"}, "status": "CONFIRMED", "version": 2});
-    let event =
-        Envelope::from_payload(EventType::ReservationConfirmed, "01a20000-0000-7000-8000-0000000000ab", 2, &Causation::request("c-fail"), reservation).unwrap();
-    assert!(apply_once(&notifier, &event).await.is_err(), "the first delivery fails with the SMS");
-    apply_once(&notifier, &event).await.expect("the next delivery sends at once");
-    let sent = bus.sent_sms().await.unwrap();
-    assert_eq!(sent.iter().filter(|(phone, _)| phone == "+821012345679").count(), 1, "{sent:?}");
 }
 
 on_both_backends!(

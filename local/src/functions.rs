@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use bnb_contexts::clock::SharedClock;
 use bnb_contexts::consumer::{DeadLetters, QueueDeadLetters};
-use bnb_contexts::messaging::{Sms, Topic};
+use bnb_contexts::identity::{UserDirectory, UserPools};
+use bnb_contexts::messaging::Topic;
+use bnb_contexts::notifications::Dealer;
 use bnb_contexts::payments::invoker::InProcessInvoker;
 use bnb_contexts::payments::Invoker;
 use bnb_contexts::storage::Table;
@@ -44,6 +46,10 @@ pub static REGISTRY: &[&Function] = &[
     &notification_handler::FUNCTION,
     &publish_events::FUNCTION,
     &view_projector::FUNCTION,
+    &alimtalk_sender::FUNCTION,
+    &check_deliveries::FUNCTION,
+    &become_host::FUNCTION,
+    &enrol_guest::FUNCTION,
 ];
 
 /// The declared function named `name`.
@@ -86,8 +92,14 @@ impl Resources for LocalResources<'_> {
         self.wiring.topic(&name_from_arn(self.env(arn_variable)?)).map_err(wiring_err)
     }
 
-    fn sms(&self) -> Result<Arc<dyn Sms>, LinkError> {
-        Ok(self.wiring.sms.clone())
+    /// The mailbox, or the dealer `bnb-local up --alimtalk-endpoint` points at.
+    fn dealer(&self) -> Result<Arc<dyn Dealer>, LinkError> {
+        Ok(self.wiring.dealer.clone())
+    }
+
+    /// The local user pool, whatever pool id the function names.
+    fn user_pools(&self) -> Result<Arc<dyn UserPools>, LinkError> {
+        Ok(Arc::new(LocalPools(self.wiring.directory.clone())))
     }
 
     /// The consumer's DLQ, from the queue URL its environment names (`!Ref` of the queue).
@@ -118,6 +130,15 @@ impl Resources for LocalResources<'_> {
 
     fn var(&self, name: &str) -> Option<String> {
         self.decl.environment.get(name).cloned()
+    }
+}
+
+/// Every pool is the one local user pool.
+struct LocalPools(bnb_embedded::EmbeddedDirectory);
+
+impl UserPools for LocalPools {
+    fn pool(&self, _user_pool_id: &str) -> Arc<dyn UserDirectory> {
+        Arc::new(self.0.clone())
     }
 }
 

@@ -70,6 +70,8 @@ pub struct Gateway {
     /// By the function's logical id in the template.
     pub functions: BTreeMap<String, HttpFunction>,
     pub authority: Authority,
+    /// The web app and the development sign-in.
+    pub web: Option<crate::web::WebApp>,
 }
 
 impl Gateway {
@@ -82,6 +84,19 @@ async fn handle(State(gateway): State<Arc<Gateway>>, ConnectInfo(peer): ConnectI
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
     let candidates: Vec<(&Route, BTreeMap<String, String>)> = gateway.routes.iter().filter_map(|r| r.matches(&path).map(|p| (r, p))).collect();
+    if let (Some(web), true) = (&gateway.web, candidates.is_empty()) {
+        if path == crate::web::SIGN_IN_PATH && parts.method == Method::POST {
+            return match to_bytes(body, 64 * 1024).await {
+                Ok(bytes) => web.sign_in(&bytes).await,
+                Err(_) => problem(Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", "The body is too large", "A sign-in is a few bytes.")),
+            };
+        }
+        if parts.method == Method::GET || parts.method == Method::HEAD {
+            if let Some(file) = web.file(&path).await {
+                return file;
+            }
+        }
+    }
     let Some((route, params)) = candidates.iter().find(|(r, _)| r.method == parts.method).cloned() else {
         return if candidates.is_empty() {
             problem(Problem::new(StatusCode::NOT_FOUND, "no-route", "No such route", format!("bnb has no route for {path}.")))
@@ -217,7 +232,7 @@ fn into_axum(response: lambda_http::Response<Body>) -> AxumResponse {
     out
 }
 
-fn problem(p: Problem) -> AxumResponse {
+pub(crate) fn problem(p: Problem) -> AxumResponse {
     into_axum(p.to_response())
 }
 

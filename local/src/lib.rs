@@ -9,6 +9,7 @@ pub mod gateway;
 pub mod pump;
 pub mod runtime;
 pub mod template;
+pub mod web;
 pub mod wiring;
 
 pub use runtime::{start, LocalConfig, Running};

@@ -45,7 +45,18 @@ enum Command {
         /// Do not run this function's triggers (a consumer that is down); repeatable.
         #[arg(long)]
         pause: Vec<String>,
+        /// The web app's folder, served at `/` (default: `web/` beside the template).
+        #[arg(long, env = "BNB_WEB")]
+        web: Option<PathBuf>,
+        /// Send AlimTalk through NHN Cloud KakaoTalk Bizmessage at this endpoint (e.g.
+        /// https://kakaotalk-bizmessage.api.nhncloudservice.com) instead of the local mailbox.
+        /// Reads BNB_ALIMTALK_APP_KEY, BNB_ALIMTALK_SENDER_KEY, BNB_ALIMTALK_FALLBACK_SEND_NO and
+        /// the secret key BNB_ALIMTALK_SECRET_KEY from the environment.
+        #[arg(long, env = "BNB_ALIMTALK_ENDPOINT")]
+        alimtalk_endpoint: Option<String>,
     },
+    /// Every SMS and KakaoTalk AlimTalk "sent" locally (the mailbox), oldest first.
+    Messages,
     /// Mint a bearer token the local API accepts.
     Token {
         /// The user id (the JWT `sub`).
@@ -123,7 +134,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             println!("{}", authority.mint(sub, groups, phone.as_deref(), locale.as_deref(), *ttl)?);
             Ok(())
         }
-        Command::Up { port, log_format, visibility_timeout, pause } => {
+        Command::Up { port, log_format, visibility_timeout, pause, web, alimtalk_endpoint } => {
             match log_format {
                 LogFormat::Pretty => bnb_lambda::telemetry::init_pretty(),
                 LogFormat::Json => bnb_lambda::telemetry::init_json(),
@@ -137,6 +148,8 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 prefix: cli.prefix.clone(),
                 paused: pause.clone(),
                 clock: bnb_contexts::clock::system(),
+                web: Some(web.clone().unwrap_or_else(|| cli.template.parent().unwrap_or(std::path::Path::new("")).join("web"))),
+                dealer: alimtalk_endpoint.as_deref().map(real_dealer).transpose()?,
             };
             let running = start(config).await?;
             for w in &running.wired {
@@ -150,6 +163,20 @@ async fn run(cli: Cli) -> Result<(), Error> {
             shutdown_signal().await?;
             tracing::info!("stopping: finishing the work in hand");
             running.stop().await?;
+            Ok(())
+        }
+        Command::Messages => {
+            let store = bnb_embedded::EmbeddedStore::open(database_path(&cli.data_dir))?;
+            let mailbox = bnb_embedded::EmbeddedMailbox::open(store).await?;
+            let messages = mailbox.messages().await?;
+            for m in &messages {
+                let at = time::OffsetDateTime::from_unix_timestamp_nanos(m.sent_at_ms as i128 * 1_000_000)
+                    .ok()
+                    .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                    .unwrap_or_default();
+                println!("{at}  {:<8} {:<15} {:<20} {}", m.channel, m.phone_number, m.template_code, m.text);
+            }
+            eprintln!("{} message(s) in the mailbox of {}", messages.len(), cli.data_dir.display());
             Ok(())
         }
         Command::Demo => {
@@ -235,6 +262,21 @@ async fn run(cli: Cli) -> Result<(), Error> {
             }
         }
     }
+}
+
+/// The NHN Cloud dealer at `endpoint`, with its keys from the environment (never from a flag, so
+/// the secret key stays out of shell history and process listings).
+fn real_dealer(endpoint: &str) -> Result<bnb_local::runtime::RealDealer, Error> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or_else(|| format!("--alimtalk-endpoint needs {name} in the environment"));
+    let secret = bnb_contexts::secrets::Secret::new(var("BNB_ALIMTALK_SECRET_KEY")?);
+    let dealer = bnb_nhn_bizmessage::NhnBizmessage::new(bnb_nhn_bizmessage::NhnSettings {
+        endpoint: endpoint.to_owned(),
+        app_key: var("BNB_ALIMTALK_APP_KEY")?,
+        sender_key: var("BNB_ALIMTALK_SENDER_KEY")?,
+        fallback_send_no: var("BNB_ALIMTALK_FALLBACK_SEND_NO")?,
+        secret_key: std::sync::Arc::new(bnb_contexts::secrets::FixedSecret(secret)),
+    })?;
+    Ok(bnb_local::runtime::RealDealer(std::sync::Arc::new(dealer)))
 }
 
 /// Each queue that is some queue's DLQ or some stream's failure destination, with its sources.

@@ -36,6 +36,20 @@ pub struct LocalConfig {
     pub paused: Vec<String>,
     /// Where every function's time comes from (the system's; a demo may move it ahead).
     pub clock: bnb_contexts::clock::SharedClock,
+    /// The web app's folder, served at `/` (none: the API alone).
+    pub web: Option<PathBuf>,
+    /// A real KakaoTalk dealer instead of the local mailbox.
+    pub dealer: Option<RealDealer>,
+}
+
+/// A dealer `bnb-local up --alimtalk-endpoint` points at.
+#[derive(Clone)]
+pub struct RealDealer(pub Arc<dyn bnb_contexts::notifications::Dealer>);
+
+impl std::fmt::Debug for RealDealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RealDealer")
+    }
 }
 
 impl LocalConfig {
@@ -50,6 +64,8 @@ impl LocalConfig {
             prefix: String::new(),
             paused: Vec::new(),
             clock: bnb_contexts::clock::system(),
+            web: None,
+            dealer: None,
         }
     }
 }
@@ -102,7 +118,10 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
     let topology = Topology::load(&config.template)?;
     let store = EmbeddedStore::open(database_path(&config.data_dir))?;
     let authority = Authority::load_or_create(&config.data_dir)?;
-    let wiring = Wiring::build(&config.backend, &store, &topology, config.visibility_override, &config.prefix, config.clock.clone()).await?;
+    let mut wiring = Wiring::build(&config.backend, &store, &topology, config.visibility_override, &config.prefix, config.clock.clone()).await?;
+    if let Some(RealDealer(dealer)) = &config.dealer {
+        wiring.dealer = dealer.clone();
+    }
     let checkpoints = Checkpoints::open(store.clone()).await?;
     // On the embedded backend a poller wakes when what it reads is committed to; on an AWS
     // endpoint it polls.
@@ -178,7 +197,8 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         }
     }
 
-    let gateway = Arc::new(Gateway { routes: routes.clone(), functions: http_functions, authority });
+    let web = config.web.clone().map(|dir| crate::web::WebApp { dir, directory: wiring.directory.clone(), authority: authority.clone() });
+    let gateway = Arc::new(Gateway { routes: routes.clone(), functions: http_functions, authority, web });
     let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);

@@ -4,12 +4,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bnb_aws_sns::{SnsSms, SnsTopic};
+use bnb_aws_sns::SnsTopic;
 use bnb_aws_sqs::SqsQueue;
-use bnb_contexts::messaging::{Queue, Sms, Topic};
+use bnb_contexts::messaging::{Queue, Topic};
+use bnb_contexts::notifications::Dealer;
 use bnb_contexts::storage::{Table, TableSpec};
 use bnb_embedded::EmbeddedStore;
-use bnb_embedded::{EmbeddedBus, QueueSettings};
+use bnb_embedded::{EmbeddedBus, EmbeddedDirectory, EmbeddedMailbox, QueueSettings};
 
 use crate::template::Topology;
 
@@ -28,11 +29,18 @@ pub struct Wiring {
     pub tables: BTreeMap<String, Arc<dyn Table>>,
     pub topics: BTreeMap<String, Arc<dyn Topic>>,
     pub queues: BTreeMap<String, Arc<dyn Queue>>,
-    pub sms: Arc<dyn Sms>,
-    /// The embedded bus, when that is the backend (for reading sent SMS).
+    /// The KakaoTalk dealer: the local mailbox unless `bnb-local up --alimtalk-endpoint` names a
+    /// real one.
+    pub dealer: Arc<dyn Dealer>,
+    /// What every phone received, locally (`bnb-local messages`).
+    pub mailbox: EmbeddedMailbox,
+    /// The embedded bus, when that is the backend.
     pub bus: Option<EmbeddedBus>,
     /// Every function's clock.
     pub clock: bnb_contexts::clock::SharedClock,
+    /// The user pool's groups: always the local one (the local sign-in is not Cognito's), on
+    /// either backend.
+    pub directory: EmbeddedDirectory,
 }
 
 pub type WiringError = Box<dyn std::error::Error + Send + Sync>;
@@ -54,6 +62,8 @@ impl Wiring {
         // DLQs before the queues that point at them.
         let mut queues = topology.queues.clone();
         queues.sort_by_key(|q| q.dlq.is_some());
+        let directory = EmbeddedDirectory::open(store.clone()).await?;
+        let mailbox = EmbeddedMailbox::open(store.clone()).await?;
         match backend {
             Backend::Embedded => {
                 let bus = EmbeddedBus::open(store.clone()).await?;
@@ -61,9 +71,11 @@ impl Wiring {
                     tables: BTreeMap::new(),
                     topics: BTreeMap::new(),
                     queues: BTreeMap::new(),
-                    sms: Arc::new(bus.sms()),
+                    dealer: Arc::new(mailbox.clone()),
+                    mailbox,
                     bus: Some(bus.clone()),
                     clock: clock.clone(),
+                    directory,
                 };
                 for t in &topology.tables {
                     wiring.tables.insert(t.name.clone(), Arc::new(store.table(spec(&t.name, &t.indexes))));
@@ -93,9 +105,11 @@ impl Wiring {
                     tables: BTreeMap::new(),
                     topics: BTreeMap::new(),
                     queues: BTreeMap::new(),
-                    sms: Arc::new(SnsSms::new(&config, None)),
+                    dealer: Arc::new(mailbox.clone()),
+                    mailbox,
                     bus: None,
                     clock: clock.clone(),
+                    directory,
                 };
                 for t in &topology.tables {
                     let table = bnb_aws_dynamodb_streams::streaming_table(&config, spec(&format!("{prefix}{}", t.name), &t.indexes));

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use bnb_contexts::clock::SharedClock;
 use bnb_contexts::consumer::DeadLetters;
-use bnb_contexts::messaging::{Sms, Topic};
+use bnb_contexts::identity::UserPools;
+use bnb_contexts::messaging::Topic;
+use bnb_contexts::notifications::Dealer;
 use bnb_contexts::payments::Invoker;
 use bnb_contexts::storage::Table;
 use bnb_contexts::tables::TableKind;
@@ -18,13 +20,15 @@ use bnb_lambda::{Function, LinkError, Resources};
 pub struct TestResources {
     tables: BTreeMap<&'static str, Arc<dyn Table>>,
     payments: Option<Arc<dyn Invoker>>,
+    dealer: Option<Arc<dyn Dealer>>,
+    user_pools: Option<Arc<dyn UserPools>>,
     clock: SharedClock,
     vars: BTreeMap<String, String>,
 }
 
 impl TestResources {
     pub fn new(clock: SharedClock) -> Self {
-        TestResources { tables: BTreeMap::new(), payments: None, clock, vars: BTreeMap::new() }
+        TestResources { tables: BTreeMap::new(), payments: None, dealer: None, user_pools: None, clock, vars: BTreeMap::new() }
     }
 
     pub fn table(mut self, kind: TableKind, table: Arc<dyn Table>) -> Self {
@@ -34,6 +38,16 @@ impl TestResources {
 
     pub fn payments(mut self, invoker: Arc<dyn Invoker>) -> Self {
         self.payments = Some(invoker);
+        self
+    }
+
+    pub fn dealer(mut self, dealer: Arc<dyn Dealer>) -> Self {
+        self.dealer = Some(dealer);
+        self
+    }
+
+    pub fn user_pools(mut self, pools: Arc<dyn UserPools>) -> Self {
+        self.user_pools = Some(pools);
         self
     }
 
@@ -68,8 +82,11 @@ impl Resources for TestResources {
     fn topic(&self, arn_variable: &str) -> Result<Arc<dyn Topic>, LinkError> {
         Err(missing(arn_variable))
     }
-    fn sms(&self) -> Result<Arc<dyn Sms>, LinkError> {
-        Err(missing("SMS"))
+    fn dealer(&self) -> Result<Arc<dyn Dealer>, LinkError> {
+        self.dealer.clone().ok_or_else(|| missing("KakaoTalk dealer"))
+    }
+    fn user_pools(&self) -> Result<Arc<dyn UserPools>, LinkError> {
+        self.user_pools.clone().ok_or_else(|| missing("user pools"))
     }
     fn dead_letters(&self) -> Result<Arc<dyn DeadLetters>, LinkError> {
         Err(missing("dead-letter queue"))

@@ -9,6 +9,7 @@ use bnb_embedded::EmbeddedStore;
 
 pub mod faults;
 pub mod linked;
+pub mod nhn;
 
 /// The moto server the test command started. Without it the AWS half of the suite cannot run,
 /// and it fails rather than skip.

@@ -1,5 +1,5 @@
-//! `notification-handler`: every status change worth telling a person, stored, sent by SMS and
-//! published to `alerts` for KakaoTalk.
+//! `notification-handler`: every status change worth telling a person, stored and published to
+//! `alerts`, where `alimtalk-sender` takes it to their phone.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use bnb_contexts::consumer::DeadLetters;
@@ -14,13 +14,10 @@ pub const NAME: &str = NotificationHandler::NAME;
 
 /// `notification-handler`, declared once: the Lambda main, `bnb-local` and the tests build it from this.
 pub static FUNCTION: Function =
-    Function { name: NAME, trigger: Trigger::Sqs, needs: &[Need::Table(NOTIFICATIONS), Need::Sms, Need::Topic(ALERTS_TOPIC_ARN), Need::DeadLetters], link };
+    Function { name: NAME, trigger: Trigger::Sqs, needs: &[Need::Table(NOTIFICATIONS), Need::Topic(ALERTS_TOPIC_ARN), Need::DeadLetters], link };
 
 fn link(r: &dyn Resources) -> Result<Handler, LinkError> {
-    let handler = Arc::new(
-        NotificationHandler::new(r.table(NOTIFICATIONS)?, r.sms()?, r.topic(ALERTS_TOPIC_ARN)?, r.clock())
-            .with_kakao_codes(&r.var("KAKAO_TEMPLATE_CODES").unwrap_or_default()),
-    );
+    let handler = Arc::new(NotificationHandler::new(r.table(NOTIFICATIONS)?, r.topic(ALERTS_TOPIC_ARN)?));
     let dead_letters = r.dead_letters()?;
     Ok(Handler::sqs(move |event| {
         let (handler, dead_letters) = (handler.clone(), dead_letters.clone());

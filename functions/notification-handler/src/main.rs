@@ -7,7 +7,6 @@ async fn main() -> Result<(), Error> {
         AwsAdapters {
             table: Some(bnb_aws_dynamodb::tables),
             topic: Some(bnb_aws_sns::topic),
-            sms: Some(bnb_aws_sns::sms),
             dead_letters: Some(bnb_aws_sqs::dead_letters),
             ..Default::default()
         },

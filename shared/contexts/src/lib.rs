@@ -6,6 +6,7 @@
 //!   (`bnb-aws-*` on AWS, `bnb-embedded` on SQLite);
 //! - [`events`], [`outbox`], [`consumer`]: domain events, the transactional outbox, and the
 //!   exactly-once harness every consumer runs in;
+//! - [`identity`]: the user pool's groups (guest, host) and how a person joins them;
 //! - [`tables`], [`config`]: which table is which, and settings from the environment.
 //!
 //! The domain model itself is `bnb-domain`, re-exported as [`domain`] (and its clock as [`clock`]).
@@ -16,6 +17,7 @@ pub use bnb_domain::clock;
 pub mod config;
 pub mod consumer;
 pub mod events;
+pub mod identity;
 pub mod messaging;
 pub mod notifications;
 pub mod outbox;
@@ -24,6 +26,7 @@ pub mod payments;
 pub mod reservations;
 pub mod reviews;
 pub mod rooms;
+pub mod secrets;
 pub mod storage;
 pub mod tables;
 pub mod views;

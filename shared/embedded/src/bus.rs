@@ -8,7 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::Value;
 
 use crate::store::{exec, EmbeddedStore};
-use bnb_contexts::messaging::{sns_wrap, Attributes, FilterPolicy, MessagingError, Queue, QueueDepth, ReceivedMessage, Sms, Topic};
+use bnb_contexts::messaging::{sns_wrap, Attributes, FilterPolicy, MessagingError, Queue, QueueDepth, ReceivedMessage, Topic};
 use bnb_contexts::storage::StorageError;
 
 const SCHEMA: &str = "
@@ -25,9 +25,6 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue, visible_at, sent_at);
 CREATE UNIQUE INDEX IF NOT EXISTS messages_receipt ON messages (receipt);
-CREATE TABLE IF NOT EXISTS sms_outbox (
-    id TEXT PRIMARY KEY, phone_number TEXT NOT NULL, text TEXT NOT NULL, sent_at INTEGER NOT NULL
-);
 ";
 
 fn now_ms() -> i64 {
@@ -123,22 +120,6 @@ impl EmbeddedBus {
             .await
             .map_err(err)
     }
-
-    /// The text messages "sent" locally, newest last: (phone number, text).
-    pub async fn sent_sms(&self) -> Result<Vec<(String, String)>, MessagingError> {
-        self.store
-            .with_conn(|conn| {
-                let mut stmt = conn.prepare("SELECT phone_number, text FROM sms_outbox ORDER BY sent_at, id").map_err(sql)?;
-                let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(sql)?;
-                rows.collect::<Result<Vec<_>, _>>().map_err(sql)
-            })
-            .await
-            .map_err(err)
-    }
-
-    pub fn sms(&self) -> EmbeddedSms {
-        EmbeddedSms { store: self.store.clone() }
-    }
 }
 
 fn topic_arn(name: &str) -> String {
@@ -225,28 +206,6 @@ fn insert_message(conn: &Connection, queue: &str, body: &str, attributes: &Attri
     )
     .map_err(sql)?;
     Ok(id)
-}
-
-/// Local SMS: recorded in the store (what `bnb-local` shows), never sent anywhere.
-#[derive(Clone)]
-pub struct EmbeddedSms {
-    store: EmbeddedStore,
-}
-
-#[async_trait]
-impl Sms for EmbeddedSms {
-    async fn send_sms(&self, phone_number: &str, text: &str) -> Result<String, MessagingError> {
-        let (phone, text) = (phone_number.to_owned(), text.to_owned());
-        self.store
-            .with_conn_as("sms send", move |conn| {
-                let id = uuid::Uuid::now_v7().to_string();
-                conn.execute("INSERT INTO sms_outbox (id, phone_number, text, sent_at) VALUES (?1, ?2, ?3, ?4)", params![id, phone, text, now_ms()])
-                    .map_err(sql)?;
-                Ok(id)
-            })
-            .await
-            .map_err(err)
-    }
 }
 
 /// A queue on the embedded bus.

@@ -12,7 +12,10 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use bnb_contexts::clock::SharedClock;
 use bnb_contexts::consumer::DeadLetters;
-use bnb_contexts::messaging::{Sms, Topic};
+use bnb_contexts::identity::UserPools;
+use bnb_contexts::messaging::Topic;
+use bnb_contexts::notifications::dealer::ALIMTALK_SECRET_KEY_PARAMETER;
+use bnb_contexts::notifications::Dealer;
 use bnb_contexts::payments::invoker::InvokeFuture;
 use bnb_contexts::payments::Invoker;
 use bnb_contexts::storage::Table;
@@ -111,8 +114,10 @@ pub enum Need {
     Table(TableKind),
     /// An SNS topic, by the variable that holds its ARN (`bnb-aws-sns`).
     Topic(&'static str),
-    /// SMS through SNS `Publish(PhoneNumber)` (`bnb-aws-sns`).
-    Sms,
+    /// The KakaoTalk dealer (`bnb-nhn-bizmessage`, its secret key from SSM by `bnb-aws-ssm`).
+    Dealer,
+    /// The user pools' groups (`bnb-aws-cognito`).
+    UserPools,
     /// The consumer's dead-letter queue, `DEAD_LETTER_QUEUE_URL` (`bnb-aws-sqs`).
     DeadLetters,
     /// The synchronous payment call, `PAYMENT_FUNCTION_NAME` (`bnb-aws-lambda`).
@@ -125,7 +130,8 @@ impl Need {
         match self {
             Need::Table(kind) => Some(kind.env),
             Need::Topic(var) => Some(var),
-            Need::Sms => None,
+            Need::Dealer => Some(ALIMTALK_SECRET_KEY_PARAMETER),
+            Need::UserPools => None,
             Need::DeadLetters => Some(DEAD_LETTER_QUEUE_URL),
             Need::Payments => Some(PAYMENT_FUNCTION_NAME),
         }
@@ -170,7 +176,8 @@ pub trait Resources: Send + Sync {
     fn table(&self, kind: TableKind) -> Result<Arc<dyn Table>, LinkError>;
     /// The topic whose ARN the variable `arn_variable` holds.
     fn topic(&self, arn_variable: &str) -> Result<Arc<dyn Topic>, LinkError>;
-    fn sms(&self) -> Result<Arc<dyn Sms>, LinkError>;
+    fn dealer(&self) -> Result<Arc<dyn Dealer>, LinkError>;
+    fn user_pools(&self) -> Result<Arc<dyn UserPools>, LinkError>;
     fn dead_letters(&self) -> Result<Arc<dyn DeadLetters>, LinkError>;
     fn payments(&self) -> Result<Arc<dyn Invoker>, LinkError>;
     fn clock(&self) -> SharedClock;

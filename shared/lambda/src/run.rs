@@ -9,7 +9,12 @@ use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
 use bnb_contexts::clock::SharedClock;
 use bnb_contexts::consumer::DeadLetters;
-use bnb_contexts::messaging::{Sms, Topic};
+use bnb_contexts::identity::UserPools;
+use bnb_contexts::messaging::Topic;
+use bnb_contexts::notifications::dealer::{
+    DealerSettings, ALIMTALK_APP_KEY, ALIMTALK_ENDPOINT, ALIMTALK_FALLBACK_SEND_NO, ALIMTALK_SECRET_KEY_PARAMETER, ALIMTALK_SENDER_KEY,
+};
+use bnb_contexts::notifications::Dealer;
 use bnb_contexts::payments::Invoker;
 use bnb_contexts::storage::{Key, Table, TableSpec};
 use bnb_contexts::tables::TableKind;
@@ -20,13 +25,14 @@ use crate::function::{Function, Handler, LinkError, Need, Resources, Trigger, DE
 pub type Error = lambda_runtime::Error;
 
 /// The AWS adapters a function's main links: only those it needs, so a function that sends no
-/// SMS does not carry the SNS client (tests/function_registry.rs checks each main against its
+/// alerts does not carry the SNS client (tests/function_registry.rs checks each main against its
 /// [`Function::needs`]).
 #[derive(Default, Clone, Copy)]
 pub struct AwsAdapters {
     pub table: Option<TableAdapter>,
     pub topic: Option<TopicAdapter>,
-    pub sms: Option<SmsAdapter>,
+    pub dealer: Option<DealerAdapter>,
+    pub user_pools: Option<UserPoolsAdapter>,
     pub dead_letters: Option<DeadLettersAdapter>,
     pub payments: Option<PaymentsAdapter>,
 }
@@ -37,8 +43,10 @@ pub type TableAdapter = fn(&SdkConfig) -> OpenTable;
 pub type OpenTable = Box<dyn Fn(TableSpec) -> Arc<dyn Table> + Send + Sync>;
 /// A topic, by ARN.
 pub type TopicAdapter = fn(&SdkConfig, String) -> Arc<dyn Topic>;
-/// SMS, with the sender id (`SMS_SENDER_ID`) if there is one.
-pub type SmsAdapter = fn(&SdkConfig, Option<String>) -> Arc<dyn Sms>;
+/// The KakaoTalk dealer, from its settings (or why it cannot be set up).
+pub type DealerAdapter = fn(&SdkConfig, DealerSettings) -> Result<Arc<dyn Dealer>, String>;
+/// The user pools.
+pub type UserPoolsAdapter = fn(&SdkConfig) -> Arc<dyn UserPools>;
 /// Dead letters, by queue URL.
 pub type DeadLettersAdapter = fn(&SdkConfig, String) -> Arc<dyn DeadLetters>;
 /// The payment function, by name.
@@ -83,8 +91,19 @@ impl Resources for AwsResources {
         Ok(self.adapter(self.adapters.topic, "a topic")?(&self.config, self.required(arn_variable)?))
     }
 
-    fn sms(&self) -> Result<Arc<dyn Sms>, LinkError> {
-        Ok(self.adapter(self.adapters.sms, "SMS")?(&self.config, self.var("SMS_SENDER_ID")))
+    fn dealer(&self) -> Result<Arc<dyn Dealer>, LinkError> {
+        let settings = DealerSettings {
+            endpoint: self.required(ALIMTALK_ENDPOINT)?,
+            app_key: self.required(ALIMTALK_APP_KEY)?,
+            sender_key: self.required(ALIMTALK_SENDER_KEY)?,
+            fallback_send_no: self.required(ALIMTALK_FALLBACK_SEND_NO)?,
+            secret_key_parameter: self.required(ALIMTALK_SECRET_KEY_PARAMETER)?,
+        };
+        self.adapter(self.adapters.dealer, "the KakaoTalk dealer")?(&self.config, settings).map_err(LinkError)
+    }
+
+    fn user_pools(&self) -> Result<Arc<dyn UserPools>, LinkError> {
+        Ok(self.adapter(self.adapters.user_pools, "the user pools")?(&self.config))
     }
 
     fn dead_letters(&self) -> Result<Arc<dyn DeadLetters>, LinkError> {
@@ -203,9 +222,13 @@ impl Resources for Declared<'_> {
         self.check(need.unwrap_or(Need::Topic("(undeclared)")))?;
         self.inner.topic(arn_variable)
     }
-    fn sms(&self) -> Result<Arc<dyn Sms>, LinkError> {
-        self.check(Need::Sms)?;
-        self.inner.sms()
+    fn dealer(&self) -> Result<Arc<dyn Dealer>, LinkError> {
+        self.check(Need::Dealer)?;
+        self.inner.dealer()
+    }
+    fn user_pools(&self) -> Result<Arc<dyn UserPools>, LinkError> {
+        self.check(Need::UserPools)?;
+        self.inner.user_pools()
     }
     fn dead_letters(&self) -> Result<Arc<dyn DeadLetters>, LinkError> {
         self.check(Need::DeadLetters)?;

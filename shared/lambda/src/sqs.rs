@@ -8,10 +8,21 @@ use tracing::Instrument;
 
 /// Runs a consumer over an SQS batch and reports the messages to retry.
 pub async fn handle_sqs_event(consumer: &dyn Consumer, dead_letters: &dyn DeadLetters, event: SqsEvent) -> SqsBatchResponse {
+    for_each_message(consumer.name(), dead_letters, event, |message| async move { handle_message(consumer, &message).await }).await
+}
+
+/// Runs `handle` over each message of an SQS batch: a message it applied (or had applied) is
+/// done, one that failed is retried (reported in `batchItemFailures`), and one it rejects goes to
+/// the dead-letter queue at once, with the reason as an attribute.
+pub async fn for_each_message<F, Fut>(name: &str, dead_letters: &dyn DeadLetters, event: SqsEvent, handle: F) -> SqsBatchResponse
+where
+    F: Fn(SqsMessage) -> Fut,
+    Fut: std::future::Future<Output = Outcome>,
+{
     let mut response = SqsBatchResponse::default();
     for message in event.records {
         let id = message.message_id.clone().unwrap_or_default();
-        let retry = match handle_message(consumer, &message).await {
+        let retry = match handle(message.clone()).await {
             Outcome::Applied | Outcome::Duplicate => false,
             Outcome::Failed(_) => true,
             Outcome::Rejected(reason) => {
@@ -21,7 +32,7 @@ pub async fn handle_sqs_event(consumer: &dyn Consumer, dead_letters: &dyn DeadLe
                 match dead_letters.dead_letter(message.body.as_deref().unwrap_or_default(), &attributes).await {
                     Ok(()) => false,
                     Err(e) => {
-                        tracing::error!(consumer = consumer.name(), message_id = %id, error = %e, "could not dead-letter a message; it will be retried");
+                        tracing::error!(consumer = name, message_id = %id, error = %e, "could not dead-letter a message; it will be retried");
                         true
                     }
                 }

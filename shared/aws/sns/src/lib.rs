@@ -1,11 +1,11 @@
-//! The SNS adapters: a topic (domain events, alerts) and SMS by `Publish(PhoneNumber)`, and the
+//! The SNS adapter: a topic (domain events, alerts), and the
 //! provisioning the local runtime and tests use on an AWS endpoint (deployed stacks get theirs
 //! from `template.yaml`).
 
 use async_trait::async_trait;
-use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_sns::error::DisplayErrorContext;
 use aws_sdk_sns::types::{MessageAttributeValue as SnsAttribute, PublishBatchRequestEntry};
-use bnb_contexts::messaging::{Attributes, MessagingError, Sms, Topic};
+use bnb_contexts::messaging::{Attributes, MessagingError, Topic};
 
 fn unavailable<E: std::error::Error + 'static>(e: E) -> MessagingError {
     MessagingError::Unavailable(DisplayErrorContext(&e).to_string())
@@ -97,41 +97,7 @@ impl Topic for SnsTopic {
     }
 }
 
-/// SMS through SNS `Publish(PhoneNumber)`, transactional, with the configured sender id.
-#[derive(Clone)]
-pub struct SnsSms {
-    client: aws_sdk_sns::Client,
-    sender_id: Option<String>,
-}
-
-impl SnsSms {
-    pub fn new(config: &aws_config::SdkConfig, sender_id: Option<String>) -> Self {
-        SnsSms { client: aws_sdk_sns::Client::new(config), sender_id: sender_id.filter(|s| !s.is_empty()) }
-    }
-}
-
-#[async_trait]
-impl Sms for SnsSms {
-    async fn send_sms(&self, phone_number: &str, text: &str) -> Result<String, MessagingError> {
-        let string = |v: &str| SnsAttribute::builder().data_type("String").string_value(v).build().map_err(build_err);
-        let mut request = self.client.publish().phone_number(phone_number).message(text).message_attributes("AWS.SNS.SMS.SMSType", string("Transactional")?);
-        if let Some(sender) = &self.sender_id {
-            request = request.message_attributes("AWS.SNS.SMS.SenderID", string(sender)?);
-        }
-        let out = request.send().await.map_err(|e| match e.code() {
-            Some("InvalidParameter") | Some("InvalidParameterValue") => MessagingError::Invalid(e.message().unwrap_or("invalid phone number").to_owned()),
-            _ => unavailable(e),
-        })?;
-        Ok(out.message_id.unwrap_or_default())
-    }
-}
-
 /// A topic by ARN, as a function's main hands it to `bnb_lambda::AwsAdapters`.
 pub fn topic(config: &aws_config::SdkConfig, arn: String) -> std::sync::Arc<dyn Topic> {
     std::sync::Arc::new(SnsTopic::new(config, arn))
-}
-
-/// SMS with an optional sender id, as a function's main hands it to `bnb_lambda::AwsAdapters`.
-pub fn sms(config: &aws_config::SdkConfig, sender_id: Option<String>) -> std::sync::Arc<dyn Sms> {
-    std::sync::Arc::new(SnsSms::new(config, sender_id))
 }

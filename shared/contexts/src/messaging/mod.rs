@@ -41,12 +41,6 @@ pub trait Topic: Send + Sync {
     }
 }
 
-/// Text messages to phones (SNS `Publish(PhoneNumber)` on AWS).
-#[async_trait]
-pub trait Sms: Send + Sync {
-    async fn send_sms(&self, phone_number: &str, text: &str) -> Result<String, MessagingError>;
-}
-
 /// A message taken from a queue; invisible to others until deleted, released or timed out.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReceivedMessage {

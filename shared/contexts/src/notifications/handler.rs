@@ -1,58 +1,56 @@
 //! The notification handler. One notification per (event, recipient), however often the event
 //! comes: the stored items are written in the transaction that records the event as processed.
-//! Sending happens after that commit (and again on a redelivery, for what is not yet marked
-//! sent), so a crash never loses a message. SNS has no idempotency key for SMS, so a crash
-//! between a send and its mark can repeat that one SMS: at least once, never lost. Two
-//! deliveries of one event at once (a queue redelivers while the first is still at work) do not
-//! both send: each sending is claimed for a lease first. The alert
-//! carries `notificationId`, which a KakaoTalk sender passes on as the dealer's idempotency key.
+//! After that commit (and again on a redelivery, for what is not yet marked alerted) each
+//! notification is published to the `alerts` topic, where the `alimtalk-sender` takes it to the
+//! person's phone. Publishing twice is harmless: the sender sends once per notification id.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::profile::load_profile;
 use super::templates::{render, Facts};
 use crate::consumer::{Consumer, ConsumerError};
-use crate::domain::notification::Locale;
+use crate::domain::notification::{DeliveryState, Locale};
 use crate::domain::EventId;
 use crate::events::{Envelope, Event, EventType};
-use crate::messaging::{Attributes, Sms, Topic};
+use crate::messaging::{Attributes, Topic};
 use crate::storage::{to_item, Condition, Key, Table, Update, WriteOp};
-
-/// How long a delivery may take to send a notification before another may try: longer than the
-/// function's timeout (10 s), so a live sender is never overtaken; shorter than its queue's
-/// visibility timeout (60 s), so the redelivery that follows a crash finds the claim run out.
-pub const SEND_LEASE_SECONDS: i64 = 30;
 
 pub struct NotificationHandler {
     table: Arc<dyn Table>,
-    sms: Arc<dyn Sms>,
     alerts: Arc<dyn Topic>,
-    kakao_codes: BTreeMap<String, String>,
-    clock: crate::clock::SharedClock,
 }
 
 impl NotificationHandler {
     pub const NAME: &'static str = "notification-handler";
 
-    pub fn new(table: Arc<dyn Table>, sms: Arc<dyn Sms>, alerts: Arc<dyn Topic>, clock: crate::clock::SharedClock) -> Self {
-        NotificationHandler { table, sms, alerts, kakao_codes: BTreeMap::new(), clock }
+    pub fn new(table: Arc<dyn Table>, alerts: Arc<dyn Topic>) -> Self {
+        NotificationHandler { table, alerts }
     }
+}
 
-    /// bnb template → KakaoTalk template code, from `name=code,name=code` (`KAKAO_TEMPLATE_CODES`).
-    pub fn with_kakao_codes(mut self, pairs: &str) -> Self {
-        self.kakao_codes = pairs
-            .split(',')
-            .filter_map(|pair| pair.split_once('='))
-            .map(|(name, code)| (name.trim().to_owned(), code.trim().to_owned()))
-            .filter(|(name, code)| !name.is_empty() && !code.is_empty())
-            .collect();
-        self
+/// What the `alerts` topic carries to the AlimTalk sender: which notification, for whom, and the
+/// values of its template's variables.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Alert {
+    pub notification_id: String,
+    /// The user it is for (their profile has the phone number).
+    pub recipient: String,
+    /// The notification's sort key (its partition is the recipient's).
+    pub notification_sk: String,
+    pub template: String,
+    pub locale: Locale,
+    pub parameters: BTreeMap<String, String>,
+}
+
+impl Alert {
+    pub fn notification_key(&self) -> Key {
+        Key::new(format!("USER#{}", self.recipient), self.notification_sk.clone())
     }
 }
 
@@ -70,10 +68,18 @@ pub struct NotificationItem {
     pub template: String,
     pub locale: Locale,
     pub text: String,
+    /// The approved AlimTalk template's code.
+    #[serde(default)]
+    pub code: String,
+    /// The values of its variables.
+    #[serde(default)]
+    pub parameters: BTreeMap<String, String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    /// `PENDING` until sent.
-    pub delivery: String,
+    pub delivery: DeliveryState,
+    /// Whether the `alerts` topic has it.
+    #[serde(default)]
+    pub alerted: bool,
 }
 
 /// Who hears of an event, with which template.
@@ -132,8 +138,11 @@ impl Consumer for NotificationHandler {
                 template: template.into(),
                 locale: profile.locale,
                 text: message.text,
+                code: message.code,
+                parameters: message.parameters,
                 created_at: event.occurred_at,
-                delivery: "PENDING".into(),
+                delivery: DeliveryState::Pending,
+                alerted: false,
             };
             ops.push(WriteOp::put_if(to_item(&item)?, Condition::NotExists));
         }
@@ -146,61 +155,28 @@ impl Consumer for NotificationHandler {
             let Some(stored) = self.table.get(&key).await? else {
                 continue;
             };
-            if stored.get("delivery").and_then(Value::as_str) == Some("SENT") {
+            let stored: NotificationItem = crate::storage::from_item(&stored)?;
+            if stored.alerted {
                 continue;
             }
-            // Claim the sending for a lease first: two deliveries of the event at once (a
-            // redelivery while the first is still at work) must not both send. The one that loses
-            // fails, to come back after its visibility timeout and find the notification SENT, or
-            // (the sender died) the lease run out and the sending its own.
-            let now = self.clock.now_utc().unix_timestamp();
-            let claim = Update::new(key.clone()).set("delivery", "SENDING").set("claimedUntil", now + SEND_LEASE_SECONDS).when(Condition::And(vec![
-                Condition::NotEquals("delivery".into(), Value::from("SENT")),
-                Condition::Or(vec![Condition::AttributeNotExists("claimedUntil".into()), Condition::LessThan("claimedUntil".into(), Value::from(now))]),
-            ]));
-            match self.table.write(vec![claim.into_op()]).await {
-                Ok(()) => {}
-                Err(crate::storage::StorageError::ConditionFailed { .. }) => {
-                    return Err(ConsumerError::Transient(format!("notification {} is being sent by another delivery of its event", recipient)));
-                }
-                Err(e) => return Err(e.into()),
-            }
-            let claimed_until = now + SEND_LEASE_SECONDS;
-            let sent = async {
-                let text = stored.get("text").and_then(Value::as_str).unwrap_or_default();
-                let profile = load_profile(self.table.as_ref(), &recipient).await?;
-                if let Some(phone) = &profile.phone_number {
-                    self.sms.send_sms(phone, text).await.map_err(transient)?;
-                }
-                let mut attributes = Attributes::from([
-                    ("channel".to_string(), "kakao".to_string()),
-                    ("template".to_string(), template.to_string()),
-                    ("recipient".to_string(), recipient.clone()),
-                    ("notificationId".to_string(), format!("{}:{recipient}", event.event_id)),
-                    ("locale".to_string(), serde_json::to_value(profile.locale).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
-                ]);
-                if let Some(code) = self.kakao_codes.get(template) {
-                    attributes.insert("kakaoTemplateCode".into(), code.clone());
-                }
-                self.alerts.publish(text, &attributes).await.map_err(transient)?;
-                self.table.write(vec![Update::new(key.clone()).set("delivery", "SENT").when(Condition::Exists).into_op()]).await?;
-                Ok::<bool, ConsumerError>(profile.phone_number.is_some())
-            }
-            .await;
-            let sms = match sent {
-                Ok(sms) => sms,
-                Err(e) => {
-                    // Give the claim back at once, so the next delivery need not wait out the
-                    // lease (a short visibility timeout could otherwise spend every receive on it).
-                    let release =
-                        Update::new(key.clone()).set("delivery", "PENDING").remove("claimedUntil").when(Condition::equals("claimedUntil", claimed_until));
-                    if let Err(release_error) = self.table.write(vec![release.into_op()]).await {
-                        tracing::warn!(recipient = %recipient, error = %release_error, "could not give the send claim back; it runs out with its lease");
-                    }
-                    return Err(e);
-                }
+            let alert = Alert {
+                notification_id: stored.notification_id.clone(),
+                recipient: recipient.clone(),
+                notification_sk: key.sk.clone(),
+                template: template.to_owned(),
+                locale: stored.locale,
+                parameters: stored.parameters.clone(),
             };
-            tracing::info!(recipient = %recipient, template, sms, "notification sent");
+            let body = serde_json::to_string(&alert).map_err(|e| ConsumerError::Rejected(e.to_string()))?;
+            let attributes = Attributes::from([
+                ("channel".to_string(), "kakao".to_string()),
+                ("template".to_string(), template.to_string()),
+                ("recipient".to_string(), recipient.clone()),
+                ("notificationId".to_string(), stored.notification_id.clone()),
+            ]);
+            self.alerts.publish(&body, &attributes).await.map_err(transient)?;
+            self.table.write(vec![Update::new(key.clone()).set("alerted", true).when(Condition::Exists).into_op()]).await?;
+            tracing::info!(recipient = %recipient, template, "notification published to alerts");
         }
         Ok(())
     }

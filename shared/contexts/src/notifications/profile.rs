@@ -79,7 +79,7 @@ pub async fn update_profile(table: &dyn Table, caller: &Actor, request: ProfileR
 }
 
 fn public(item: &Item) -> Value {
-    let shown = ["notificationId", "eventId", "eventType", "aggregateId", "template", "locale", "text", "createdAt", "delivery"];
+    let shown = ["notificationId", "eventId", "eventType", "aggregateId", "template", "locale", "text", "createdAt", "delivery", "failure"];
     Value::Object(item.iter().filter(|(k, _)| shown.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect::<Map<_, _>>())
 }
 

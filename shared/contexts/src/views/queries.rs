@@ -66,6 +66,15 @@ pub struct Occupancy {
     pub booked_nights: i64,
     pub available_nights: i64,
     pub rate: f64,
+    /// Each night with a booking, and how many rooms are booked on it (what a calendar draws).
+    pub nights: Vec<NightBooked>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NightBooked {
+    pub night: String,
+    pub booked: i64,
 }
 
 /// Takings in one currency: confirmed minus refunded.
@@ -182,7 +191,14 @@ pub async fn host_dashboard(views: &dyn Table, caller: &Actor, today: time::Date
         rooms_next_cursor: room_page.next.map(|c| c.as_str().to_owned()),
         stays,
         stays_next_cursor: stay_page.next.map(|c| c.as_str().to_owned()),
-        occupancy: Occupancy { from: format_date(today), to: format_date(horizon), booked_nights, available_nights: capacity, rate },
+        occupancy: Occupancy {
+            from: format_date(today),
+            to: format_date(horizon),
+            booked_nights,
+            available_nights: capacity,
+            rate,
+            nights: nights.iter().filter(|n| n.booked > 0).map(|n| NightBooked { night: n.night.clone(), booked: n.booked }).collect(),
+        },
         revenue: revenue
             .into_iter()
             .map(|r| Revenue { net: r.confirmed - r.refunded, currency: r.currency, confirmed: r.confirmed, refunded: r.refunded })

@@ -8,6 +8,7 @@ use serde::Serialize;
 use bnb_contexts::storage::StorageError;
 use bnb_domain::{FieldError, Invalid};
 
+mod identity;
 mod reservations;
 mod reviews;
 mod rooms;
@@ -31,6 +32,9 @@ pub struct Problem {
     /// Seconds to wait before trying again (sent as `Retry-After` too).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u32>,
+    /// The nights a booking could not have (`nights-taken`), `YYYY-MM-DD`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nights: Vec<String>,
 }
 
 impl Problem {
@@ -43,6 +47,7 @@ impl Problem {
             errors: Vec::new(),
             correlation_id: None,
             retry_after: None,
+            nights: Vec::new(),
         }
     }
 

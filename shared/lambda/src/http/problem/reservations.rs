@@ -22,6 +22,7 @@ impl From<ReservationError> for Problem {
                     format!("The room is already booked on {}. Choose other dates.", nights.join(", ")),
                 );
                 p.errors = nights.iter().map(|n| FieldError { field: "checkIn".into(), message: format!("{n} is taken") }).collect();
+                p.nights = nights;
                 p
             }
             ReservationError::Declined(reason) => Problem::new(

@@ -1,0 +1,151 @@
+//! The web app on `bnb-local`: the files of `web/` at `/` (as CloudFront serves them from S3 on
+//! AWS), the app's settings at `/config.json`, and the development sign-in, which exists only
+//! here: it stands in for Cognito's hosted UI by minting a local token for a chosen user.
+
+use std::path::{Component, Path, PathBuf};
+
+use axum::body::Body as AxumBody;
+use axum::response::Response as AxumResponse;
+use bnb_contexts::identity::{enrol_guest, Group, UserDirectory};
+use bnb_embedded::EmbeddedDirectory;
+use bnb_lambda::http::Problem;
+use http::{header, HeaderValue, StatusCode};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Authority;
+
+/// Where the development sign-in listens.
+pub const SIGN_IN_PATH: &str = "/_bnb/sign-in";
+
+/// How long a development token lives.
+const TOKEN_SECONDS: i64 = 12 * 3600;
+
+pub struct WebApp {
+    /// The folder whose files are served (`web/`).
+    pub dir: PathBuf,
+    pub directory: EmbeddedDirectory,
+    pub authority: Authority,
+}
+
+/// `POST /_bnb/sign-in`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignIn {
+    pub user: String,
+    /// Also put the user in `host` (a development shortcut; in the app anyone becomes a host
+    /// with `POST /me/host`).
+    #[serde(default)]
+    pub host: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedIn {
+    pub token: String,
+    pub user: String,
+    pub groups: Vec<String>,
+    pub expires_in: i64,
+}
+
+/// What the app reads at start: how to sign in and where the API is.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AppConfig {
+    /// `local`: the development sign-in; `cognito`: the hosted UI (written by the deploy).
+    sign_in: &'static str,
+    /// The API's base URL; empty means this origin.
+    api_base: &'static str,
+}
+
+impl WebApp {
+    /// A file of the app, `/config.json`, or `None` (a 404 from the gateway).
+    pub async fn file(&self, path: &str) -> Option<AxumResponse> {
+        if path == "/config.json" {
+            let body = serde_json::to_vec(&AppConfig { sign_in: "local", api_base: "" }).ok()?;
+            return Some(respond(StatusCode::OK, "application/json", body));
+        }
+        let relative = if path == "/" { "index.html" } else { path.trim_start_matches('/') };
+        let relative = Path::new(relative);
+        // Only plain names below the folder: no `..`, no absolute paths.
+        if !relative.components().all(|c| matches!(c, Component::Normal(_))) {
+            return None;
+        }
+        let bytes = tokio::fs::read(self.dir.join(relative)).await.ok()?;
+        Some(respond(StatusCode::OK, content_type(relative), bytes))
+    }
+
+    /// The development sign-in: the first sign-in of a user is their sign-up, which puts them in
+    /// `guest` as the pool's post-confirmation trigger does; the token carries the user's groups.
+    pub async fn sign_in(&self, body: &[u8]) -> AxumResponse {
+        let request: SignIn = match serde_json::from_slice(body) {
+            Ok(request) => request,
+            Err(e) => return problem(StatusCode::BAD_REQUEST, &format!("The body is not a sign-in: {e}. Send {{\"user\": \"<name>\", \"host\": false}}.")),
+        };
+        let user = request.user.trim();
+        if user.is_empty() || user.len() > 64 || !user.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@')) {
+            return problem(StatusCode::BAD_REQUEST, "`user` must be 1 to 64 letters, digits, `-`, `_`, `.` or `@`.");
+        }
+        let joined = async {
+            enrol_guest(&self.directory, user).await?;
+            if request.host {
+                self.directory.add_to_group(user, Group::Host).await?;
+            }
+            self.directory.groups(user).await
+        };
+        let groups = match joined.await {
+            Ok(groups) => groups,
+            Err(e) => return problem(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        };
+        match self.authority.mint(user, &groups, None, None, TOKEN_SECONDS) {
+            Ok(token) => match serde_json::to_vec(&SignedIn { token, user: user.to_owned(), groups, expires_in: TOKEN_SECONDS }) {
+                Ok(body) => respond(StatusCode::OK, "application/json", body),
+                Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+            },
+            Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        }
+    }
+}
+
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()).unwrap_or_default() {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "json" => "application/json",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        "webmanifest" => "application/manifest+json",
+        _ => "application/octet-stream",
+    }
+}
+
+fn respond(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> AxumResponse {
+    let mut response = AxumResponse::new(AxumBody::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    // The app changes as you edit it; a reload shows the edit.
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+fn problem(status: StatusCode, detail: &str) -> AxumResponse {
+    let (slug, title) = match status {
+        StatusCode::BAD_REQUEST => ("invalid-sign-in", "The sign-in is not valid"),
+        StatusCode::SERVICE_UNAVAILABLE => ("unavailable", "The local user pool is unavailable"),
+        _ => ("internal", "Internal error"),
+    };
+    crate::gateway::problem(Problem::new(status, slug, title, detail.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_follow_extensions() {
+        assert_eq!(content_type(Path::new("index.html")), "text/html; charset=utf-8");
+        assert_eq!(content_type(Path::new("app/main.js")), "text/javascript; charset=utf-8");
+        assert_eq!(content_type(Path::new("x")), "application/octet-stream");
+    }
+}
