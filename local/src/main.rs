@@ -54,6 +54,10 @@ enum Command {
         /// the secret key BNB_ALIMTALK_SECRET_KEY from the environment.
         #[arg(long, env = "BNB_ALIMTALK_ENDPOINT")]
         alimtalk_endpoint: Option<String>,
+        /// Run every function's clock this many days ahead (to see what happens after a stay:
+        /// reviews, expired holds). Tokens keep real time.
+        #[arg(long, default_value_t = 0)]
+        days_ahead: u32,
     },
     /// Every SMS and KakaoTalk AlimTalk "sent" locally (the mailbox), oldest first.
     Messages,
@@ -134,7 +138,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             println!("{}", authority.mint(sub, groups, phone.as_deref(), locale.as_deref(), *ttl)?);
             Ok(())
         }
-        Command::Up { port, log_format, visibility_timeout, pause, web, alimtalk_endpoint } => {
+        Command::Up { port, log_format, visibility_timeout, pause, web, alimtalk_endpoint, days_ahead } => {
             match log_format {
                 LogFormat::Pretty => bnb_lambda::telemetry::init_pretty(),
                 LogFormat::Json => bnb_lambda::telemetry::init_json(),
@@ -147,7 +151,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 visibility_override: visibility_timeout.map(Duration::from_secs),
                 prefix: cli.prefix.clone(),
                 paused: pause.clone(),
-                clock: bnb_contexts::clock::system(),
+                clock: clock_days_ahead(*days_ahead),
                 web: Some(web.clone().unwrap_or_else(|| cli.template.parent().unwrap_or(std::path::Path::new("")).join("web"))),
                 dealer: alimtalk_endpoint.as_deref().map(real_dealer).transpose()?,
             };
@@ -262,6 +266,17 @@ async fn run(cli: Cli) -> Result<(), Error> {
             }
         }
     }
+}
+
+/// The system's clock, or one `days` ahead of it.
+fn clock_days_ahead(days: u32) -> bnb_contexts::clock::SharedClock {
+    if days == 0 {
+        return bnb_contexts::clock::system();
+    }
+    let clock = bnb_contexts::clock::ShiftedClock::new();
+    clock.advance(Duration::from_secs(u64::from(days) * 86_400));
+    tracing::warn!(days, "every function's clock runs {days} days ahead");
+    clock
 }
 
 /// The NHN Cloud dealer at `endpoint`, with its keys from the environment (never from a flag, so
