@@ -24,6 +24,7 @@ fn every_subcommand_answers_help() {
         &["status", "--help"],
         &["dlq", "--help"],
         &["dlq", "redrive", "--help"],
+        &["messages", "--help"],
     ] {
         let (ok, out, _) = bnb_local(dir.path(), args);
         assert!(ok && out.contains("Usage"), "{args:?}");
@@ -49,4 +50,39 @@ fn token_status_and_dlq_tools_work_on_a_data_folder() {
     let (ok, status, err) = bnb_local(dir.path(), &["status"]);
     assert!(ok, "{err}");
     assert!(status.contains("view-projector-queue") && status.contains("rooms -> publish-events") && status.contains("payment breaker: Closed"), "{status}");
+}
+
+/// `bnb-local messages` lists what each phone received from the local dealer: the AlimTalk to a
+/// KakaoTalk user, the SMS fallback to anyone else, oldest first.
+#[tokio::test]
+async fn messages_lists_what_each_phone_received() {
+    use bnb_contexts::domain::notification::Locale;
+    use bnb_contexts::notifications::templates::{render, Facts};
+    use bnb_contexts::notifications::{AlimTalk, Dealer, Fallback};
+    let dir = tempfile::tempdir().unwrap();
+    let store = bnb_embedded::EmbeddedStore::open(bnb_local::runtime::database_path(dir.path())).unwrap();
+    let mailbox = bnb_embedded::EmbeddedMailbox::open(store).await.unwrap();
+    let m = render("payment-refunded", Locale::Korean, &Facts { amount: Some(bnb_contexts::domain::Money::new(240000, "KRW").unwrap()), ..Facts::default() });
+    for (reference, phone) in [("n1:minho", "+821012345678"), ("n1:jane", "+14155550100")] {
+        let message = AlimTalk {
+            reference: reference.into(),
+            template_code: m.code.clone(),
+            phone_number: phone.into(),
+            parameters: m.parameters.clone(),
+            fallback: Fallback::for_text(&m.text),
+            text: m.text.clone(),
+        };
+        mailbox.send(&message).await.unwrap();
+    }
+    drop(mailbox);
+    let (ok, out, err) = bnb_local(dir.path(), &["messages"]);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].contains("ALIMTALK") && lines[0].contains("+821012345678") && lines[0].contains("BNB_REFUNDED_KO") && lines[0].contains("환불되었습니다"),
+        "{out}"
+    );
+    assert!(lines[1].contains("SMS") && lines[1].contains("+14155550100"), "{out}");
+    assert!(err.contains("2 message(s)"), "{err}");
 }
