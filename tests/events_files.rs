@@ -62,6 +62,7 @@ const EXPECTED: &[(&str, Expect)] = &[
     ("my-notifications-first-page.json", Expect::Status(200)),
     ("update-profile-updated.json", Expect::Status(200)),
     ("update-profile-invalid.json", Expect::Status(400)),
+    ("my-profile-defaults.json", Expect::Status(200)),
     ("write-review-no-stay.json", Expect::Status(403)),
     ("list-reviews-first-page.json", Expect::Status(200)),
     ("process-payment-approve.json", Expect::Payment("APPROVED")),

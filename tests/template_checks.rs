@@ -56,6 +56,7 @@ fn ownership() -> BTreeMap<&'static str, (&'static [&'static str], &'static [&'s
         ("notification-handler", (&["NotificationsTable"][..], &[][..])),
         ("my-notifications", (&[][..], &["NotificationsTable"][..])),
         ("update-profile", (&["NotificationsTable"][..], &[][..])),
+        ("my-profile", (&[][..], &["NotificationsTable"][..])),
         ("write-review", (&["ReviewsTable"][..], &["RoomsTable", "ReservationsTable"][..])),
         ("list-reviews", (&[][..], &["ReviewsTable"][..])),
         ("publish-events", (&[][..], &[][..])),

@@ -97,6 +97,10 @@ async fn a_booking_and_its_cancellation_show_everywhere_they_should(on: On) {
     let guest_phone = format!("+8210{}", &suffix[suffix.len() - 8..].chars().map(|c| char::from(b'0' + (c as u8 % 10))).collect::<String>());
     assert_eq!(c.call(GUEST, "PUT", "/me/profile", Some(json!({"phoneNumber": guest_phone, "locale": "en"}))).await.0, 200);
     assert_eq!(c.call(HOST, "PUT", "/me/profile", Some(json!({"locale": "ko"}))).await.0, 200);
+    // Each reads back their own, and only their own.
+    assert_eq!(c.call(GUEST, "GET", "/me/profile", None).await.1, json!({"phoneNumber": guest_phone, "locale": "en"}));
+    assert_eq!(c.call(HOST, "GET", "/me/profile", None).await.1, json!({"phoneNumber": null, "locale": "ko"}));
+    assert_eq!(c.call(OTHER_GUEST, "GET", "/me/profile", None).await.1, json!({"phoneNumber": null, "locale": "ko"}), "the defaults");
     assert_eq!(c.call(GUEST, "PUT", "/me/profile", Some(json!({"phoneNumber": "010-1234"}))).await.0, 400);
     let (_, room) = c
         .call(

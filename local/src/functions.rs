@@ -41,6 +41,7 @@ pub static REGISTRY: &[&Function] = &[
     &host_dashboard::FUNCTION,
     &my_notifications::FUNCTION,
     &update_profile::FUNCTION,
+    &my_profile::FUNCTION,
     &write_review::FUNCTION,
     &list_reviews::FUNCTION,
     &notification_handler::FUNCTION,

@@ -12,7 +12,7 @@ pub mod templates;
 pub use alimtalk::{check_deliveries, AlimTalkSender, Backoff, Checked, Sent};
 pub use dealer::{AlimTalk, Dealer, DealerError, Delivery, Fallback, Receipt, TextKind};
 pub use handler::{Alert, NotificationHandler, NotificationItem};
-pub use profile::{my_notifications, update_profile, Profile, ProfileRequest};
+pub use profile::{my_notifications, my_profile, update_profile, Profile, ProfileRequest};
 pub use templates::{render, Message};
 
 /// The variable that holds the `alerts` topic's ARN (`template.yaml` sets it).

@@ -51,6 +51,11 @@ pub async fn load_profile(table: &dyn Table, user: &str) -> Result<Profile, Stor
     }
 }
 
+/// How the caller is told (`GET /me/profile`).
+pub async fn my_profile(table: &dyn Table, caller: &Actor) -> Result<Profile, crate::views::ViewError> {
+    Ok(load_profile(table, caller.user_id.as_str()).await?)
+}
+
 /// The caller sets how they are told: a phone number (E.164) for SMS, `ko` or `en`.
 pub async fn update_profile(table: &dyn Table, caller: &Actor, request: ProfileRequest) -> Result<Profile, crate::views::ViewError> {
     let mut invalid = Invalid::default();
