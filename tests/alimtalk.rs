@@ -101,6 +101,7 @@ fn message(reference: &str, phone: &str) -> AlimTalk {
         parameters: m.parameters.clone(),
         fallback: Fallback::for_text(&m.text),
         text: m.text,
+        maybe_sent_before: false,
     }
 }
 
@@ -141,9 +142,12 @@ async fn the_nhn_adapter_keeps_nhns_documented_contract() {
     server.register("BNB_REFUNDED_KO", "[bnb] #{refund} 환불 완료.", true);
     assert!(matches!(dealer.send(&message("n-5:minho", "+821012345678")).await, Err(DealerError::Refused { code, .. }) if code == "-3049"));
     server.register("BNB_REFUNDED_KO", "[bnb] #{amount} 환불되었습니다.", true);
-    assert!(
-        matches!(nhn_with_secret(&server, "wrong").send(&message("n-6:minho", "+821012345678")).await, Err(DealerError::Refused { code, .. }) if code == "-1001")
-    );
+    // A secret key NHN refuses may have been rotated: read again, and tried again (not refused).
+    let wrong_key = nhn_with_secret(&server, "wrong").send(&message("n-6:minho", "+821012345678")).await;
+    assert!(matches!(&wrong_key, Err(DealerError::Unavailable(why)) if why.starts_with("-1001")), "{wrong_key:?}");
+
+    // A number NHN cannot send to: -1031 ("all recipients failed") with the recipient's -5000.
+    assert!(matches!(dealer.send(&message("n-8:bad", "+1234567890123456")).await, Err(DealerError::Refused { code, .. }) if code == "-5000"));
 
     // Not a KakaoTalk user: NHN answers 3019 and sends the fallback (RSC04).
     server.not_on_kakaotalk("01099998888");
@@ -167,10 +171,13 @@ const PHONE: &str = "+821012345678";
 
 impl World {
     async fn new() -> World {
-        let server = NhnServer::start().await;
+        // The dealer's clock is the test's: its 10-minute idempotency window passes when the
+        // test says so.
+        let clock = ManualClock::starting_now();
+        let server = NhnServer::start_with_clock(clock.clone()).await;
         let (table, dir) = support::embedded_table(bnb_contexts::tables::notifications());
         let dealer: Arc<dyn Dealer> = Arc::new(nhn(&server));
-        World { server, dealer, table, clock: ManualClock::starting_now(), _dir: dir }
+        World { server, dealer, table, clock, _dir: dir }
     }
 
     fn sender(&self, table: Arc<dyn Table>) -> AlimTalkSender {
@@ -239,7 +246,7 @@ async fn a_notification_is_accepted_then_delivered_and_shown_so() {
     let w = World::new().await;
     w.person("minho", Some(PHONE)).await;
     let alert = w.notification("minho", 1).await;
-    let sent = w.sender(w.table.clone()).send(&alert).await.unwrap();
+    let sent = w.sender(w.table.clone()).send(&alert, 1).await.unwrap();
     assert!(matches!(sent, Sent::Accepted(_)), "{sent:?}");
     assert_eq!(w.state(&alert).await, DeliveryState::Accepted);
     assert_eq!(w.checks_waiting().await, 1);
@@ -255,7 +262,7 @@ async fn a_notification_is_accepted_then_delivered_and_shown_so() {
     let page = bnb_contexts::notifications::my_notifications(w.table.as_ref(), &minho, None, None).await.unwrap();
     assert_eq!(page["items"][0]["delivery"], "DELIVERED");
     // Another delivery of the same alert sends nothing.
-    assert_eq!(w.sender(w.table.clone()).send(&alert).await.unwrap(), Sent::AlreadyDone(DeliveryState::Delivered));
+    assert_eq!(w.sender(w.table.clone()).send(&alert, 1).await.unwrap(), Sent::AlreadyDone(DeliveryState::Delivered));
     assert_eq!(w.server.taken().len(), 1);
 }
 
@@ -265,7 +272,7 @@ async fn a_person_not_on_kakaotalk_gets_the_sms_and_sees_so() {
     w.person("jisoo", Some("+821099998888")).await;
     w.server.not_on_kakaotalk("01099998888");
     let alert = w.notification("jisoo", 2).await;
-    w.sender(w.table.clone()).send(&alert).await.unwrap();
+    w.sender(w.table.clone()).send(&alert, 1).await.unwrap();
     // The dealer is still falling back: pending, asked again later.
     w.server.in_flight(true);
     assert_eq!(w.check().await.still_pending, 1);
@@ -286,7 +293,7 @@ async fn no_phone_number_means_in_the_app_only() {
     let w = World::new().await;
     w.person("dana", None).await;
     let alert = w.notification("dana", 3).await;
-    assert_eq!(w.sender(w.table.clone()).send(&alert).await.unwrap(), Sent::InAppOnly);
+    assert_eq!(w.sender(w.table.clone()).send(&alert, 1).await.unwrap(), Sent::InAppOnly);
     assert_eq!(w.state(&alert).await, DeliveryState::InAppOnly);
     assert_eq!(w.server.requests(), 0);
 }
@@ -298,16 +305,17 @@ async fn an_unavailable_dealer_is_retried_with_backoff_then_left_to_the_queue() 
     let alert = w.notification("minho", 4).await;
     // Two failures, then success: within one delivery's three attempts.
     w.server.script(&[Scripted::Status(503), Scripted::Status(500)]);
-    assert!(matches!(w.sender(w.table.clone()).send(&alert).await.unwrap(), Sent::Accepted(_)));
-    assert_eq!(w.server.requests(), 3);
+    assert!(matches!(w.sender(w.table.clone()).send(&alert, 1).await.unwrap(), Sent::Accepted(_)));
+    // 503, 500, then (the calls may have got through) a look for the message, and the send.
+    assert_eq!(w.server.requests(), 4);
     // Three failures: the delivery fails (the queue redelivers) and gives its lease back at once,
     // so the very next delivery sends, without time passing.
     let alert = w.notification("minho", 5).await;
     w.server.script(&[Scripted::Status(503), Scripted::Status(429), Scripted::Status(502)]);
-    let failed = w.sender(w.table.clone()).send(&alert).await;
+    let failed = w.sender(w.table.clone()).send(&alert, 1).await;
     assert!(matches!(failed, Err(ConsumerError::Transient(_))), "{failed:?}");
     assert_eq!(w.state(&alert).await, DeliveryState::Pending);
-    assert!(matches!(w.sender(w.table.clone()).send(&alert).await.unwrap(), Sent::Accepted(_)));
+    assert!(matches!(w.sender(w.table.clone()).send(&alert, 1).await.unwrap(), Sent::Accepted(_)));
     assert_eq!(w.server.taken().len(), 2);
 }
 
@@ -354,7 +362,7 @@ async fn two_deliveries_at_once_make_one_request() {
     w.server.script(&[Scripted::Hang(Duration::from_millis(300))]);
     let first = {
         let (sender, alert) = (w.sender(w.table.clone()), alert.clone());
-        tokio::spawn(async move { sender.send(&alert).await })
+        tokio::spawn(async move { sender.send(&alert, 1).await })
     };
     for _ in 0..200 {
         if w.server.requests() > 0 {
@@ -362,7 +370,7 @@ async fn two_deliveries_at_once_make_one_request() {
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let second = w.sender(w.table.clone()).send(&alert).await;
+    let second = w.sender(w.table.clone()).send(&alert, 1).await;
     assert!(matches!(second, Err(ConsumerError::Transient(ref why)) if why.contains("another delivery")), "{second:?}");
     assert!(matches!(first.await.unwrap().unwrap(), Sent::Accepted(_)));
     assert_eq!(w.server.taken().len(), 1);
@@ -381,7 +389,7 @@ async fn a_notification_reaches_the_dealer_once_and_settles_once_whatever_write_
         let mut process = Process::new(fault);
         let mut rounds = 0;
         loop {
-            let outcome = w.sender(process.table(w.table.clone())).send(&alert).await;
+            let outcome = w.sender(process.table(w.table.clone())).send(&alert, 1).await;
             if outcome.is_ok() {
                 break;
             }
@@ -411,7 +419,7 @@ async fn a_message_with_no_result_is_given_up_after_its_last_check() {
     let w = World::new().await;
     w.person("minho", Some(PHONE)).await;
     let alert = w.notification("minho", 9).await;
-    w.sender(w.table.clone()).send(&alert).await.unwrap();
+    w.sender(w.table.clone()).send(&alert, 1).await.unwrap();
     w.server.in_flight(true);
     let mut failed = 0;
     for _ in 0..MAX_CHECKS {
@@ -423,4 +431,95 @@ async fn a_message_with_no_result_is_given_up_after_its_last_check() {
     assert_eq!(w.checks_waiting().await, 0);
     let stored: NotificationItem = from_item(&w.table.get(&alert.notification_key()).await.unwrap().unwrap()).unwrap();
     assert_eq!(stored.delivery, DeliveryState::Failed);
+}
+
+/// A call that timed out after NHN took the message, retried after NHN's 10-minute idempotency
+/// window: the sender looks for the first message before it sends, and does not send twice.
+#[tokio::test]
+async fn a_retry_after_the_idempotency_window_finds_the_first_message_instead_of_sending_again() {
+    let w = World::new().await;
+    w.person("minho", Some(PHONE)).await;
+    let alert = w.notification("minho", 10).await;
+    let once = |table: Arc<dyn Table>| {
+        AlimTalkSender::new(table, w.dealer.clone(), w.clock.clone() as SharedClock).with_backoff(Backoff { attempts: 1, first: Duration::from_millis(1) })
+    };
+    w.server.script(&[Scripted::TakeThenHang(Duration::from_secs(2))]);
+    let timed_out = once(w.table.clone()).send(&alert, 1).await;
+    assert!(matches!(timed_out, Err(ConsumerError::Transient(_))), "{timed_out:?}");
+    assert_eq!(w.server.taken().len(), 1, "NHN took it, though the sender never heard");
+    w.clock.advance(Duration::from_secs(11 * 60));
+    let sent = once(w.table.clone()).send(&alert, 2).await.unwrap();
+    let Sent::Accepted(receipt) = sent else { panic!("{sent:?}") };
+    assert_eq!(w.server.taken().len(), 1, "one message, though the idempotency key had expired");
+    assert_eq!(receipt.request_id, w.server.taken()[0].request_id);
+}
+
+/// The dealer down through every delivery: the last one records the notification FAILED (the
+/// person sees it), and a redrive from the DLQ later sends it, once.
+#[tokio::test]
+async fn the_last_failed_delivery_records_failed_and_a_redrive_sends_it() {
+    let w = World::new().await;
+    w.person("minho", Some(PHONE)).await;
+    let alert = w.notification("minho", 11).await;
+    for receives in 1..=bnb_contexts::notifications::alimtalk::MAX_RECEIVES {
+        w.server.script(&[Scripted::Status(503), Scripted::Status(503), Scripted::Status(503)]);
+        assert!(matches!(w.sender(w.table.clone()).send(&alert, receives).await, Err(ConsumerError::Transient(_))));
+        let want = if receives < bnb_contexts::notifications::alimtalk::MAX_RECEIVES { DeliveryState::Pending } else { DeliveryState::Failed };
+        assert_eq!(w.state(&alert).await, want, "after delivery {receives}");
+    }
+    assert!(w.stored(&alert).await["failure"].as_str().unwrap().contains("unavailable"));
+    // Redriven from the DLQ, with the dealer back.
+    assert!(matches!(w.sender(w.table.clone()).send(&alert, 1).await.unwrap(), Sent::Accepted(_)));
+    assert_eq!(w.state(&alert).await, DeliveryState::Accepted);
+    assert_eq!(w.server.taken().len(), 1);
+}
+
+/// A check the dealer cannot answer (down, or it does not know the message) is asked again
+/// later and does not hold up the others; one it never knows is given up after its last check.
+#[tokio::test]
+async fn a_check_the_dealer_cannot_answer_waits_its_turn_and_is_given_up_in_the_end() {
+    let w = World::new().await;
+    w.person("minho", Some(PHONE)).await;
+    let alert = w.notification("minho", 12).await;
+    w.sender(w.table.clone()).send(&alert, 1).await.unwrap();
+    // A message NHN has never heard of, due first.
+    let unknown = w.notification("minho", 13).await;
+    let entry = serde_json::json!({"pk": CHECKS_PK, "sk": "000000000001#ghost", "notificationPk": "USER#minho", "notificationSk": unknown.notification_sk,
+        "notificationId": unknown.notification_id, "requestId": "no-such-request", "messageId": "1", "checks": 0});
+    w.table.write(vec![WriteOp::put(entry.as_object().unwrap().clone())]).await.unwrap();
+    w.table.write(vec![bnb_contexts::storage::Update::new(unknown.notification_key()).set("delivery", "ACCEPTED").into_op()]).await.unwrap();
+    // NHN down: nothing settles, everything waits.
+    w.server.script(&[Scripted::Status(503), Scripted::Status(503)]);
+    let down = w.check().await;
+    assert_eq!((down.unavailable, down.delivered), (2, 0), "{down:?}");
+    assert_eq!(w.checks_waiting().await, 2);
+    // NHN back: the real one is delivered; the unknown one does not hold it up.
+    w.clock.advance(Duration::from_secs(120));
+    let back = w.check().await;
+    assert_eq!((back.delivered, back.unavailable), (1, 1), "{back:?}");
+    assert_eq!(w.state(&alert).await, DeliveryState::Delivered);
+    let mut failed = 0;
+    for _ in 0..MAX_CHECKS {
+        w.clock.advance(Duration::from_secs(30 * 60));
+        failed += w.check().await.failed;
+    }
+    assert_eq!(failed, 1);
+    assert_eq!(w.state(&unknown).await, DeliveryState::Failed);
+    assert_eq!(w.checks_waiting().await, 0);
+}
+
+/// The sender's numbers agree with its deployment: the lease outlasts the function's timeout and
+/// runs out before the queue redelivers, and the last delivery is the queue's last receive.
+#[test]
+fn the_send_lease_and_the_last_delivery_fit_the_template() {
+    let template: serde_yaml_ng::Value = serde_yaml_ng::from_str(&std::fs::read_to_string(support::template_path()).unwrap()).unwrap();
+    let resources = &template["Resources"];
+    let function = &resources["AlimtalkSenderFunction"]["Properties"];
+    let queue = &resources["AlimtalkSenderQueue"]["Properties"];
+    let timeout = function["Timeout"].as_i64().unwrap();
+    let visibility = queue["VisibilityTimeout"].as_i64().unwrap();
+    let lease = bnb_contexts::notifications::alimtalk::SEND_LEASE_SECONDS;
+    assert!(timeout < lease && lease < visibility, "timeout {timeout} s < lease {lease} s < visibility {visibility} s");
+    assert_eq!(queue["RedrivePolicy"]["maxReceiveCount"].as_u64(), Some(u64::from(bnb_contexts::notifications::alimtalk::MAX_RECEIVES)));
+    assert_eq!(function["Events"]["Queue"]["Properties"]["BatchSize"].as_u64(), Some(1), "one message an invocation");
 }

@@ -25,6 +25,16 @@ async fn call(url: &str, method: &str, path: &str, token: Option<&str>, body: Op
     (status, content_type, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
+/// The status of a GET sent byte for byte as written.
+async fn raw_get(addr: &std::net::SocketAddr, path: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    String::from_utf8_lossy(&answer).split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
 async fn sign_in(url: &str, user: &str) -> (String, Value) {
     let (status, _, body) = call(url, "POST", "/_bnb/sign-in", None, Some(json!({"user": user}))).await;
     assert_eq!(status, 200, "{body}");
@@ -67,9 +77,17 @@ async fn a_new_user_is_a_guest_and_becomes_a_host_in_the_app() {
     let (status, content_type, page) = call(&url, "GET", "/", None, None).await;
     assert_eq!((status, content_type.as_str()), (200, "text/html; charset=utf-8"));
     assert!(page.as_str().unwrap().contains("<html"), "{page}");
-    assert_eq!(call(&url, "GET", "/config.json", None, None).await.2, json!({"signIn": "local", "apiBase": ""}));
-    assert_eq!(call(&url, "GET", "/../Cargo.toml", None, None).await.0, 404);
-    assert_eq!(call(&url, "GET", "/%2e%2e/Cargo.toml", None, None).await.0, 404);
+    let today = bnb_contexts::domain::stay::format_date(bnb_contexts::clock::system().today());
+    assert_eq!(call(&url, "GET", "/config.json", None, None).await.2, json!({"signIn": "local", "apiBase": "", "today": today}));
+    // Raw requests (a client library would normalise the path first): nothing outside web/, no
+    // dotfiles.
+    for path in ["/../template.yaml", "/%2e%2e/template.yaml", "/..%2ftemplate.yaml", "/i18n/../../template.yaml", "/.gitignore"] {
+        assert_eq!(raw_get(&running.addr, path).await, 404, "{path}");
+    }
+    assert_eq!(raw_get(&running.addr, "/index.html").await, 200);
+    // The development sign-in answers only requests addressed to this machine (no DNS rebinding).
+    let rebound = reqwest::Client::new().post(format!("{url}/_bnb/sign-in")).header("host", "evil.example").body(r#"{"user":"eve"}"#).send().await.unwrap();
+    assert_eq!(rebound.status().as_u16(), 403);
     running.stop().await.unwrap();
 }
 

@@ -24,6 +24,9 @@ function chrome(path) {
   const link = (href, key, testid) => h('a', { href, testid, 'aria-current': path.startsWith(href.slice(1)) ? 'page' : null }, t(key));
   document.querySelector('.skip').textContent = t('skip');
   document.getElementById('nav').setAttribute('aria-label', t('nav.label'));
+  // The confirm dialog's buttons get their words when it opens; until then they still have a name.
+  document.querySelector('#confirm [value=no]').textContent = t('no');
+  document.querySelector('#confirm [value=yes]').textContent = t('yes');
   document.getElementById('nav').replaceChildren(h('ul', {},
     h('li', {}, link('#/search', 'nav.search', 'nav-search')),
     s && h('li', {}, link('#/reservations', 'nav.trips', 'nav-trips')),

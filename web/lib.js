@@ -44,7 +44,8 @@ export function field(name, label, attrs = {}, kind = 'input') {
 export const formData = (form) => Object.fromEntries(new FormData(form));
 
 // Business dates are Asia/Seoul; dates travel as YYYY-MM-DD and are shown in UTC so they never shift.
-export const today = () => new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Seoul' }).format(new Date());
+// Today in Seoul: the server's date when it says (bnb-local's clock may run ahead), else this browser's.
+export const today = () => cfg().today || new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Seoul' }).format(new Date());
 export const addDays = (iso, n) => new Date(Date.parse(`${iso}T00:00:00Z`) + n * 864e5).toISOString().slice(0, 10);
 export const nightsBetween = (a, b) => Math.round((Date.parse(b) - Date.parse(a)) / 864e5);
 export const day = (iso, opts = { weekday: 'short', month: 'short', day: 'numeric' }) =>
@@ -61,7 +62,8 @@ export function money(m) {
 export function rating(r) {
   if (!r || !r.count) return h('span', { class: 'muted rating' }, t('rating.none'));
   const avg = Number(r.average).toFixed(1);
-  return h('span', { class: 'rating', 'aria-label': t('rating.aria', { avg, n: r.count }) }, h('span', { 'aria-hidden': 'true' }, `★ ${avg} · ${t('rating.count', { n: r.count })}`));
+  // role=img: an aria-label on a plain span is not read out.
+  return h('span', { class: 'rating', role: 'img', 'aria-label': t('rating.aria', { avg, n: r.count }) }, h('span', { 'aria-hidden': 'true' }, `★ ${avg} · ${t('rating.count', { n: r.count })}`));
 }
 export const uuid = () => (crypto.randomUUID ? crypto.randomUUID()
   : '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (c) => (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16)));
@@ -134,10 +136,17 @@ export function say(box, kind, ...content) {
   box.className = `answer ${kind}`;
   box.replaceChildren(...content);
 }
+// Disables the button while work runs. A disabled button loses keyboard focus, so it gets it
+// back afterwards unless the person (or the page) moved focus elsewhere meanwhile.
 export async function busy(button, work) {
+  const focused = document.activeElement === button;
   button.disabled = true;
   button.setAttribute('aria-busy', 'true');
-  try { return await work(); } finally { button.disabled = false; button.removeAttribute('aria-busy'); }
+  try { return await work(); } finally {
+    button.disabled = false;
+    button.removeAttribute('aria-busy');
+    if (focused && button.isConnected && document.activeElement === document.body) button.focus();
+  }
 }
 
 export function confirmDialog(text, yes) {

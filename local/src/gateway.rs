@@ -86,6 +86,14 @@ async fn handle(State(gateway): State<Arc<Gateway>>, ConnectInfo(peer): ConnectI
     let candidates: Vec<(&Route, BTreeMap<String, String>)> = gateway.routes.iter().filter_map(|r| r.matches(&path).map(|p| (r, p))).collect();
     if let (Some(web), true) = (&gateway.web, candidates.is_empty()) {
         if path == crate::web::SIGN_IN_PATH && parts.method == Method::POST {
+            if !crate::web::WebApp::local_host(parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok())) {
+                return problem(Problem::new(
+                    StatusCode::FORBIDDEN,
+                    "not-local",
+                    "Not this machine",
+                    "The development sign-in answers only requests to 127.0.0.1 or localhost.",
+                ));
+            }
             return match to_bytes(body, 64 * 1024).await {
                 Ok(bytes) => web.sign_in(&bytes).await,
                 Err(_) => problem(Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", "The body is too large", "A sign-in is a few bytes.")),

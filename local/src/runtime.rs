@@ -197,7 +197,12 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         }
     }
 
-    let web = config.web.clone().map(|dir| crate::web::WebApp { dir, directory: wiring.directory.clone(), authority: authority.clone() });
+    let web = config.web.clone().map(|dir| crate::web::WebApp {
+        dir,
+        directory: wiring.directory.clone(),
+        authority: authority.clone(),
+        clock: config.clock.clone(),
+    });
     let gateway = Arc::new(Gateway { routes: routes.clone(), functions: http_functions, authority, web });
     let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
     let addr = listener.local_addr()?;

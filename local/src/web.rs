@@ -25,6 +25,8 @@ pub struct WebApp {
     pub dir: PathBuf,
     pub directory: EmbeddedDirectory,
     pub authority: Authority,
+    /// The functions' clock: the app shows the date they decide by (`up --days-ahead`).
+    pub clock: bnb_contexts::clock::SharedClock,
 }
 
 /// `POST /_bnb/sign-in`.
@@ -55,23 +57,41 @@ struct AppConfig {
     sign_in: &'static str,
     /// The API's base URL; empty means this origin.
     api_base: &'static str,
+    /// Today in Seoul by the functions' clock (the app would take the browser's otherwise).
+    today: String,
 }
 
 impl WebApp {
     /// A file of the app, `/config.json`, or `None` (a 404 from the gateway).
     pub async fn file(&self, path: &str) -> Option<AxumResponse> {
         if path == "/config.json" {
-            let body = serde_json::to_vec(&AppConfig { sign_in: "local", api_base: "" }).ok()?;
+            let today = bnb_contexts::domain::stay::format_date(self.clock.today());
+            let body = serde_json::to_vec(&AppConfig { sign_in: "local", api_base: "", today }).ok()?;
             return Some(respond(StatusCode::OK, "application/json", body));
         }
         let relative = if path == "/" { "index.html" } else { path.trim_start_matches('/') };
         let relative = Path::new(relative);
-        // Only plain names below the folder: no `..`, no absolute paths.
-        if !relative.components().all(|c| matches!(c, Component::Normal(_))) {
+        // Only plain, visible names below the folder: no `..`, no absolute paths, no dotfiles,
+        // and (links resolved) still inside it.
+        let plain = |c: Component| matches!(c, Component::Normal(name) if !name.to_string_lossy().starts_with('.'));
+        if !relative.components().all(plain) {
             return None;
         }
-        let bytes = tokio::fs::read(self.dir.join(relative)).await.ok()?;
+        let root = tokio::fs::canonicalize(&self.dir).await.ok()?;
+        let file = tokio::fs::canonicalize(root.join(relative)).await.ok()?;
+        if !file.starts_with(&root) {
+            return None;
+        }
+        let bytes = tokio::fs::read(&file).await.ok()?;
         Some(respond(StatusCode::OK, content_type(relative), bytes))
+    }
+
+    /// Whether a request for the development sign-in names this machine as its host: a page of
+    /// another site that rebinds its name to 127.0.0.1 cannot mint tokens through it.
+    pub fn local_host(host: Option<&str>) -> bool {
+        let Some(host) = host else { return false };
+        let name = host.rsplit_once(':').map_or(host, |(name, _port)| name);
+        matches!(name, "127.0.0.1" | "localhost" | "[::1]")
     }
 
     /// The development sign-in: the first sign-in of a user is their sign-up, which puts them in
@@ -141,6 +161,12 @@ fn problem(status: StatusCode, detail: &str) -> AxumResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_this_machine_may_sign_in() {
+        assert!(WebApp::local_host(Some("127.0.0.1:3000")) && WebApp::local_host(Some("localhost:3000")) && WebApp::local_host(Some("[::1]:3000")));
+        assert!(!WebApp::local_host(Some("evil.example:3000")) && !WebApp::local_host(None));
+    }
 
     #[test]
     fn types_follow_extensions() {

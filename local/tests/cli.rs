@@ -71,6 +71,7 @@ async fn messages_lists_what_each_phone_received() {
             parameters: m.parameters.clone(),
             fallback: Fallback::for_text(&m.text),
             text: m.text.clone(),
+            maybe_sent_before: false,
         };
         mailbox.send(&message).await.unwrap();
     }

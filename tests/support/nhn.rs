@@ -13,13 +13,14 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use bnb_contexts::clock::SharedClock;
 use bnb_contexts::notifications::dealer::euc_kr_bytes;
 use bnb_contexts::notifications::templates::catalog;
 use serde_json::{json, Value};
@@ -43,6 +44,8 @@ pub struct Taken {
     pub resend_content: Option<String>,
     pub grouping_key: String,
     pub idempotency_key: Option<String>,
+    /// When it was taken, by the server's clock.
+    pub requested_at: time::OffsetDateTime,
 }
 
 /// What a scripted request answers instead of the contract.
@@ -52,14 +55,18 @@ pub enum Scripted {
     Status(u16),
     /// No answer for this long (the client's timeout fires first).
     Hang(Duration),
+    /// The request is taken as the contract says, but the answer comes this late (the client
+    /// times out not knowing the message went through).
+    TakeThenHang(Duration),
 }
 
-#[derive(Default)]
 struct NhnState {
+    clock: SharedClock,
     /// Template code → (approved text, approved?). [guide] templates are registered and reviewed
     /// before use.
     templates: BTreeMap<String, (String, bool)>,
-    keys: HashMap<String, Instant>,
+    /// Idempotency key → when it was first used (unix seconds, the server's clock).
+    keys: HashMap<String, i64>,
     taken: Vec<Taken>,
     not_on_kakaotalk: BTreeSet<String>,
     script: VecDeque<Scripted>,
@@ -96,7 +103,21 @@ fn variables(text: &str) -> BTreeSet<String> {
 impl NhnServer {
     /// Starts on a free loopback port, every template of the repository's catalog approved.
     pub async fn start() -> NhnServer {
-        let mut state = NhnState::default();
+        NhnServer::start_with_clock(bnb_contexts::clock::system()).await
+    }
+
+    /// The same, its time (the idempotency window, request dates) from `clock`.
+    pub async fn start_with_clock(clock: SharedClock) -> NhnServer {
+        let mut state = NhnState {
+            clock,
+            templates: BTreeMap::new(),
+            keys: HashMap::new(),
+            taken: Vec::new(),
+            not_on_kakaotalk: BTreeSet::new(),
+            script: VecDeque::new(),
+            in_flight: false,
+            requests: 0,
+        };
         for t in catalog() {
             state.templates.insert(t.code.clone(), (t.text.clone(), true));
         }
@@ -142,18 +163,21 @@ impl NhnServer {
 
 type Shared = State<Arc<Mutex<NhnState>>>;
 
-async fn scripted(state: &Arc<Mutex<NhnState>>) -> Option<Response> {
+/// What the script says to answer instead, and how long to hold a real answer back.
+async fn scripted(state: &Arc<Mutex<NhnState>>) -> (Option<Response>, Duration) {
     let next = {
         let mut s = state.lock().unwrap();
         s.requests += 1;
         s.script.pop_front()
     };
-    match next? {
-        Scripted::Status(status) => Some((StatusCode::from_u16(status).unwrap(), Json(header(-9999, "System error"))).into_response()),
-        Scripted::Hang(d) => {
+    match next {
+        None => (None, Duration::ZERO),
+        Some(Scripted::Status(status)) => (Some((StatusCode::from_u16(status).unwrap(), Json(header(-9999, "System error"))).into_response()), Duration::ZERO),
+        Some(Scripted::Hang(d)) => {
             tokio::time::sleep(d).await;
-            Some(error(-9999, "System error"))
+            (Some(error(-9999, "System error")), Duration::ZERO)
         }
+        Some(Scripted::TakeThenHang(d)) => (None, d),
     }
 }
 
@@ -170,18 +194,26 @@ fn unauthorised(appkey: &str, headers: &HeaderMap) -> Option<Response> {
 }
 
 async fn send(State(state): Shared, Path(appkey): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    if let Some(answer) = scripted(&state).await {
+    let (answer, delay) = scripted(&state).await;
+    if let Some(answer) = answer {
         return answer;
     }
+    let answer = take(&state, &appkey, &headers, &body);
+    tokio::time::sleep(delay).await;
+    answer
+}
+
+fn take(state: &Arc<Mutex<NhnState>>, appkey: &str, headers: &HeaderMap, body: &[u8]) -> Response {
     let mut s = state.lock().unwrap();
-    if let Some(answer) = unauthorised(&appkey, &headers) {
+    let now = s.clock.now_utc();
+    if let Some(answer) = unauthorised(appkey, headers) {
         return answer;
     }
     // [guide] "Content-Type: application/json;charset=UTF-8"; [codes] -9996 otherwise.
     if !headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json")) {
         return error(-9996, "Content-Type must be application/json");
     }
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(body) = serde_json::from_slice::<Value>(body) else {
         return error(-3002, "Request body is unreadable");
     };
     // [guide] senderKey (40 characters), templateCode (up to 20 characters).
@@ -208,7 +240,7 @@ async fn send(State(state): Shared, Path(appkey): Path<String>, headers: HeaderM
     // the request will be failed"; [codes] -1005. The first request's answer is not repeated.
     let key = headers.get("X-NC-API-IDEMPOTENCY-KEY").and_then(|v| v.to_str().ok()).map(str::to_owned);
     if let Some(k) = &key {
-        if s.keys.get(k).is_some_and(|at| at.elapsed() < Duration::from_secs(600)) {
+        if s.keys.get(k).is_some_and(|at| now.unix_timestamp() - at < 600) {
             return error(-1005, "The same 'X-NC-API-IDEMPOTENCY-KEY' was used within the last 10 minute.");
         }
     }
@@ -264,10 +296,11 @@ async fn send(State(state): Shared, Path(appkey): Path<String>, headers: HeaderM
             resend_content: resend_content.filter(|_| resend["isResend"] == true),
             grouping_key: r["recipientGroupingKey"].as_str().unwrap_or_default().to_owned(),
             idempotency_key: key.clone(),
+            requested_at: now,
         });
     }
     if let Some(k) = key {
-        s.keys.insert(k, Instant::now());
+        s.keys.insert(k, now.unix_timestamp());
     }
     let request_id = format!("2026{:016}", s.taken.len() + 1);
     let mut results = Vec::new();
@@ -283,7 +316,7 @@ async fn send(State(state): Shared, Path(appkey): Path<String>, headers: HeaderM
 
 /// [guide] "Query Messages": one message's status.
 async fn one(State(state): Shared, Path((appkey, request_id, seq)): Path<(String, String, u32)>, headers: HeaderMap) -> Response {
-    if let Some(answer) = scripted(&state).await {
+    if let (Some(answer), _) = scripted(&state).await {
         return answer;
     }
     let s = state.lock().unwrap();
@@ -314,7 +347,7 @@ async fn one(State(state): Shared, Path((appkey, request_id, seq)): Path<(String
 
 /// [guide] "List Messages": needs requestId or a request date range; filters by grouping key.
 async fn list(State(state): Shared, Path(appkey): Path<String>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
-    if let Some(answer) = scripted(&state).await {
+    if let (Some(answer), _) = scripted(&state).await {
         return answer;
     }
     let s = state.lock().unwrap();
@@ -325,9 +358,20 @@ async fn list(State(state): Shared, Path(appkey): Path<String>, Query(q): Query<
     if !(q.contains_key("requestId") || dated) {
         return error(-4103, "requestId or startRequestDate and endRequestDate are required");
     }
+    // [guide] dates are `yyyy-MM-dd HH:mm` (Korea time); [codes] -4003: a range over 31 days.
+    let kst = time::UtcOffset::from_hms(9, 0, 0).unwrap();
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
+    let parse = |name: &str| q.get(name).map(|d| time::PrimitiveDateTime::parse(d, &format).map(|t| t.assume_offset(kst)));
+    let range = match (parse("startRequestDate"), parse("endRequestDate")) {
+        (Some(Ok(from)), Some(Ok(to))) if to - from > time::Duration::days(31) => return error(-4003, "The range is over 31 days"),
+        (Some(Ok(from)), Some(Ok(to))) => Some((from, to)),
+        (Some(Err(_)), _) | (_, Some(Err(_))) => return error(-2027, "A date is not yyyy-MM-dd HH:mm"),
+        _ => None,
+    };
     let messages: Vec<Value> = s
         .taken
         .iter()
+        .filter(|t| range.is_none_or(|(from, to)| t.requested_at >= from && t.requested_at <= to))
         .filter(|t| q.get("recipientGroupingKey").is_none_or(|k| &t.grouping_key == k))
         .filter(|t| q.get("requestId").is_none_or(|r| &t.request_id == r))
         .map(|t| json!({"requestId": t.request_id, "recipientSeq": t.recipient_seq, "recipientNo": t.recipient_no, "templateCode": t.template_code, "recipientGroupingKey": t.grouping_key}))

@@ -110,10 +110,10 @@ export async function notificationsPage() {
   return h('div', {}, h('h1', {}, t('notes.title')), h('p', { class: 'lead' }, t('notes.lead')), answer, box);
 }
 
-// No GET /me/profile exists, so the form starts from what this browser last saved.
+// The form starts from what bnb has (GET /me/profile), whichever device saved it.
 export function profilePage() {
   const s = session();
-  const saved = JSON.parse(localStorage.getItem(`bnb.profile.${s.user}`) || '{}');
+  const saved = {};
   const answer = answerBox('profile-answer');
   const button = h('button', { type: 'submit', testid: 'profile-save' }, t('save'));
   const form = h('form', { class: 'card' },
@@ -125,9 +125,14 @@ export function profilePage() {
     const d = formData(form);
     busy(button, async () => {
       const res = await api('PUT', '/me/profile', { body: { phoneNumber: d.phoneNumber.trim() || null, locale: d.locale } });
-      if (res.ok) { localStorage.setItem(`bnb.profile.${s.user}`, JSON.stringify(res.data)); say(answer, 'ok', t('profile.saved')); markInvalid(form, res); }
+      if (res.ok) { say(answer, 'ok', t('profile.saved')); markInvalid(form, res); }
       else { say(answer, 'error', explain(res)); markInvalid(form, res); }
     });
+  });
+  api('GET', '/me/profile').then((res) => {
+    if (!res.ok) return;
+    form.elements.phoneNumber.value = res.data.phoneNumber || '';
+    form.elements.locale.value = res.data.locale || 'ko';
   });
   return h('div', { class: 'narrow' }, h('h1', {}, t('profile.title')), h('p', { class: 'muted' }, t('profile.who', { user: s.user })), form,
     !isHost() && becomeHostPanel());

@@ -85,7 +85,7 @@ export async function roomPage({ params: [id], query }) {
       h('h2', { id: 'reviews-h' }, t('reviews.title')),
       reviews.ok && reviews.data.items.length
         ? h('ul', { class: 'list' }, reviews.data.items.map((r) => h('li', { class: 'card', testid: 'review' },
-          h('p', {}, h('span', { class: 'stars', 'aria-label': t('stars', { n: r.rating }) }, '★'.repeat(r.rating) + '☆'.repeat(5 - r.rating)), ` · ${r.guestId} · ${when(r.createdAt)}`),
+          h('p', {}, h('span', { class: 'stars', role: 'img', 'aria-label': t('stars', { n: r.rating }) }, '★'.repeat(r.rating) + '☆'.repeat(5 - r.rating)), ` · ${r.guestId} · ${when(r.createdAt)}`),
           r.text && h('p', {}, r.text))))
         : h('p', { class: 'empty' }, t('rating.none'))));
 }
@@ -139,8 +139,15 @@ function bookingForm(room, query) {
 // "Payment is busy": the button waits out Retry-After, counting down.
 function countdown(button, seconds) {
   const label = button.textContent;
+  let focused = null; // asked at the first tick, once busy() has given the button its focus back
   const tick = () => {
-    if (seconds <= 0) { button.disabled = false; button.textContent = label; return; }
+    if (focused === null) focused = document.activeElement === button;
+    if (seconds <= 0) {
+      button.disabled = false;
+      button.textContent = label;
+      if (focused && button.isConnected && document.activeElement === document.body) button.focus();
+      return;
+    }
     button.disabled = true;
     button.textContent = t('book.wait', { seconds: seconds-- });
     setTimeout(tick, 1000);

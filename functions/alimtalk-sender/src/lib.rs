@@ -31,6 +31,7 @@ fn link(r: &dyn Resources) -> Result<Handler, LinkError> {
 pub async fn handle(sender: &AlimTalkSender, dead_letters: &dyn DeadLetters, event: SqsEvent) -> SqsBatchResponse {
     for_each_message(NAME, dead_letters, event, |message| async move {
         let id = message.message_id.clone().unwrap_or_default();
+        let receives = message.attributes.get("ApproximateReceiveCount").and_then(|n| n.parse().ok()).unwrap_or(1);
         let alert = match decode_alert(message.body.as_deref().unwrap_or_default()) {
             Ok(alert) => alert,
             Err(reason) => {
@@ -40,7 +41,7 @@ pub async fn handle(sender: &AlimTalkSender, dead_letters: &dyn DeadLetters, eve
         };
         let span = tracing::info_span!("alert", function = NAME, correlation_id = %alert.notification_id, template = %alert.template);
         async {
-            match sender.send(&alert).await {
+            match sender.send(&alert, receives).await {
                 Ok(Sent::AlreadyDone(state)) => {
                     tracing::info!(message_id = %id, state = state.as_str(), "already sent");
                     Outcome::Duplicate

@@ -42,6 +42,10 @@ pub struct SecretError {
 #[async_trait]
 pub trait SecretSource: Send + Sync {
     async fn secret(&self) -> Result<Secret, SecretError>;
+
+    /// Drops a value read before (the other side refused it: the secret may have been rotated),
+    /// so the next [`SecretSource::secret`] reads it again.
+    fn forget(&self) {}
 }
 
 /// A secret already in hand (`bnb-local`, from its user's environment; tests).

@@ -24,9 +24,14 @@ use crate::domain::notification::DeliveryState;
 use crate::storage::{from_item, to_item, Condition, Key, Query, SortKey, StorageError, Table, Update, WriteOp};
 
 /// How long a sender may take to hand a message to the dealer before another may try: longer
-/// than the function's timeout (10 s), shorter than its queue's visibility timeout (60 s), so the
+/// than the function's timeout (20 s), shorter than its queue's visibility timeout (120 s), so the
 /// redelivery that follows a crash finds the lease run out.
 pub const SEND_LEASE_SECONDS: i64 = 30;
+/// The sender queue's `maxReceiveCount`: the delivery that fails for the last time records the
+/// notification `FAILED` (a redrive from the DLQ may take it up again).
+pub const MAX_RECEIVES: u32 = 5;
+/// How long one run of the delivery check may ask the dealer (its function's timeout is 60 s).
+pub const CHECK_RUN_BUDGET: Duration = Duration::from_secs(30);
 /// The partition of the check queue: one entry per message the dealer took, sorted by when to ask.
 pub const CHECKS_PK: &str = "ALIMTALK#CHECK";
 /// After this many checks without a result, the message is given up as failed (~1 day).
@@ -104,26 +109,35 @@ impl AlimTalkSender {
         self
     }
 
-    /// Hands the alert's notification to the dealer, once. A retryable error (the dealer is
-    /// unavailable, another delivery holds the lease) is `Transient`; a message the dealer will
-    /// never take is recorded `FAILED` and `Rejected`, for the DLQ with its reason.
-    pub async fn send(&self, alert: &Alert) -> Result<Sent, ConsumerError> {
+    /// Hands the alert's notification to the dealer, once; `receives` is how many times its queue
+    /// has delivered it (this time included). A retryable error (the dealer is unavailable,
+    /// another delivery holds the lease) is `Transient`, and on the last delivery also recorded
+    /// `FAILED`; a message the dealer will never take is recorded `FAILED` and `Rejected`, for
+    /// the DLQ with its reason.
+    pub async fn send(&self, alert: &Alert, receives: u32) -> Result<Sent, ConsumerError> {
         let key = alert.notification_key();
         let stored = self.table.get(&key).await?.ok_or_else(|| ConsumerError::Rejected(format!("notification {} is not stored", alert.notification_id)))?;
         let now = self.clock.now_utc().unix_timestamp();
         let state = state_of(&stored).unwrap_or(DeliveryState::Pending);
         let lease_over = stored.get("claimedUntil").and_then(Value::as_i64).is_none_or(|until| until < now);
+        // Given up after its last delivery: a redrive from the DLQ takes it up again.
+        let given_up = stored.contains_key("gaveUpAt");
         match state {
             DeliveryState::Pending => {}
             DeliveryState::Sending if lease_over => {}
+            DeliveryState::Failed if given_up => {}
             DeliveryState::Sending => {
                 return Err(ConsumerError::Transient(format!("notification {} is being sent by another delivery", alert.notification_id)))
             }
             settled => return Ok(Sent::AlreadyDone(settled)),
         }
+        // A call to the dealer was made before and its outcome is not known (a timeout, a crash):
+        // the dealer is asked for that message before it is sent again.
+        let maybe_sent_before = stored.get("attempts").and_then(Value::as_i64).unwrap_or(0) > 0;
         let claimable = Condition::Or(vec![
             Condition::equals("delivery", DeliveryState::Pending.as_str()),
             Condition::And(vec![Condition::equals("delivery", DeliveryState::Sending.as_str()), Condition::less_than("claimedUntil", now)]),
+            Condition::And(vec![Condition::equals("delivery", DeliveryState::Failed.as_str()), Condition::AttributeExists("gaveUpAt".into())]),
         ]);
         let profile = load_profile(self.table.as_ref(), &alert.recipient).await?;
         let Some(phone_number) = profile.phone_number else {
@@ -137,11 +151,16 @@ impl AlimTalkSender {
             .and_then(|t| t.fill(&alert.parameters).map(|text| (t.code.clone(), text, t.only_variables(&alert.parameters))))
         else {
             let reason = format!("no approved {:?} template {} fits the alert's variables", alert.locale, alert.template);
-            self.fail(&key, None, "TEMPLATE", &reason).await?;
+            self.fail(&key, claimable, "TEMPLATE", &reason).await?;
             return Err(ConsumerError::Rejected(reason));
         };
         let claimed_until = now + SEND_LEASE_SECONDS;
-        let claim = Update::new(key.clone()).set("delivery", DeliveryState::Sending.as_str()).set("claimedUntil", claimed_until).when(claimable);
+        let claim = Update::new(key.clone())
+            .set("delivery", DeliveryState::Sending.as_str())
+            .set("claimedUntil", claimed_until)
+            .add("attempts", 1)
+            .remove("gaveUpAt")
+            .when(claimable);
         match self.table.write(vec![claim.into_op()]).await {
             Ok(()) => {}
             Err(StorageError::ConditionFailed { .. }) => {
@@ -149,8 +168,15 @@ impl AlimTalkSender {
             }
             Err(e) => return Err(e.into()),
         }
-        let message =
-            AlimTalk { reference: alert.notification_id.clone(), template_code: code, phone_number, parameters, fallback: Fallback::for_text(&text), text };
+        let message = AlimTalk {
+            reference: alert.notification_id.clone(),
+            template_code: code,
+            fallback: Fallback::for_phone(&phone_number, &text),
+            phone_number,
+            parameters,
+            text,
+            maybe_sent_before,
+        };
         match self.send_with_backoff(&message).await {
             Ok(receipt) => {
                 self.accept(&key, alert, &receipt, claimed_until).await?;
@@ -161,8 +187,23 @@ impl AlimTalkSender {
                 // A metric (a CloudWatch metric filter counts these lines): a refused template
                 // needs a person, not a retry.
                 tracing::error!(metric = "AlimTalkRefused", notification_id = %alert.notification_id, template = %message.template_code, code = %code, reason = %reason, "the dealer refused the AlimTalk; dead-lettered");
-                self.fail(&key, Some(claimed_until), &code, &reason).await?;
+                self.fail(&key, Condition::equals("claimedUntil", claimed_until), &code, &reason).await?;
                 Err(ConsumerError::Rejected(format!("the dealer refused template {} ({code}): {reason}", message.template_code)))
+            }
+            Err(DealerError::Unavailable(reason)) if receives >= MAX_RECEIVES => {
+                // The queue moves it to the DLQ after this delivery: the person sees it failed.
+                let gave_up = Update::new(key.clone())
+                    .set("delivery", DeliveryState::Failed.as_str())
+                    .set(
+                        "failure",
+                        format!("the dealer was unavailable through {receives} tries ({}); it waits in the DLQ", reason.chars().take(120).collect::<String>()),
+                    )
+                    .set("gaveUpAt", now)
+                    .remove("claimedUntil")
+                    .when(Condition::equals("claimedUntil", claimed_until));
+                self.table.write(vec![gave_up.into_op()]).await.or_else(ignore_race)?;
+                tracing::error!(metric = "AlimTalkGaveUp", notification_id = %alert.notification_id, receives, reason = %reason, "the dealer stayed unavailable; the alert goes to the DLQ");
+                Err(ConsumerError::Transient(format!("the dealer is unavailable: {reason}")))
             }
             Err(DealerError::Unavailable(reason)) => {
                 // Give the lease back at once, so the redelivery need not wait it out.
@@ -181,13 +222,16 @@ impl AlimTalkSender {
     async fn send_with_backoff(&self, message: &AlimTalk) -> Result<Receipt, DealerError> {
         let mut wait = self.backoff.first;
         let mut attempt = 1;
+        let mut message = message.clone();
         loop {
-            match self.dealer.send(message).await {
+            match self.dealer.send(&message).await {
                 Err(DealerError::Unavailable(reason)) if attempt < self.backoff.attempts => {
                     tracing::warn!(attempt, reason = %reason, wait_ms = wait.as_millis() as u64, "the dealer is unavailable; trying again");
                     tokio::time::sleep(wait).await;
                     wait *= 4;
                     attempt += 1;
+                    // The call may have reached the dealer before it failed.
+                    message.maybe_sent_before = true;
                 }
                 other => return other,
             }
@@ -227,11 +271,9 @@ impl AlimTalkSender {
         }
     }
 
-    async fn fail(&self, key: &Key, claimed_until: Option<i64>, code: &str, reason: &str) -> Result<(), ConsumerError> {
-        let condition = match claimed_until {
-            Some(until) => Condition::equals("claimedUntil", until),
-            None => Condition::Exists,
-        };
+    /// `FAILED` with the reason, under `condition` (the sender's own lease, or the states it may
+    /// claim from: never over a state another delivery or the check wrote).
+    async fn fail(&self, key: &Key, condition: Condition, code: &str, reason: &str) -> Result<(), ConsumerError> {
         let failed = Update::new(key.clone())
             .set("delivery", DeliveryState::Failed.as_str())
             .set("failure", format!("{code}: {}", reason.chars().take(200).collect::<String>()))
@@ -252,7 +294,7 @@ pub struct Checked {
     pub fell_back_to_sms: u32,
     pub failed: u32,
     pub still_pending: u32,
-    /// The dealer could not answer; these wait for the next run.
+    /// The dealer could not answer (or did not know the message); these are asked again later.
     pub unavailable: u32,
 }
 
@@ -262,20 +304,25 @@ pub struct Checked {
 /// notification still being `ACCEPTED`.
 pub async fn check_deliveries(table: &dyn Table, dealer: &dyn Dealer, clock: &SharedClock) -> Result<Checked, StorageError> {
     let now = clock.now_utc().unix_timestamp();
+    let started = tokio::time::Instant::now();
     let due = Query::partition(CHECKS_PK).sort(SortKey::LessThan(format!("{:012}$", now))).limit(CHECKS_PER_RUN);
     let mut checked = Checked::default();
     for item in table.query(&due).await?.items {
+        // Within the function's timeout, whatever the dealer's pace: the rest waits a minute.
+        if started.elapsed() > CHECK_RUN_BUDGET {
+            break;
+        }
         let entry: CheckEntry = from_item(&item)?;
         let receipt = Receipt { request_id: entry.request_id.clone(), message_id: entry.message_id.clone() };
-        let delivery = match dealer.delivery(&receipt).await {
-            Ok(delivery) => delivery,
-            Err(DealerError::Unavailable(reason)) => {
-                tracing::warn!(notification_id = %entry.notification_id, reason = %reason, "the dealer could not say; asking again next run");
-                checked.unavailable += 1;
-                continue;
+        // No answer, or the dealer does not know the message (yet): asked again later, like a
+        // message with no result, so an entry the dealer never knows cannot hold up the others
+        // and is given up after its last check.
+        let (delivery, answered) = match dealer.delivery(&receipt).await {
+            Ok(delivery) => (delivery, true),
+            Err(e) => {
+                tracing::warn!(notification_id = %entry.notification_id, error = %e, "the dealer could not say; asking again later");
+                (Delivery::Pending, false)
             }
-            // The dealer does not know the message (yet): like no result.
-            Err(DealerError::Refused { .. }) => Delivery::Pending,
         };
         let entry_key = Key::new(entry.pk.clone(), entry.sk.clone());
         let notification = Key::new(entry.notification_pk.clone(), entry.notification_sk.clone());
@@ -292,7 +339,10 @@ pub async fn check_deliveries(table: &dyn Table, dealer: &dyn Dealer, clock: &Sh
                 Some(settle(DeliveryState::Failed, Some("no result from the dealer".into())))
             }
             Delivery::Pending => {
-                checked.still_pending += 1;
+                match answered {
+                    true => checked.still_pending += 1,
+                    false => checked.unavailable += 1,
+                }
                 let later = CheckEntry {
                     sk: check_key(now + next_check_after(entry.checks + 1), &entry.notification_id).sk,
                     checks: entry.checks + 1,

@@ -48,6 +48,10 @@ pub struct AlimTalk {
     pub text: String,
     /// What the dealer sends instead when the AlimTalk cannot be delivered.
     pub fallback: Fallback,
+    /// A call with this reference was made before and its outcome is unknown (it timed out, or
+    /// the sender crashed): the adapter looks for that message before it sends, since the
+    /// dealer's idempotency key only holds for a while (NHN: 10 minutes).
+    pub maybe_sent_before: bool,
 }
 
 /// The SMS (or LMS) the dealer sends when the AlimTalk does not arrive.
@@ -73,22 +77,37 @@ pub fn euc_kr_bytes(text: &str) -> usize {
 }
 
 impl Fallback {
+    /// The fallback for `text` to `phone_number`: to a Korean number an SMS or an LMS; to any
+    /// other an SMS, cut to fit (NHN Cloud's guide: "international recipients must use
+    /// resendType SMS").
+    pub fn for_phone(phone_number: &str, text: &str) -> Fallback {
+        if phone_number.starts_with("+82") {
+            return Fallback::for_text(text);
+        }
+        Fallback { kind: TextKind::Sms, title: None, text: cut_to_bytes(text, SMS_MAX_BYTES) }
+    }
+
     /// The fallback for `text`: an SMS when it fits in one, else an LMS (cut to its limit).
     pub fn for_text(text: &str) -> Fallback {
         if euc_kr_bytes(text) <= SMS_MAX_BYTES {
             return Fallback { kind: TextKind::Sms, title: None, text: text.to_owned() };
         }
-        let mut cut = String::new();
-        let mut bytes = 0;
-        for c in text.chars() {
-            bytes += if c.is_ascii() { 1 } else { 2 };
-            if bytes > LMS_MAX_BYTES {
-                break;
-            }
-            cut.push(c);
-        }
-        Fallback { kind: TextKind::Lms, title: Some(LMS_TITLE.to_owned()), text: cut }
+        Fallback { kind: TextKind::Lms, title: Some(LMS_TITLE.to_owned()), text: cut_to_bytes(text, LMS_MAX_BYTES) }
     }
+}
+
+/// `text`, cut to at most `limit` bytes of EUC-KR.
+fn cut_to_bytes(text: &str, limit: usize) -> String {
+    let mut cut = String::new();
+    let mut bytes = 0;
+    for c in text.chars() {
+        bytes += if c.is_ascii() { 1 } else { 2 };
+        if bytes > limit {
+            break;
+        }
+        cut.push(c);
+    }
+    cut
 }
 
 /// The dealer took the message: where to ask what became of it.
@@ -148,5 +167,9 @@ mod tests {
         let long = Fallback::for_text(&"가".repeat(46));
         assert_eq!((long.kind, long.title.as_deref()), (TextKind::Lms, Some(LMS_TITLE)));
         assert_eq!(Fallback::for_text(&"가".repeat(1500)).text.chars().count(), 1000);
+        // Abroad, always an SMS, cut to one.
+        let abroad = Fallback::for_phone("+14155550100", &"a".repeat(200));
+        assert_eq!((abroad.kind, abroad.text.len()), (TextKind::Sms, 90));
+        assert_eq!(Fallback::for_phone("+821012345678", &"a".repeat(200)).kind, TextKind::Lms);
     }
 }

@@ -67,8 +67,14 @@ pub struct NhnBizmessage {
 }
 
 impl NhnBizmessage {
-    /// The adapter, or why TLS cannot be set up (at start-up).
+    /// The adapter, or why it cannot be set up (at start-up): the endpoint must be HTTPS (the
+    /// secret key goes in a header), but for a contract server on this machine's loopback.
     pub fn new(settings: NhnSettings) -> Result<NhnBizmessage, String> {
+        let endpoint = settings.endpoint.to_ascii_lowercase();
+        let loopback = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"].iter().any(|p| endpoint.starts_with(p));
+        if !endpoint.starts_with("https://") && !loopback {
+            return Err(format!("the AlimTalk endpoint {} is not HTTPS: the secret key would cross the network in clear", settings.endpoint));
+        }
         // Mozilla's roots, compiled in: nothing to read from disk at a cold start.
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
@@ -91,7 +97,10 @@ impl NhnBizmessage {
     /// One call: the status and the JSON answer, or why there is none.
     async fn call(&self, method: Method, url: &str, body: Option<Vec<u8>>, idempotency_key: Option<&str>) -> Result<(StatusCode, Value), DealerError> {
         let secret = self.settings.secret_key.secret().await.map_err(|e| DealerError::Unavailable(e.to_string()))?;
-        let mut request = Request::builder().method(method).uri(url).header("X-Secret-Key", secret.expose());
+        let mut secret_header = http::HeaderValue::from_str(secret.expose())
+            .map_err(|_| DealerError::Refused { code: "SECRET".into(), reason: "the secret key is not a header value".into() })?;
+        secret_header.set_sensitive(true);
+        let mut request = Request::builder().method(method).uri(url).header("X-Secret-Key", secret_header);
         if body.is_some() {
             request = request.header(header::CONTENT_TYPE, "application/json;charset=UTF-8");
         }
@@ -121,8 +130,8 @@ impl NhnBizmessage {
         }
     }
 
-    /// The message an earlier request with this grouping key made (after -1005).
-    async fn find(&self, reference: &str) -> Result<Receipt, DealerError> {
+    /// The message an earlier request with this grouping key made, if the dealer has one.
+    async fn find(&self, reference: &str) -> Result<Option<Receipt>, DealerError> {
         let seoul = time::UtcOffset::from_hms(9, 0, 0).unwrap_or(time::UtcOffset::UTC);
         let now = time::OffsetDateTime::now_utc().to_offset(seoul);
         let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
@@ -133,15 +142,20 @@ impl NhnBizmessage {
         let (_, json) = self.call(Method::GET, &url, None, None).await?;
         let header: ResponseHeader = serde_json::from_value(json.get("header").cloned().unwrap_or(Value::Null)).unwrap_or_default();
         if !header.is_successful {
-            return Err(classify(header.result_code, &header.result_message));
+            return Err(self.refused(header.result_code, &header.result_message));
         }
         let first = json.pointer("/messageSearchResultResponse/messages/0");
-        match first.and_then(|m| Some((m.get("requestId")?.as_str()?.to_owned(), seq_text(m.get("recipientSeq")?)?))) {
-            Some((request_id, message_id)) => Ok(Receipt { request_id, message_id }),
-            None => Err(DealerError::Unavailable(format!(
-                "the dealer holds the idempotency key {reference} but no message under it; the key frees 10 minutes after its first use"
-            ))),
+        Ok(first.and_then(|m| Some(Receipt { request_id: m.get("requestId")?.as_str()?.to_owned(), message_id: seq_text(m.get("recipientSeq")?)? })))
+    }
+
+    /// A request-time `resultCode` as the sender must take it. A key NHN refuses may have been
+    /// rotated: it is read again, and the call counts as unavailable (to be retried).
+    fn refused(&self, code: i64, message: &str) -> DealerError {
+        if matches!(code, -1000 | -1001) {
+            self.settings.secret_key.forget();
+            return DealerError::Unavailable(format!("{code}: {message} (the key is read again for the next try)"));
         }
+        classify(code, message)
     }
 }
 
@@ -224,34 +238,13 @@ pub fn recipient_no(e164: &str) -> String {
 }
 
 /// What a request-time `resultCode` means for the sender (NHN "error-code" page, "API Response
-/// Code"): a refused message goes to the DLQ with its reason; anything else is tried again.
+/// Code"): only a system error (-9999) is worth trying again (as are 5xx, 429 and timeouts,
+/// decided before); every other code describes the request, which the same retry would repeat,
+/// so the message is refused: `FAILED`, and the DLQ with its reason.
 fn classify(code: i64, message: &str) -> DealerError {
-    let refused = matches!(
-        code,
-        4 | -1000
-            | -1001
-            | -1002
-            | -1003
-            | -1006
-            | -1027
-            | -2017
-            | -3002
-            | -3003
-            | -3004
-            | -3005
-            | -3010
-            | -3011
-            | -3048
-            | -3049
-            | -4004
-            | -4005
-            | -4019
-            | -5000
-            | -9996
-    ) || (-2027..=-2000).contains(&code);
-    match refused {
-        true => DealerError::Refused { code: code.to_string(), reason: message.to_owned() },
-        false => DealerError::Unavailable(format!("{code}: {message}")),
+    match code {
+        -9999 => DealerError::Unavailable(format!("{code}: {message}")),
+        _ => DealerError::Refused { code: code.to_string(), reason: message.to_owned() },
     }
 }
 
@@ -278,22 +271,34 @@ impl Dealer for NhnBizmessage {
             }],
         };
         let body = serde_json::to_vec(&body).map_err(|e| DealerError::Refused { code: "REQUEST".into(), reason: e.to_string() })?;
+        // An earlier call may have got through: NHN's idempotency key holds for 10 minutes only,
+        // so the message is looked for first (by its grouping key) rather than sent again.
+        if message.maybe_sent_before {
+            if let Some(receipt) = self.find(&message.reference).await? {
+                tracing::info!(reference = %message.reference, "the dealer has this message from an earlier call");
+                return Ok(receipt);
+            }
+        }
         let (_, json) = self.call(Method::POST, &self.url("/messages"), Some(body), Some(&message.reference)).await?;
         let header: ResponseHeader = serde_json::from_value(json.get("header").cloned().unwrap_or(Value::Null)).unwrap_or_default();
         if header.result_code == -1005 {
             tracing::info!(reference = %message.reference, "the dealer had this message already (-1005); finding its receipt");
-            return self.find(&message.reference).await;
+            return self
+                .find(&message.reference)
+                .await?
+                .ok_or_else(|| DealerError::Unavailable(format!("the dealer holds the idempotency key {} but no message under it yet", message.reference)));
         }
-        if !header.is_successful {
-            return Err(classify(header.result_code, &header.result_message));
-        }
-        let request_id = json.pointer("/message/requestId").and_then(Value::as_str).unwrap_or_default().to_owned();
+        // The recipient's own code first: "all recipients failed" (-1031) carries the reason there.
         let result = json.pointer("/message/sendResults/0");
         let recipient_code = result.and_then(|r| r.get("resultCode")).and_then(Value::as_i64).unwrap_or(0);
         if recipient_code != 0 {
             let reason = result.and_then(|r| r.get("resultMessage")).and_then(Value::as_str).unwrap_or_default();
-            return Err(classify(recipient_code, reason));
+            return Err(self.refused(recipient_code, reason));
         }
+        if !header.is_successful {
+            return Err(self.refused(header.result_code, &header.result_message));
+        }
+        let request_id = json.pointer("/message/requestId").and_then(Value::as_str).unwrap_or_default().to_owned();
         match (request_id.is_empty(), result.and_then(|r| r.get("recipientSeq")).and_then(seq_text)) {
             (false, Some(message_id)) => Ok(Receipt { request_id, message_id }),
             _ => Err(DealerError::Unavailable("the dealer said yes without a requestId and recipientSeq".into())),
@@ -305,7 +310,7 @@ impl Dealer for NhnBizmessage {
         let (_, json) = self.call(Method::GET, &url, None, None).await?;
         let header: ResponseHeader = serde_json::from_value(json.get("header").cloned().unwrap_or(Value::Null)).unwrap_or_default();
         if !header.is_successful {
-            return Err(classify(header.result_code, &header.result_message));
+            return Err(self.refused(header.result_code, &header.result_message));
         }
         let field = |name: &str| json.pointer(&format!("/message/{name}")).and_then(Value::as_str).unwrap_or_default().to_owned();
         Ok(delivery_of(&field("messageStatus"), &field("resultCode"), &field("resultCodeName"), &field("resendStatus"), &field("resendResultCode")))
@@ -319,7 +324,7 @@ pub fn delivery_of(status: &str, code: &str, code_name: &str, resend: &str, rese
         (_, "RSC04") => Delivery::FellBackToSms { code: code.to_owned() },
         (_, "RSC02" | "RSC03") if status != "COMPLETED" || code != "1000" => Delivery::Pending,
         (_, "RSC05") => Delivery::Failed { code: format!("{code}/{resend_code}"), reason: format!("{code_name}; the SMS fallback failed too") },
-        ("COMPLETED", "1000") | ("COMPLETED", _) if code == "1000" => Delivery::Delivered,
+        ("COMPLETED", _) if code == "1000" => Delivery::Delivered,
         ("COMPLETED" | "FAILED" | "CANCEL", _) => Delivery::Failed { code: code.to_owned(), reason: code_name.to_owned() },
         _ => Delivery::Pending,
     }
@@ -346,6 +351,7 @@ mod tests {
         assert!(matches!(classify(-3049, "mismatch"), DealerError::Refused { .. }));
         assert!(matches!(classify(-2019, "too long"), DealerError::Refused { .. }));
         assert!(matches!(classify(-9999, "system"), DealerError::Unavailable(_)));
+        assert!(matches!(classify(-2502, "no fallback configured"), DealerError::Refused { .. }), "unknown codes are refused, not retried");
         assert_eq!(recipient_no("+821012345678"), "01012345678");
         assert_eq!(recipient_no("+14155550100"), "+14155550100");
         assert_eq!(encode("a b#1"), "a%20b%231");
