@@ -523,3 +523,17 @@ fn the_send_lease_and_the_last_delivery_fit_the_template() {
     assert_eq!(queue["RedrivePolicy"]["maxReceiveCount"].as_u64(), Some(u64::from(bnb_contexts::notifications::alimtalk::MAX_RECEIVES)));
     assert_eq!(function["Events"]["Queue"]["Properties"]["BatchSize"].as_u64(), Some(1), "one message an invocation");
 }
+
+/// A stack deployed without a dealer's keys sends nothing and shows each notification in the app
+/// only, saying why, instead of failing every delivery into the DLQ.
+#[tokio::test]
+async fn without_a_dealer_notifications_are_shown_in_the_app_only_and_say_why() {
+    let w = World::new().await;
+    w.person("minho", Some(PHONE)).await;
+    let alert = w.notification("minho", 14).await;
+    let sender = AlimTalkSender::new(w.table.clone(), Arc::new(bnb_contexts::notifications::dealer::NoDealer), w.clock.clone() as SharedClock);
+    assert_eq!(sender.send(&alert, 1).await.unwrap(), Sent::InAppOnly);
+    assert_eq!(w.state(&alert).await, DeliveryState::InAppOnly);
+    assert_eq!(w.stored(&alert).await["failure"], "no KakaoTalk dealer is configured");
+    assert_eq!(w.checks_waiting().await, 0);
+}

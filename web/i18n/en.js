@@ -54,7 +54,7 @@ export default {
   'delivery.PENDING': 'Waiting to be sent', 'delivery.SENDING': 'Being sent', 'delivery.SENT': 'Sent to your phone',
   'delivery.ACCEPTED': 'Sent to KakaoTalk, not yet confirmed', 'delivery.DELIVERED': 'Delivered on KakaoTalk',
   'delivery.FELL_BACK_TO_SMS': 'Sent by text message (not on KakaoTalk)', 'delivery.FAILED': 'Could not reach your phone',
-  'delivery.IN_APP_ONLY': 'Shown here only (no phone number in your profile)', 'delivery.unknown': 'Delivery state unknown',
+  'delivery.IN_APP_ONLY': 'Shown here only (no phone number in your profile)', 'delivery.IN_APP_ONLY.noDealer': 'Shown here only (this bnb sends no KakaoTalk yet)', 'delivery.unknown': 'Delivery state unknown',
   'profile.title': 'Profile', 'profile.who': 'Signed in as {user}.', 'profile.saved': 'Saved. Messages will use these settings.',
   'host.only': 'Host dashboard', 'host.becomeTitle': 'Become a host', 'host.becomeLead': 'Rent out your place: register rooms and see your bookings.',
   'host.become': 'Become a host', 'host.becomeMissing': 'Becoming a host is not available on this server yet. Please try again later.',

@@ -53,7 +53,7 @@ export default {
   'delivery.PENDING': '발송 대기 중', 'delivery.SENDING': '보내는 중', 'delivery.SENT': '휴대전화로 보냄',
   'delivery.ACCEPTED': '카카오톡으로 보냄, 전달 확인 전', 'delivery.DELIVERED': '카카오톡으로 전달됨',
   'delivery.FELL_BACK_TO_SMS': '문자 메시지로 보냄 (카카오톡 미사용)', 'delivery.FAILED': '휴대전화로 전달하지 못함',
-  'delivery.IN_APP_ONLY': '앱에서만 표시 (프로필에 전화번호 없음)', 'delivery.unknown': '전달 상태를 알 수 없음',
+  'delivery.IN_APP_ONLY': '앱에서만 표시 (프로필에 전화번호 없음)', 'delivery.IN_APP_ONLY.noDealer': '앱에서만 표시 (아직 카카오톡 발송이 설정되지 않음)', 'delivery.unknown': '전달 상태를 알 수 없음',
   'profile.title': '프로필', 'profile.who': '{user}(으)로 로그인했습니다.', 'profile.saved': '저장했습니다. 앞으로 이 설정으로 알림을 보냅니다.',
   'host.only': '호스트 대시보드', 'host.becomeTitle': '호스트 되기', 'host.becomeLead': '내 공간을 빌려주세요. 숙소를 등록하고 예약을 볼 수 있습니다.',
   'host.become': '호스트 되기', 'host.becomeMissing': '이 서버에서는 아직 호스트 되기를 할 수 없습니다. 나중에 다시 시도해 주세요.',

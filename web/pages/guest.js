@@ -102,12 +102,20 @@ export async function notificationsPage() {
       ? h('ul', { class: 'list' }, res.data.items.map((n) => h('li', { class: 'card note', testid: 'notification', 'data-template': n.template },
         h('p', { class: 'note-text' }, n.text),
         h('p', { class: 'muted small' }, h('time', { datetime: n.createdAt }, when(n.createdAt)), ' · ',
-          h('span', { class: `delivery ${String(n.delivery).toLowerCase()}`, testid: 'delivery' }, t(`delivery.${n.delivery}`) === `delivery.${n.delivery}` ? t('delivery.unknown') : t(`delivery.${n.delivery}`))))))
+          h('span', { class: `delivery ${String(n.delivery).toLowerCase()}`, testid: 'delivery' }, deliveryWords(n))))))
       : h('p', { class: 'empty' }, t('notes.none')));
   };
   await load();
   every(3000, load);
   return h('div', {}, h('h1', {}, t('notes.title')), h('p', { class: 'lead' }, t('notes.lead')), answer, box);
+}
+
+// A notification's delivery state in words; "in the app only" says why (no phone number, or a
+// bnb with no KakaoTalk dealer set up, which the server notes as the failure).
+function deliveryWords(n) {
+  if (n.delivery === 'IN_APP_ONLY' && n.failure) return t('delivery.IN_APP_ONLY.noDealer');
+  const key = `delivery.${n.delivery}`;
+  return t(key) === key ? t('delivery.unknown') : t(key);
 }
 
 // The form starts from what bnb has (GET /me/profile), whichever device saved it.

@@ -11,6 +11,7 @@ use bnb_contexts::clock::SharedClock;
 use bnb_contexts::consumer::DeadLetters;
 use bnb_contexts::identity::UserPools;
 use bnb_contexts::messaging::Topic;
+use bnb_contexts::notifications::dealer::NoDealer;
 use bnb_contexts::notifications::dealer::{
     DealerSettings, ALIMTALK_APP_KEY, ALIMTALK_ENDPOINT, ALIMTALK_FALLBACK_SEND_NO, ALIMTALK_SECRET_KEY_PARAMETER, ALIMTALK_SENDER_KEY,
 };
@@ -92,6 +93,12 @@ impl Resources for AwsResources {
     }
 
     fn dealer(&self) -> Result<Arc<dyn Dealer>, LinkError> {
+        // A stack deployed without a dealer's keys sends no AlimTalk: its notifications are shown
+        // in the app only, and say why.
+        if self.var(ALIMTALK_APP_KEY).is_none_or(|key| key.trim().is_empty()) {
+            tracing::warn!(function = self.function, "no KakaoTalk dealer is configured (the AlimTalkAppKey parameter is empty)");
+            return Ok(Arc::new(NoDealer));
+        }
         let settings = DealerSettings {
             endpoint: self.required(ALIMTALK_ENDPOINT)?,
             app_key: self.required(ALIMTALK_APP_KEY)?,
@@ -243,5 +250,22 @@ impl Resources for Declared<'_> {
     }
     fn var(&self, name: &str) -> Option<String> {
         self.inner.var(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stack deployed without the dealer's app key gets the dealer that sends nothing (and
+    /// never the NHN adapter, which could not start without its keys).
+    #[tokio::test]
+    async fn no_app_key_means_no_dealer() {
+        std::env::remove_var(ALIMTALK_APP_KEY);
+        let adapters = AwsAdapters { dealer: Some(|_, _| Err("the NHN adapter must not be built without keys".into())), ..Default::default() };
+        let resources = AwsResources::new(aws_config::SdkConfig::builder().build(), adapters, "alimtalk-sender");
+        let dealer = resources.dealer().expect("a dealer, even unconfigured");
+        let receipt = bnb_contexts::notifications::Receipt { request_id: "r".into(), message_id: "1".into() };
+        assert_eq!(dealer.delivery(&receipt).await, Err(bnb_contexts::notifications::DealerError::NotConfigured));
     }
 }

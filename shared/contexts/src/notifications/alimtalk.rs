@@ -190,6 +190,15 @@ impl AlimTalkSender {
                 self.fail(&key, Condition::equals("claimedUntil", claimed_until), &code, &reason).await?;
                 Err(ConsumerError::Rejected(format!("the dealer refused template {} ({code}): {reason}", message.template_code)))
             }
+            Err(DealerError::NotConfigured) => {
+                let in_app = Update::new(key.clone())
+                    .set("delivery", DeliveryState::InAppOnly.as_str())
+                    .set("failure", "no KakaoTalk dealer is configured")
+                    .remove("claimedUntil")
+                    .when(Condition::equals("claimedUntil", claimed_until));
+                self.table.write(vec![in_app.into_op()]).await.or_else(ignore_race)?;
+                Ok(Sent::InAppOnly)
+            }
             Err(DealerError::Unavailable(reason)) if receives >= MAX_RECEIVES => {
                 // The queue moves it to the DLQ after this delivery: the person sees it failed.
                 let gave_up = Update::new(key.clone())

@@ -142,6 +142,23 @@ pub enum DealerError {
     /// match it, a field the dealer refuses, credentials it does not accept.
     #[error("the dealer refused the message ({code}): {reason}")]
     Refused { code: String, reason: String },
+    /// No dealer is set up (a stack deployed without its keys): nothing can be sent.
+    #[error("no KakaoTalk dealer is configured")]
+    NotConfigured,
+}
+
+/// The dealer of a stack deployed without a dealer's keys: it sends nothing, and says so.
+pub struct NoDealer;
+
+#[async_trait]
+impl Dealer for NoDealer {
+    async fn send(&self, _message: &AlimTalk) -> Result<Receipt, DealerError> {
+        Err(DealerError::NotConfigured)
+    }
+
+    async fn delivery(&self, _receipt: &Receipt) -> Result<Delivery, DealerError> {
+        Err(DealerError::NotConfigured)
+    }
 }
 
 #[async_trait]
