@@ -173,3 +173,53 @@ fn deploys_are_production_minded() {
     }
     assert!(resources.contains_key(Value::String("PaymentErrorsAlarm".into())));
 }
+
+/// What keeps bnb's data and people's attention: tables outlive the stack, every alarm tells
+/// someone, and the schedule's dead letters have somewhere to go.
+#[test]
+fn tables_are_kept_alarms_act_and_dead_letters_can_land() {
+    let t = template();
+    let resources = t["Resources"].as_mapping().unwrap();
+    let of_type = |kind: &'static str| -> Vec<(String, Value)> {
+        resources.iter().filter(|(_, r)| r["Type"].as_str() == Some(kind)).map(|(id, r)| (id.as_str().unwrap().to_owned(), r.clone())).collect()
+    };
+    let tables = of_type("AWS::DynamoDB::Table");
+    assert_eq!(tables.len(), 6);
+    for (id, table) in tables {
+        assert_eq!(
+            (table["DeletionPolicy"].as_str(), table["UpdateReplacePolicy"].as_str()),
+            (Some("Retain"), Some("Retain")),
+            "{id}: deleting the stack would delete it"
+        );
+    }
+    let alarms = of_type("AWS::CloudWatch::Alarm");
+    assert!(alarms.len() >= 10);
+    for (id, alarm) in alarms {
+        let actions = alarm["Properties"]["AlarmActions"].as_sequence().unwrap_or_else(|| panic!("{id} tells no one"));
+        assert!(actions.iter().any(|a| referenced(a).as_deref() == Some("OpsTopic")), "{id} does not notify the ops topic");
+    }
+    let (_, policy) = of_type("AWS::SQS::QueuePolicy")
+        .into_iter()
+        .find(|(_, p)| p["Properties"]["Queues"].as_sequence().is_some_and(|q| q.iter().any(|q| referenced(q).as_deref() == Some("ExpireHoldsDLQ"))))
+        .expect("a policy on ExpireHoldsDLQ");
+    let statement = &policy["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(statement["Principal"]["Service"].as_str(), Some("events.amazonaws.com"));
+    assert!(!statement["Condition"]["ArnEquals"]["aws:SourceArn"].is_null(), "only expire-holds' own rule may send there");
+}
+
+/// No function statement grants an action on every resource.
+#[test]
+fn no_function_statement_names_every_resource() {
+    let t = template();
+    for (id, _binary, props) in functions(&t) {
+        for policy in props["Policies"].as_sequence().cloned().unwrap_or_default() {
+            for statement in policy.get("Statement").and_then(Value::as_sequence).cloned().unwrap_or_default() {
+                let resources: Vec<Value> = match &statement["Resource"] {
+                    Value::Sequence(list) => list.clone(),
+                    other => vec![other.clone()],
+                };
+                assert!(resources.iter().all(|r| r.as_str() != Some("*")), "{id} grants {:?} on every resource", statement["Action"]);
+            }
+        }
+    }
+}
