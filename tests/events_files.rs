@@ -276,6 +276,31 @@ fn sample_envelopes() -> Vec<(String, serde_json::Value)> {
     found
 }
 
+/// Every SQS sample is what the deployed subscriptions send: raw delivery (the body is the
+/// message itself, the SNS attributes are the SQS message's), not an SNS envelope.
+#[test]
+fn every_sqs_sample_is_raw_as_the_subscriptions_deliver() {
+    let mut seen = 0;
+    for entry in std::fs::read_dir(events_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for record in event["Records"].as_array().into_iter().flatten().filter(|r| r["eventSource"] == "aws:sqs") {
+            seen += 1;
+            let body = record["body"].as_str().unwrap();
+            let parsed: Option<serde_json::Value> = serde_json::from_str(body).ok();
+            assert!(parsed.as_ref().is_none_or(|b| b["Type"] != "Notification"), "{}: an SNS envelope, not raw delivery", path.display());
+            if parsed.is_some_and(|b| b.get("eventType").is_some()) {
+                assert!(
+                    record["messageAttributes"]["eventType"]["stringValue"].is_string(),
+                    "{}: the eventType attribute the filter policy reads",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(seen >= 9, "{seen} SQS samples");
+}
+
 /// An alert, as the alerts topic delivers it raw to the sender's queue, reads as an `Alert`, and
 /// still does with a field added by a newer notification handler.
 #[test]
