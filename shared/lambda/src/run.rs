@@ -20,6 +20,9 @@ use bnb_contexts::payments::Invoker;
 use bnb_contexts::storage::{Key, Table, TableSpec};
 use bnb_contexts::tables::TableKind;
 use lambda_runtime::{service_fn, LambdaEvent};
+use tracing::Instrument;
+
+use crate::telemetry::invocation_span;
 
 use crate::function::{Function, Handler, LinkError, Need, Resources, Trigger, DEAD_LETTER_QUEUE_URL, PAYMENT_FUNCTION_NAME};
 
@@ -149,7 +152,7 @@ pub async fn run(function: &'static Function, adapters: AwsAdapters) -> Result<(
         warm_up(&tables).await;
         tracing::info!(function = function.name, tables = tables.len(), warm_up_ms = started.elapsed().as_secs_f64() * 1000.0, "connections warmed in init");
     }
-    serve(handler).await
+    serve(function.name, handler).await
 }
 
 /// Opens each table's connection (DNS, TCP, TLS) during init, which Lambda does not bill to the
@@ -168,34 +171,41 @@ pub async fn warm_up(tables: &[Arc<dyn Table>]) {
     }
 }
 
-/// Runs a built handler on the Lambda runtime for its trigger.
-pub async fn serve(handler: Handler) -> Result<(), Error> {
+/// Runs a built handler on the Lambda runtime for its trigger, each invocation in its
+/// [`invocation_span`] (the Powertools fields on every line it logs).
+pub async fn serve(name: &'static str, handler: Handler) -> Result<(), Error> {
     match handler {
         Handler::Http(f) => {
-            lambda_http::run(lambda_http::service_fn(move |request| {
+            lambda_http::run(lambda_http::service_fn(move |request: lambda_http::Request| {
                 let f = f.clone();
-                async move { Ok::<_, std::convert::Infallible>(f(request).await) }
+                let context = lambda_http::RequestExt::lambda_context_ref(&request).cloned();
+                let span =
+                    invocation_span(name, context.as_ref().map_or("", |c| c.request_id.as_str()), context.as_ref().and_then(|c| c.xray_trace_id.as_deref()));
+                async move { Ok::<_, std::convert::Infallible>(f(request).await) }.instrument(span)
             }))
             .await
         }
         Handler::Sqs(f) => {
             lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
                 let f = f.clone();
-                async move { Ok::<_, Error>(f(event.payload).await) }
+                let span = invocation_span(name, &event.context.request_id, event.context.xray_trace_id.as_deref());
+                async move { Ok::<_, Error>(f(event.payload).await) }.instrument(span)
             }))
             .await
         }
         Handler::Stream(f) => {
             lambda_runtime::run(service_fn(move |event: LambdaEvent<StreamEvent>| {
                 let f = f.clone();
-                async move { Ok::<_, Error>(f(event.payload).await) }
+                let span = invocation_span(name, &event.context.request_id, event.context.xray_trace_id.as_deref());
+                async move { Ok::<_, Error>(f(event.payload).await) }.instrument(span)
             }))
             .await
         }
         Handler::Invoke(f) => {
             lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
                 let f = f.clone();
-                async move { f(event.payload).await.map_err(Error::from) }
+                let span = invocation_span(name, &event.context.request_id, event.context.xray_trace_id.as_deref());
+                async move { f(event.payload).await.map_err(Error::from) }.instrument(span)
             }))
             .await
         }
