@@ -187,3 +187,33 @@ async fn the_demo_story_holds_embedded() {
 async fn the_demo_story_holds_on_moto() {
     the_demo_story_holds(support::On::Moto).await;
 }
+
+/// `bnb-local` honours `ReservedConcurrentExecutions` as Lambda does: with every execution the
+/// template reserves for `process-payment` busy, a booking's payment call is throttled at once
+/// (503, "throttled", nothing kept), instead of waiting out its timeout; with one free, it books.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_beyond_its_reserved_concurrency_is_throttled_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(LocalConfig::new(dir.path(), support::template_path())).await.unwrap();
+    let base = running.url();
+    let authority = Authority::load_or_create(dir.path()).unwrap();
+    let (host, guest) =
+        (authority.mint("hana", &["host".into()], None, None, 600).unwrap(), authority.mint("minho", &["guest".into()], None, None, 600).unwrap());
+    let http = reqwest::Client::new();
+    let room: Value = http.post(format!("{base}/rooms")).bearer_auth(&host).json(&room()).send().await.unwrap().json().await.unwrap();
+    let executions = running.wiring.executions["ProcessPaymentFunction"].clone();
+    assert_eq!(executions.available_permits(), 20, "the template's ReservedConcurrentExecutions");
+    let busy = executions.clone().acquire_many_owned(20).await.unwrap();
+    let book = |key: &'static str| {
+        let body = json!({"roomId": room["roomId"], "checkIn": "2030-12-24", "checkOut": "2030-12-26", "guests": 2, "cardToken": "tok_visa"});
+        http.post(format!("{base}/reservations")).bearer_auth(&guest).header("idempotency-key", key).json(&body).send()
+    };
+    let throttled = book("throttled-1").await.unwrap();
+    assert_eq!(throttled.status(), 503);
+    assert!(throttled.headers().contains_key("retry-after"));
+    let problem: Value = throttled.json().await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("throttled"), "{problem}");
+    drop(busy);
+    assert_eq!(book("after-1").await.unwrap().status(), 201, "an execution is free again");
+    running.stop().await.unwrap();
+}

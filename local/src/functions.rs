@@ -120,7 +120,14 @@ impl Resources for LocalResources<'_> {
             .find(|f| local_name(&f.logical_id, "AWS::Serverless::Function") == target)
             .ok_or_else(|| LinkError(format!("function {}: {PAYMENT_FUNCTION_NAME} names {target}, which is not in the template", self.decl.logical_id)))?;
         match link(payment_decl, self.topology, self.wiring).map_err(wiring_err)? {
-            Handler::Invoke(payment) => Ok(Arc::new(InProcessInvoker::new(payment))),
+            Handler::Invoke(payment) => {
+                let invoker = InProcessInvoker::new(payment);
+                // Its reserved concurrency, as Lambda would apply it: a call beyond it is throttled.
+                Ok(Arc::new(match self.wiring.executions.get(&payment_decl.logical_id) {
+                    Some(executions) => invoker.with_reserved_concurrency(executions.clone()),
+                    None => invoker,
+                }))
+            }
             _ => Err(LinkError(format!("function {} is not one that can be invoked", payment_decl.logical_id))),
         }
     }

@@ -92,6 +92,8 @@ pub struct FunctionDecl {
     /// runtime links.
     pub binary: String,
     pub timeout_seconds: u32,
+    /// `ReservedConcurrentExecutions`: at most this many executions at once (the rest throttled).
+    pub reserved_concurrency: Option<u32>,
     pub environment: BTreeMap<String, String>,
     pub triggers: Vec<Trigger>,
 }
@@ -235,7 +237,9 @@ fn function(id: &str, resource: &Value, props: &Value, globals: &Value) -> Resul
         };
         triggers.push(trigger);
     }
-    Ok(FunctionDecl { logical_id: id.to_owned(), binary, timeout_seconds: timeout, environment, triggers })
+    let reserved_concurrency =
+        number(props.get("ReservedConcurrentExecutions").or_else(|| globals.get("ReservedConcurrentExecutions"))).map(|n| n.max(0) as u32);
+    Ok(FunctionDecl { logical_id: id.to_owned(), binary, timeout_seconds: timeout, reserved_concurrency, environment, triggers })
 }
 
 /// An event source's `FilterCriteria.Filters[].Pattern`, each a JSON text.

@@ -41,6 +41,9 @@ pub struct Wiring {
     /// The user pool's groups: always the local one (the local sign-in is not Cognito's), on
     /// either backend.
     pub directory: EmbeddedDirectory,
+    /// Each function with reserved concurrency (by logical id): its executions, shared by every
+    /// caller, as Lambda counts them.
+    pub executions: BTreeMap<String, Arc<tokio::sync::Semaphore>>,
 }
 
 pub type WiringError = Box<dyn std::error::Error + Send + Sync>;
@@ -64,6 +67,11 @@ impl Wiring {
         queues.sort_by_key(|q| q.dlq.is_some());
         let directory = EmbeddedDirectory::open(store.clone()).await?;
         let mailbox = EmbeddedMailbox::open(store.clone()).await?;
+        let executions: BTreeMap<String, Arc<tokio::sync::Semaphore>> = topology
+            .functions
+            .iter()
+            .filter_map(|f| f.reserved_concurrency.map(|n| (f.logical_id.clone(), Arc::new(tokio::sync::Semaphore::new(n as usize)))))
+            .collect();
         match backend {
             Backend::Embedded => {
                 let bus = EmbeddedBus::open(store.clone()).await?;
@@ -76,6 +84,7 @@ impl Wiring {
                     bus: Some(bus.clone()),
                     clock: clock.clone(),
                     directory,
+                    executions,
                 };
                 for t in &topology.tables {
                     wiring.tables.insert(t.name.clone(), Arc::new(store.table(spec(&t.name, &t.indexes))));
@@ -110,6 +119,7 @@ impl Wiring {
                     bus: None,
                     clock: clock.clone(),
                     directory,
+                    executions,
                 };
                 for t in &topology.tables {
                     let table = bnb_aws_dynamodb_streams::streaming_table(&config, spec(&format!("{prefix}{}", t.name), &t.indexes));

@@ -31,10 +31,11 @@ impl Invoker for LambdaInvoker {
             .invocation_type(InvocationType::RequestResponse)
             .payload(Blob::new(payload.to_string()))
             .send();
-        let out = tokio::time::timeout(timeout, call)
-            .await
-            .map_err(|_| InvokeError::Timeout(timeout))?
-            .map_err(|e| InvokeError::Failed(aws_sdk_lambda::error::DisplayErrorContext(&e).to_string()))?;
+        let out = tokio::time::timeout(timeout, call).await.map_err(|_| InvokeError::Timeout(timeout))?.map_err(|e| match e.as_service_error() {
+            // The payment function's reserved concurrency is in use: refused, not run.
+            Some(aws_sdk_lambda::operation::invoke::InvokeError::TooManyRequestsException(_)) => InvokeError::Throttled,
+            _ => InvokeError::Failed(aws_sdk_lambda::error::DisplayErrorContext(&e).to_string()),
+        })?;
         let body = out.payload.map(|b| b.into_inner()).unwrap_or_default();
         if let Some(kind) = out.function_error {
             return Err(InvokeError::Failed(format!("{kind}: {}", String::from_utf8_lossy(&body))));

@@ -241,14 +241,15 @@ impl PlaceReservation {
             }
             Err(e) => {
                 self.breaker.failed(permit).await;
-                let reason = match e {
-                    InvokeError::Timeout(_) => AbortReason::Timeout,
-                    InvokeError::Failed(_) => AbortReason::PaymentFailed,
+                let (reason, why) = match e {
+                    InvokeError::Timeout(_) => (AbortReason::Timeout, "timeout"),
+                    InvokeError::Throttled => (AbortReason::PaymentFailed, "throttled"),
+                    InvokeError::Failed(_) => (AbortReason::PaymentFailed, "payment-failed"),
                 };
                 tracing::warn!(reservation_id = %held.reservation_id, error = %e, "payment did not answer; the booking is aborted");
                 abort_hold(&self.reservations, held, extra, reason, attempt.cause, KeyOnAbort::Release).await?;
                 let retry = if permit == Permit::Probe { self.breaker.config().cool_down } else { Duration::from_secs(5) };
-                return Err(unavailable(if reason == AbortReason::Timeout { "timeout" } else { "payment-failed" }, retry));
+                return Err(unavailable(why, retry));
             }
         };
         match payment.status {
