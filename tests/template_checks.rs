@@ -127,7 +127,11 @@ fn only_place_reservation_may_invoke_the_payment_function_and_the_api_cannot() {
         }
         if binary == "process-payment" {
             assert!(props.get("Events").is_none(), "{id} has no trigger: no route reaches it");
-            assert!(props["ReservedConcurrentExecutions"].as_u64().is_some(), "payment has reserved concurrency (a bulkhead)");
+            assert_eq!(
+                referenced(&props["ReservedConcurrentExecutions"]).as_deref(),
+                Some("PaymentConcurrency"),
+                "payment has reserved concurrency (a bulkhead)"
+            );
         }
     }
     assert_eq!(invokers, BTreeSet::from(["place-reservation".to_string()]));
@@ -220,6 +224,36 @@ fn no_function_statement_names_every_resource() {
                 };
                 assert!(resources.iter().all(|r| r.as_str() != Some("*")), "{id} grants {:?} on every resource", statement["Action"]);
             }
+        }
+    }
+}
+
+/// Every function has reserved concurrency, from a parameter (but `check-deliveries`, whose one
+/// execution is what keeps its runs from overlapping); a queue consumer's is at least what its
+/// event source may run at once; the booking path is kept warm in prod.
+#[test]
+fn every_function_has_reserved_concurrency_from_a_parameter() {
+    let t = template();
+    let default = |name: &str| t["Parameters"][name]["Default"].as_u64().unwrap_or_else(|| panic!("parameter {name} has no number default"));
+    for (id, binary, props) in functions(&t) {
+        let reserved = &props["ReservedConcurrentExecutions"];
+        let n = match referenced(reserved) {
+            Some(parameter) => {
+                assert!(["ApiConcurrency", "ConsumerConcurrency", "PaymentConcurrency"].contains(&parameter.as_str()), "{id}: {parameter}");
+                default(&parameter)
+            }
+            None => {
+                assert_eq!(binary, "check-deliveries", "{id} has no reserved concurrency from a parameter");
+                reserved.as_u64().unwrap()
+            }
+        };
+        for (_, event) in props["Events"].as_mapping().cloned().unwrap_or_default() {
+            if let Some(max) = event["Properties"]["ScalingConfig"]["MaximumConcurrency"].as_u64() {
+                assert!(n >= max, "{id}: reserved {n} < its queue's MaximumConcurrency {max}: batches would be throttled");
+            }
+        }
+        if binary == "place-reservation" {
+            assert!(is_tagged(&props["ProvisionedConcurrencyConfig"]), "{id}: provisioned concurrency in prod");
         }
     }
 }
