@@ -7,10 +7,8 @@ use std::path::PathBuf;
 
 use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
-use bnb_contexts::domain::room::{Room, RoomDetails, RoomInput};
-use bnb_contexts::domain::{RoomId, UserId};
+use bnb_contexts::domain::RoomId;
 use bnb_contexts::rooms::RoomStore;
-use bnb_contexts::storage::{Table, WriteOp};
 use bnb_lambda::function::{Handler, DEAD_LETTER_QUEUE_URL};
 use bnb_local::template::Topology;
 use bnb_local::wiring::{Backend, Wiring};
@@ -85,7 +83,7 @@ fn every_events_file_is_exercised() {
         .unwrap()
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".json"))
+        .filter(|n| n.ends_with(".json") && n != "env.json")
         .collect();
     files.sort();
     let mut listed: Vec<String> = EXPECTED.iter().map(|(f, _)| f.to_string()).collect();
@@ -98,42 +96,6 @@ fn every_events_file_is_exercised() {
     for function in bnb_local::functions::names() {
         assert!(files.iter().any(|f| f.starts_with(&format!("{function}-"))), "{function} has an events/ file");
     }
-}
-
-/// The room every event about `01936f4e-7c1a-...` refers to: Hana's, in Seoul, version 1.
-async fn seed_room(rooms: &dyn Table) {
-    let mut room = Room::register(
-        UserId::new("host-hana"),
-        RoomDetails::validate(RoomInput {
-            title: "Hanok".into(),
-            city: "Seoul".into(),
-            address: "1 Bukchon-ro".into(),
-            capacity: 2,
-            price_amount: 120_000,
-            price_currency: "KRW".into(),
-            ..Default::default()
-        })
-        .unwrap(),
-        time::OffsetDateTime::now_utc(),
-    );
-    room.id = RoomId::parse("01936f4e-7c1a-7d3e-9b2f-4a5c6d7e8f90").unwrap();
-    rooms.write(vec![WriteOp::put(RoomStore::to_item(&room).unwrap())]).await.unwrap();
-}
-
-/// The notification the alimtalk-sender samples name (Minho's confirmation), and Minho's phone.
-async fn seed_notification(notifications: &dyn Table) {
-    use bnb_contexts::notifications::{update_profile, NotificationItem, ProfileRequest};
-    let minho = bnb_contexts::domain::Actor::new(UserId::new("guest-minho"), vec!["guest".into()]);
-    update_profile(notifications, &minho, ProfileRequest { phone_number: Some("+821012345678".into()), locale: Some("ko".into()) }).await.unwrap();
-    let item: NotificationItem = serde_json::from_value(serde_json::json!({
-        "pk": "USER#guest-minho", "sk": "NOTIF#001795514400#01936f4e-1111-7d3e-9b2f-4a5c6d7e8f12", "kind": "notification",
-        "notificationId": "01936f4e-1111-7d3e-9b2f-4a5c6d7e8f12:guest-minho", "eventId": "01936f4e-1111-7d3e-9b2f-4a5c6d7e8f12",
-        "eventType": "ReservationConfirmed", "aggregateId": "01936f4e-9999-7d3e-9b2f-4a5c6d7e8f91", "template": "reservation-confirmed", "locale": "ko",
-        "text": "[bnb] 예약이 확정되었습니다: Hanok stay by Gyeongbokgung, 2026-12-24 ~ 2026-12-26, 결제 240000 KRW.", "createdAt": "2026-11-24T10:00:00Z",
-        "delivery": "PENDING", "alerted": true
-    }))
-    .unwrap();
-    notifications.write(vec![WriteOp::put(bnb_contexts::storage::to_item(&item).unwrap())]).await.unwrap();
 }
 
 /// The name of the queue a URL (as the template passes it) points at.
@@ -152,12 +114,9 @@ async fn events_files_get_the_answers_their_names_promise() {
         let (store, _dir) = support::embedded_store();
         let wiring = Wiring::build(&Backend::Embedded, &store, &topology, None, "", bnb_contexts::clock::system()).await.unwrap();
         if !file.contains("not-found") {
-            seed_room(wiring.table("rooms").unwrap().as_ref()).await;
+            bnb_local::samples::seed(&wiring).await.unwrap();
         }
         let function = bnb_local::functions::names().into_iter().filter(|f| file.starts_with(&format!("{f}-"))).max_by_key(|f| f.len()).unwrap_or_default();
-        if function == "alimtalk-sender" {
-            seed_notification(wiring.table("notifications").unwrap().as_ref()).await;
-        }
         let decl = topology.function(function).unwrap_or_else(|| panic!("{function} is not in template.yaml"));
         let handler = bnb_local::functions::link(decl, &topology, &wiring).unwrap_or_else(|e| panic!("{function} does not link: {e}"));
         let dlq = decl.environment.get(DEAD_LETTER_QUEUE_URL).map(|url| wiring.queue(queue_name(url)).unwrap());
@@ -254,6 +213,9 @@ fn sample_envelopes() -> Vec<(String, serde_json::Value)> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(events_dir()).unwrap() {
         let path = entry.unwrap().path();
+        if path.ends_with("env.json") {
+            continue;
+        }
         let file = path.file_name().unwrap().to_string_lossy().into_owned();
         let event: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         // The alerts topic carries alerts, not domain events (read below).
@@ -283,6 +245,9 @@ fn every_sqs_sample_is_raw_as_the_subscriptions_deliver() {
     let mut seen = 0;
     for entry in std::fs::read_dir(events_dir()).unwrap() {
         let path = entry.unwrap().path();
+        if path.ends_with("env.json") {
+            continue;
+        }
         let event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         for record in event["Records"].as_array().into_iter().flatten().filter(|r| r["eventSource"] == "aws:sqs") {
             seen += 1;
@@ -364,4 +329,37 @@ fn strip_nulls(v: &mut serde_json::Value) {
         serde_json::Value::Array(a) => a.iter_mut().for_each(strip_nulls),
         _ => {}
     }
+}
+
+/// `events/env.json` (for `sam local invoke --env-vars`) is what `bnb-local env-json` makes of
+/// the template: every function, every variable, each resource named as `bnb-local seed` creates
+/// it. Regenerate it with `cargo run -p bnb-local -- env-json > events/env.json`.
+#[test]
+fn env_json_gives_every_function_its_environment_as_the_template_does() {
+    let topology = Topology::load(&support::template_path()).unwrap();
+    let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(events_dir().join("env.json")).unwrap()).unwrap();
+    let wanted = bnb_local::samples::env_json(&topology, &bnb_local::samples::SamplesEndpoint::default());
+    assert_eq!(written, wanted, "events/env.json is out of date: cargo run -p bnb-local -- env-json > events/env.json");
+    for f in &topology.functions {
+        let vars = written[&f.logical_id].as_object().unwrap_or_else(|| panic!("{} has no entry", f.logical_id));
+        assert_eq!(vars.len(), f.environment.len(), "{}", f.logical_id);
+    }
+    assert_eq!(written["RoomHandlerFunction"]["ROOMS_TABLE"], "bnb-local-rooms");
+}
+
+/// `bnb-local seed` on an AWS endpoint (moto) creates every resource under its prefix and writes
+/// what the samples refer to: the room `get-room-found.json` reads is there.
+#[tokio::test]
+async fn seed_writes_what_the_samples_refer_to_on_an_aws_endpoint() {
+    let topology = Topology::load(&support::template_path()).unwrap();
+    let (store, _dir) = support::embedded_store();
+    let prefix = format!("{}-", support::unique("seed"));
+    let backend = Backend::Aws { endpoint: support::moto_url() };
+    let wiring = Wiring::build(&backend, &store, &topology, None, &prefix, bnb_contexts::clock::system()).await.unwrap();
+    bnb_local::samples::seed(&wiring).await.unwrap();
+    let rooms = wiring.table("rooms").unwrap();
+    assert!(rooms.name().starts_with(&prefix), "{}", rooms.name());
+    let id = RoomId::parse(bnb_local::samples::SAMPLE_ROOM).unwrap();
+    let room = rooms.get(&RoomStore::key(&id)).await.unwrap();
+    assert!(room.is_some(), "the sample room is on the endpoint");
 }

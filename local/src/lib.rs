@@ -8,6 +8,7 @@ pub mod functions;
 pub mod gateway;
 pub mod pump;
 pub mod runtime;
+pub mod samples;
 pub mod template;
 pub mod web;
 pub mod wiring;

@@ -61,6 +61,16 @@ enum Command {
     },
     /// Every SMS and KakaoTalk AlimTalk "sent" locally (the mailbox), oldest first.
     Messages,
+    /// Create every resource (on --endpoint, with --prefix) and write the data the samples in
+    /// events/ refer to, so `sam local invoke` answers as their names promise.
+    Seed,
+    /// Print the `--env-vars` file for `sam local invoke` (events/env.json): each function's
+    /// environment, naming the resources `seed` creates.
+    EnvJson {
+        /// The endpoint as the function's container reaches it.
+        #[arg(long, default_value = "http://host.docker.internal:5000")]
+        container_endpoint: String,
+    },
     /// Mint a bearer token the local API accepts.
     Token {
         /// The user id (the JWT `sub`).
@@ -167,6 +177,25 @@ async fn run(cli: Cli) -> Result<(), Error> {
             shutdown_signal().await?;
             tracing::info!("stopping: finishing the work in hand");
             running.stop().await?;
+            Ok(())
+        }
+        Command::Seed => {
+            let topology = Topology::load(&cli.template)?;
+            let store = bnb_embedded::EmbeddedStore::open(database_path(&cli.data_dir))?;
+            let wiring = Wiring::build(&backend(&cli), &store, &topology, None, &cli.prefix, bnb_contexts::clock::system()).await?;
+            bnb_local::samples::seed(&wiring).await?;
+            let place = cli.endpoint.as_deref().map(|e| format!("{e} (prefix {:?})", cli.prefix)).unwrap_or_else(|| cli.data_dir.display().to_string());
+            println!("seeded the samples' room ({}) and notification on {place}", bnb_local::samples::SAMPLE_ROOM);
+            Ok(())
+        }
+        Command::EnvJson { container_endpoint } => {
+            let topology = Topology::load(&cli.template)?;
+            let at = bnb_local::samples::SamplesEndpoint {
+                endpoint: container_endpoint.clone(),
+                prefix: if cli.prefix.is_empty() { bnb_local::samples::SamplesEndpoint::default().prefix } else { cli.prefix.clone() },
+                ..Default::default()
+            };
+            println!("{}", serde_json::to_string_pretty(&bnb_local::samples::env_json(&topology, &at))?);
             Ok(())
         }
         Command::Messages => {

@@ -25,6 +25,8 @@ fn every_subcommand_answers_help() {
         &["dlq", "--help"],
         &["dlq", "redrive", "--help"],
         &["messages", "--help"],
+        &["seed", "--help"],
+        &["env-json", "--help"],
     ] {
         let (ok, out, _) = bnb_local(dir.path(), args);
         assert!(ok && out.contains("Usage"), "{args:?}");
