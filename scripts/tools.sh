@@ -36,8 +36,8 @@ install_chromium() {
     if [[ "$(id -u)" != 0 ]]; then
         sudo="sudo"
     fi
-    $sudo apt-get install -y --no-install-recommends chromium >"$tools/apt.log" 2>&1 \
-        || { $sudo apt-get update >>"$tools/apt.log" 2>&1 && $sudo apt-get install -y --no-install-recommends chromium >>"$tools/apt.log" 2>&1; } \
+    $sudo apt-get install -y chromium >"$tools/apt.log" 2>&1 \
+        || { $sudo apt-get update >>"$tools/apt.log" 2>&1 && $sudo apt-get install -y chromium >>"$tools/apt.log" 2>&1; } \
         || { echo "could not install chromium; its log:" >&2; tail -20 "$tools/apt.log" >&2; exit 1; }
 }
 

@@ -45,7 +45,15 @@ async fn sign_in(url: &str, user: &str) -> (String, Value) {
 async fn a_new_user_is_a_guest_and_becomes_a_host_in_the_app() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = support::local_config(support::On::Embedded, dir.path());
-    config.web = Some(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web"));
+    // The app's folder, beside a file it must not serve, with a dotfile and a link out of it.
+    let site = tempfile::tempdir().unwrap();
+    let web = site.path().join("web");
+    std::fs::create_dir_all(web.join("i18n")).unwrap();
+    std::fs::copy(std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../web/index.html"), web.join("index.html")).unwrap();
+    std::fs::write(site.path().join("outside.txt"), "not the app's").unwrap();
+    std::fs::write(web.join(".secret"), "hidden").unwrap();
+    std::os::unix::fs::symlink(site.path().join("outside.txt"), web.join("link.txt")).unwrap();
+    config.web = Some(web);
     let running = start(config).await.unwrap();
     let url = running.url();
 
@@ -81,7 +89,7 @@ async fn a_new_user_is_a_guest_and_becomes_a_host_in_the_app() {
     assert_eq!(call(&url, "GET", "/config.json", None, None).await.2, json!({"signIn": "local", "apiBase": "", "today": today}));
     // Raw requests (a client library would normalise the path first): nothing outside web/, no
     // dotfiles.
-    for path in ["/../template.yaml", "/%2e%2e/template.yaml", "/..%2ftemplate.yaml", "/i18n/../../template.yaml", "/.gitignore"] {
+    for path in ["/../outside.txt", "/%2e%2e/outside.txt", "/..%2foutside.txt", "/i18n/../../outside.txt", "/.secret", "/link.txt"] {
         assert_eq!(raw_get(&running.addr, path).await, 404, "{path}");
     }
     assert_eq!(raw_get(&running.addr, "/index.html").await, 200);

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::dealer::{AlimTalk, Dealer, DealerError, Delivery, Fallback, Receipt};
-use super::handler::{Alert, NotificationItem};
+use super::handler::Alert;
 use super::profile::load_profile;
 use super::templates::template;
 use crate::clock::SharedClock;
@@ -390,11 +390,6 @@ fn ignore_race(e: StorageError) -> Result<(), StorageError> {
         StorageError::ConditionFailed { .. } => Ok(()),
         other => Err(other),
     }
-}
-
-/// The notification an alert names, as stored (for tests and tools).
-pub async fn stored_notification(table: &dyn Table, alert: &Alert) -> Result<Option<NotificationItem>, StorageError> {
-    table.get(&alert.notification_key()).await?.map(|item| from_item(&item)).transpose()
 }
 
 /// The alert a message body carries.
