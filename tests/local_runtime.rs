@@ -217,3 +217,36 @@ async fn a_payment_beyond_its_reserved_concurrency_is_throttled_at_once() {
     assert_eq!(book("after-1").await.unwrap().status(), 201, "an execution is free again");
     running.stop().await.unwrap();
 }
+
+/// `bnb-local` gives each function only what its `Policies` grant on each table, as IAM does: with
+/// `dynamodb:GetItem` taken from `get-room`'s grant, reading a room fails as it would on AWS (503,
+/// the function cannot read its table), while registering one still works; with the template as
+/// it is, the same read answers 200. So the whole suite, which runs every function this way,
+/// fails when the template forgets an action a function takes.
+#[tokio::test]
+async fn a_function_may_do_only_what_its_template_policies_grant() {
+    let granted = "              Action: [dynamodb:GetItem]\n              Resource: !GetAtt RoomsTable.Arn\n";
+    let template = std::fs::read_to_string(support::template_path()).unwrap();
+    let (before, get_room) = template.split_once("\n  GetRoomFunction:\n").expect("GetRoomFunction");
+    let own = get_room.find("      Events:").expect("get-room's events");
+    assert!(get_room.find(granted).is_some_and(|at| at < own), "get-room's grant, as this test expects it");
+    for (taken, expected) in [(false, 200), (true, 503)] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("template.yaml");
+        let text = match taken {
+            true => format!("{before}\n  GetRoomFunction:\n{}", get_room.replacen(granted, &granted.replace("dynamodb:GetItem", "dynamodb:DescribeTable"), 1)),
+            false => template.clone(),
+        };
+        std::fs::write(&path, text).unwrap();
+        let running = start(LocalConfig::new(dir.path(), &path)).await.unwrap();
+        let base = running.url();
+        let token = Authority::load_or_create(dir.path()).unwrap().mint("hana", &["host".into()], None, None, 600).unwrap();
+        let http = reqwest::Client::new();
+        let created = http.post(format!("{base}/rooms")).bearer_auth(&token).json(&room()).send().await.unwrap();
+        assert_eq!(created.status(), 201);
+        let location = created.headers()["location"].to_str().unwrap().to_owned();
+        let read = http.get(format!("{base}{location}")).send().await.unwrap();
+        assert_eq!(read.status(), expected, "GetItem {}", if taken { "not granted" } else { "granted" });
+        running.stop().await.unwrap();
+    }
+}

@@ -18,6 +18,7 @@ use bnb_lambda::function::{DEAD_LETTER_QUEUE_URL, PAYMENT_FUNCTION_NAME};
 use bnb_lambda::run::Declared;
 use bnb_lambda::{Function, LinkError, Resources};
 
+use crate::iam::GrantedTable;
 use crate::template::{local_name, name_from_arn, FunctionDecl, Topology};
 use crate::wiring::{Wiring, WiringError};
 
@@ -85,8 +86,12 @@ impl LocalResources<'_> {
 }
 
 impl Resources for LocalResources<'_> {
+    /// The table, behind the function's grants on it.
     fn table(&self, kind: TableKind) -> Result<Arc<dyn Table>, LinkError> {
-        self.wiring.table(self.env(kind.env)?).map_err(wiring_err)
+        let name = self.env(kind.env)?;
+        let table = self.wiring.table(name).map_err(wiring_err)?;
+        let grant = self.decl.table_grants.get(name).cloned().unwrap_or_default();
+        Ok(Arc::new(GrantedTable::new(table, &self.decl.logical_id, grant)))
     }
 
     fn topic(&self, arn_variable: &str) -> Result<Arc<dyn Topic>, LinkError> {

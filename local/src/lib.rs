@@ -6,6 +6,7 @@ pub mod demo;
 pub mod event_filter;
 pub mod functions;
 pub mod gateway;
+pub mod iam;
 pub mod pump;
 pub mod runtime;
 pub mod samples;

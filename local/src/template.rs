@@ -96,6 +96,8 @@ pub struct FunctionDecl {
     pub reserved_concurrency: Option<u32>,
     pub environment: BTreeMap<String, String>,
     pub triggers: Vec<Trigger>,
+    /// What its `Policies` let it do to each table (`bnb-local` refuses the rest, as IAM would).
+    pub table_grants: crate::iam::Grants,
 }
 
 /// Everything the template declares that the runtime wires.
@@ -239,7 +241,8 @@ fn function(id: &str, resource: &Value, props: &Value, globals: &Value) -> Resul
     }
     let reserved_concurrency =
         number(props.get("ReservedConcurrentExecutions").or_else(|| globals.get("ReservedConcurrentExecutions"))).map(|n| n.max(0) as u32);
-    Ok(FunctionDecl { logical_id: id.to_owned(), binary, timeout_seconds: timeout, reserved_concurrency, environment, triggers })
+    let table_grants = crate::iam::grants(props.get("Policies").unwrap_or(&Value::Null));
+    Ok(FunctionDecl { logical_id: id.to_owned(), binary, timeout_seconds: timeout, reserved_concurrency, environment, triggers, table_grants })
 }
 
 /// An event source's `FilterCriteria.Filters[].Pattern`, each a JSON text.
