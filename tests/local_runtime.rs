@@ -250,3 +250,52 @@ async fn a_function_may_do_only_what_its_template_policies_grant() {
         running.stop().await.unwrap();
     }
 }
+
+/// The sum of a metric's samples on a `/metrics` page whose labels include every one of `labels`
+/// (a summary's `_sum`/`_count` lines are their own metrics).
+fn sample(page: &str, metric: &str, labels: &[&str]) -> f64 {
+    page.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit_once(' '))
+        .filter(|(name, _)| name.split('{').next() == Some(metric) && labels.iter().all(|label| name.contains(label)))
+        .filter_map(|(_, value)| value.parse::<f64>().ok())
+        .sum()
+}
+
+/// `/metrics` shows what the functions counted, under the names they write as CloudWatch EMF on
+/// AWS: a confirmed and a declined booking, the payment calls' latency, how old events were when
+/// each consumer took them, and every dead-letter queue's depth.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_show_bookings_payment_latency_event_age_and_dead_letters() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(LocalConfig::new(dir.path(), support::template_path())).await.unwrap();
+    let base = running.url();
+    let authority = Authority::load_or_create(dir.path()).unwrap();
+    let (host, guest) =
+        (authority.mint("hana", &["host".into()], None, None, 600).unwrap(), authority.mint("minho", &["guest".into()], None, None, 600).unwrap());
+    let http = reqwest::Client::new();
+    let page = || async { http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap() };
+    // The recorder is the process's: other tests count into it too, so this one reads changes.
+    let before = page().await;
+    let room: Value = http.post(format!("{base}/rooms")).bearer_auth(&host).json(&room()).send().await.unwrap().json().await.unwrap();
+    for (nights, card, status) in [(("2030-12-24", "2030-12-26"), "tok_visa", 201), (("2030-12-27", "2030-12-28"), "tok_declined", 402)] {
+        let body = json!({"roomId": room["roomId"], "checkIn": nights.0, "checkOut": nights.1, "guests": 2, "cardToken": card});
+        assert_eq!(http.post(format!("{base}/reservations")).bearer_auth(&guest).json(&body).send().await.unwrap().status(), status);
+    }
+    let mut after = page().await;
+    for _ in 0..100 {
+        if sample(&after, "EventAge_count", &["consumer=\"view-projector\""]) > sample(&before, "EventAge_count", &["consumer=\"view-projector\""]) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        after = page().await;
+    }
+    let grew = |metric: &str, labels: &[&str]| sample(&after, metric, labels) - sample(&before, metric, labels);
+    assert!(grew("BookingsConfirmed", &[]) >= 1.0, "{after}");
+    assert!(grew("BookingsRejected", &["reason=\"declined\""]) >= 1.0, "{after}");
+    assert!(grew("PaymentLatency_count", &[]) >= 2.0, "{after}");
+    assert!(grew("EventAge_count", &["consumer=\"view-projector\""]) >= 1.0, "{after}");
+    assert!(after.contains("DeadLetters{queue=\"view-projector-dlq\"} 0"), "{after}");
+    assert!(after.contains("DeadLetters{queue=\"expire-holds-dlq\"}"), "{after}");
+    running.stop().await.unwrap();
+}

@@ -315,3 +315,77 @@ fn every_function_has_reserved_concurrency_from_a_parameter() {
         }
     }
 }
+
+/// Every deploy shifts traffic gradually in every stage (a canary in prod, linear in dev) and
+/// watches alarms on the live alias's errors and latency, which roll it back by themselves; each
+/// alarm names functions and metrics that exist.
+#[test]
+fn deploys_shift_gradually_and_roll_back_on_the_live_alias_alarms() {
+    let t = template();
+    let preference = &t["Globals"]["Function"]["DeploymentPreference"];
+    let Value::Tagged(kind) = &preference["Type"] else { panic!("DeploymentPreference.Type is !If [IsProd, ...]") };
+    let choices: Vec<&str> = kind.value.as_sequence().unwrap().iter().skip(1).map(|v| v.as_str().unwrap()).collect();
+    assert!(choices[0].starts_with("Canary"), "prod: a canary ({choices:?})");
+    assert!(choices[1].starts_with("Linear") || choices[1].starts_with("Canary"), "dev shifts gradually too, never AllAtOnce ({choices:?})");
+    let alarms: Vec<String> = preference["Alarms"].as_sequence().unwrap().iter().map(|a| referenced(a).unwrap()).collect();
+    assert!(alarms.contains(&"AliasErrorsAlarm".to_string()) && alarms.contains(&"BookingLatencyAlarm".to_string()), "{alarms:?}");
+    let resources = &t["Resources"];
+    let functions: BTreeSet<String> = functions(&t).into_iter().map(|(_, binary, _)| binary).collect();
+    for alarm in &alarms {
+        let props = &resources[alarm.as_str()]["Properties"];
+        assert_eq!(resources[alarm.as_str()]["Type"].as_str(), Some("AWS::CloudWatch::Alarm"), "{alarm}");
+        // The live alias's metrics: FunctionName and Resource = "<function>:live".
+        let mut dimension_sets: Vec<Value> = props["Dimensions"].as_sequence().map(|d| vec![Value::Sequence(d.clone())]).unwrap_or_default();
+        for query in props["Metrics"].as_sequence().cloned().unwrap_or_default() {
+            if let Some(d) = query["MetricStat"]["Metric"]["Dimensions"].as_sequence() {
+                dimension_sets.push(Value::Sequence(d.clone()));
+            }
+        }
+        for dimensions in dimension_sets {
+            let value = |name: &str| -> Option<String> {
+                dimensions.as_sequence().unwrap().iter().find(|d| d["Name"].as_str() == Some(name)).map(|d| match &d["Value"] {
+                    Value::Tagged(t) => t.value.as_str().unwrap_or_default().to_owned(),
+                    other => other.as_str().unwrap_or_default().to_owned(),
+                })
+            };
+            if let Some(resource) = value("Resource") {
+                let function = value("FunctionName").unwrap();
+                assert_eq!(resource, format!("{function}:live"), "{alarm}: the live alias");
+                let binary = function.strip_prefix("bnb-${Stage}-").unwrap_or_else(|| panic!("{alarm}: {function}"));
+                assert!(functions.contains(binary), "{alarm} watches {binary}, which is not a function here");
+            }
+        }
+    }
+}
+
+/// The dashboard parses as CloudWatch will read it, and every `bnb` metric it shows is one the
+/// functions write (`bnb_contexts::metrics`), with the stage dimension they write it with.
+#[test]
+fn the_dashboard_shows_metrics_the_functions_write() {
+    use bnb_contexts::metrics as m;
+    let t = template();
+    let Value::Tagged(body) = &t["Resources"]["Dashboard"]["Properties"]["DashboardBody"] else { panic!("DashboardBody is !Sub") };
+    let text = body.value.as_str().unwrap().replace("${Stage}", "dev").replace("${AWS::Region}", "ap-northeast-2");
+    let dashboard: serde_json::Value = serde_json::from_str(&text).expect("the dashboard body is JSON");
+    let written = [m::COLD_START, m::BOOKINGS_CONFIRMED, m::BOOKINGS_REJECTED, m::BOOKINGS_ABORTED, m::PAYMENT_LATENCY, m::BREAKER_OPENS, m::EVENT_AGE];
+    let mut shown = BTreeSet::new();
+    for widget in dashboard["widgets"].as_array().unwrap() {
+        for metric in widget["properties"]["metrics"].as_array().unwrap() {
+            if metric[0] == "bnb" {
+                shown.insert(metric[1].as_str().unwrap().to_owned());
+                assert_eq!((metric[2].as_str(), metric[3].as_str()), (Some("Stage"), Some("dev")), "{metric}");
+            }
+            if let Some(expression) = metric[0]["expression"].as_str() {
+                let name = expression.split("MetricName=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default();
+                if expression.contains("{bnb,") {
+                    assert!(expression.contains("Stage=\"dev\""), "{expression}");
+                    shown.insert(name.to_owned());
+                }
+            }
+        }
+    }
+    for name in &shown {
+        assert!(written.contains(&name.as_str()), "the dashboard shows bnb/{name}, which no function writes");
+    }
+    assert_eq!(shown.len(), written.len(), "every metric the functions write is on the dashboard: {shown:?}");
+}

@@ -72,6 +72,8 @@ pub struct Gateway {
     pub authority: Authority,
     /// The web app and the development sign-in.
     pub web: Option<crate::web::WebApp>,
+    /// `/metrics` and `/openapi.json`.
+    pub ops: crate::ops::OpsPages,
 }
 
 impl Gateway {
@@ -84,6 +86,11 @@ async fn handle(State(gateway): State<Arc<Gateway>>, ConnectInfo(peer): ConnectI
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
     let candidates: Vec<(&Route, BTreeMap<String, String>)> = gateway.routes.iter().filter_map(|r| r.matches(&path).map(|p| (r, p))).collect();
+    if candidates.is_empty() && (parts.method == Method::GET || parts.method == Method::HEAD) {
+        if let Some(page) = gateway.ops.page(&path).await {
+            return page;
+        }
+    }
     if let (Some(web), true) = (&gateway.web, candidates.is_empty()) {
         if path == crate::web::SIGN_IN_PATH && parts.method == Method::POST {
             if !crate::web::WebApp::local_host(parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok())) {

@@ -7,6 +7,7 @@ pub mod event_filter;
 pub mod functions;
 pub mod gateway;
 pub mod iam;
+pub mod ops;
 pub mod pump;
 pub mod runtime;
 pub mod samples;

@@ -203,7 +203,8 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         authority: authority.clone(),
         clock: config.clock.clone(),
     });
-    let gateway = Arc::new(Gateway { routes: routes.clone(), functions: http_functions, authority, web });
+    let ops = crate::ops::OpsPages::new(dead_letter_queues(&topology, &wiring), openapi_beside(&config.template)?);
+    let gateway = Arc::new(Gateway { routes: routes.clone(), functions: http_functions, authority, web, ops });
     let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
@@ -227,4 +228,24 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         pumps.push(tokio::spawn(crate::pump::run_schedule(function, every, handler, timeout, stopped.clone())));
     }
     Ok(Running { addr, routes, wired, store, wiring, topology, stop, server, pumps })
+}
+
+/// Every queue some queue sends its failures to, or that a function's failures go to (the DLQs).
+fn dead_letter_queues(topology: &Topology, wiring: &Wiring) -> Vec<Arc<dyn bnb_contexts::messaging::Queue>> {
+    topology
+        .queues
+        .iter()
+        .filter(|q| q.logical_id.ends_with("DLQ") || topology.queues.iter().any(|other| other.dlq.as_deref() == Some(q.name.as_str())))
+        .filter_map(|q| wiring.queue(&q.name).ok())
+        .collect()
+}
+
+/// `docs/openapi.yaml` beside the template, as JSON (none when there is no such file).
+fn openapi_beside(template: &Path) -> Result<Option<Vec<u8>>, Box<dyn std::error::Error + Send + Sync>> {
+    let path = template.parent().unwrap_or(Path::new(".")).join("docs/openapi.yaml");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    let document: serde_json::Value = serde_yaml_ng::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Some(serde_json::to_vec(&document)?))
 }

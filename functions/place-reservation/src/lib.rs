@@ -112,6 +112,7 @@ pub async fn handle(deps: &Deps, request: Request) -> Result<Response<Body>, Inf
         let Some(key) = key else {
             let attempt = Attempt { cause: &cause, claim: None, render: &render };
             let outcome = deps.place.place(&caller, &body, attempt).await;
+            bnb_contexts::metrics::booking(&outcome);
             return respond(&render(&outcome), false);
         };
         let canonical = serde_json::to_string(&body).map_err(|_| Problem::internal())?;
@@ -129,6 +130,7 @@ pub async fn handle(deps: &Deps, request: Request) -> Result<Response<Body>, Inf
                 (claim, outcome)
             }
         };
+        bnb_contexts::metrics::booking(&outcome);
         let answer = render(&outcome);
         // A booking that reached its hold was confirmed or declined in a transaction that also
         // wrote this answer (or an abort that released the key): nothing left to record.

@@ -141,6 +141,7 @@ fn processed_item(consumer: &str, event: &Envelope) -> Result<Item, StorageError
 
 /// Applies one event exactly once for this consumer.
 pub async fn apply_once(consumer: &dyn Consumer, event: &Envelope) -> Result<Outcome, ConsumerError> {
+    crate::metrics::event_age(consumer.name(), event.occurred_at);
     let outcome = commit_once(consumer, event).await?;
     consumer.after_commit(event).await?;
     Ok(outcome)

@@ -19,6 +19,7 @@ pub mod consumer;
 pub mod events;
 pub mod identity;
 pub mod messaging;
+pub mod metrics;
 pub mod notifications;
 pub mod outbox;
 pub mod paging;

@@ -12,6 +12,7 @@
 pub mod aws;
 pub mod function;
 pub mod http;
+pub mod metrics;
 pub mod run;
 pub mod sqs;
 pub mod stream_event;

@@ -140,6 +140,7 @@ const WARM_UP_TIMEOUT: Duration = Duration::from_millis(1500);
 /// Runs `function` on Lambda with the AWS `adapters` its main links.
 pub async fn run(function: &'static Function, adapters: AwsAdapters) -> Result<(), Error> {
     crate::telemetry::init_json();
+    crate::metrics::init();
     let config = crate::aws::aws_sdk_config().await;
     let resources = AwsResources::new(config, adapters, function.name);
     let handler = (function.link)(&resources).map_err(|e| {
@@ -179,9 +180,14 @@ pub async fn serve(name: &'static str, handler: Handler) -> Result<(), Error> {
             lambda_http::run(lambda_http::service_fn(move |request: lambda_http::Request| {
                 let f = f.clone();
                 let context = lambda_http::RequestExt::lambda_context_ref(&request).cloned();
-                let span =
-                    invocation_span(name, context.as_ref().map_or("", |c| c.request_id.as_str()), context.as_ref().and_then(|c| c.xray_trace_id.as_deref()));
-                async move { Ok::<_, std::convert::Infallible>(f(request).await) }.instrument(span)
+                let request_id = context.as_ref().map(|c| c.request_id.clone()).unwrap_or_default();
+                let span = invocation_span(name, &request_id, context.as_ref().and_then(|c| c.xray_trace_id.as_deref()));
+                async move {
+                    let response = f(request).await;
+                    crate::metrics::flush(&request_id);
+                    Ok::<_, std::convert::Infallible>(response)
+                }
+                .instrument(span)
             }))
             .await
         }
@@ -189,7 +195,12 @@ pub async fn serve(name: &'static str, handler: Handler) -> Result<(), Error> {
             lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
                 let f = f.clone();
                 let span = invocation_span(name, &event.context.request_id, event.context.xray_trace_id.as_deref());
-                async move { Ok::<_, Error>(f(event.payload).await) }.instrument(span)
+                async move {
+                    let response = f(event.payload).await;
+                    crate::metrics::flush(&event.context.request_id);
+                    Ok::<_, Error>(response)
+                }
+                .instrument(span)
             }))
             .await
         }
@@ -197,7 +208,12 @@ pub async fn serve(name: &'static str, handler: Handler) -> Result<(), Error> {
             lambda_runtime::run(service_fn(move |event: LambdaEvent<StreamEvent>| {
                 let f = f.clone();
                 let span = invocation_span(name, &event.context.request_id, event.context.xray_trace_id.as_deref());
-                async move { Ok::<_, Error>(f(event.payload).await) }.instrument(span)
+                async move {
+                    let response = f(event.payload).await;
+                    crate::metrics::flush(&event.context.request_id);
+                    Ok::<_, Error>(response)
+                }
+                .instrument(span)
             }))
             .await
         }
@@ -205,7 +221,12 @@ pub async fn serve(name: &'static str, handler: Handler) -> Result<(), Error> {
             lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
                 let f = f.clone();
                 let span = invocation_span(name, &event.context.request_id, event.context.xray_trace_id.as_deref());
-                async move { f(event.payload).await.map_err(Error::from) }.instrument(span)
+                async move {
+                    let response = f(event.payload).await;
+                    crate::metrics::flush(&event.context.request_id);
+                    response.map_err(Error::from)
+                }
+                .instrument(span)
             }))
             .await
         }

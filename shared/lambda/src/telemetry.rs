@@ -39,6 +39,9 @@ static COLD: AtomicBool = AtomicBool::new(true);
 /// for the process's first invocation only.
 pub fn invocation_span(service: &str, request_id: &str, xray_trace_id: Option<&str>) -> tracing::Span {
     let cold_start = COLD.swap(false, Ordering::Relaxed);
+    if cold_start {
+        bnb_contexts::metrics::cold_start(service);
+    }
     let function_name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| service.to_owned());
     tracing::info_span!(
         "invocation",

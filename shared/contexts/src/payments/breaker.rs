@@ -263,6 +263,7 @@ impl CircuitBreaker {
             if let Ok(true) = self.replace(&current, next).await {
                 if opened {
                     tracing::warn!(breaker = %self.name, "breaker open: payment calls stop for the cool-down");
+                    crate::metrics::breaker_opened();
                 }
                 return;
             }

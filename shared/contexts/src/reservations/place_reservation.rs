@@ -233,7 +233,9 @@ impl PlaceReservation {
             correlation_id: attempt.cause.correlation_id.clone(),
         };
         let payload = serde_json::to_value(&request).map_err(event_err)?;
+        let called = std::time::Instant::now();
         let answer = self.payments.invoke(&payload, self.settings.payment_timeout).await;
+        crate::metrics::payment_latency(called.elapsed());
         let payment = match answer.and_then(|v| serde_json::from_value::<PaymentResult>(v).map_err(|e| InvokeError::Failed(e.to_string()))) {
             Ok(payment) => {
                 self.breaker.succeeded(permit).await;
