@@ -3,11 +3,13 @@
 #   1. installs the test tools (a pinned moto server, cfn-lint) into .tools/, once;
 #   2. starts moto on a free loopback port, for the AWS adapter tests (one request at a time:
 #      see scripts/moto_server.py);
-#   3. lints template.yaml (cfn-lint with the serverless rules, sam validate --lint);
+#   3. lints template.yaml (cfn-lint with the serverless rules, sam validate --lint), the deploy
+#      bootstrap template, and the deploy workflow (actionlint);
 #   4. runs the whole workspace's tests against moto;
-#   5. plays the whole story through the web app in headless chromium (tests/browser/story.py,
+#   5. runs the deploy's end-to-end smoke story (tests/e2e/smoke.py) against bnb-local;
+#   6. plays the whole story through the web app in headless chromium (tests/browser/story.py,
 #      Playwright for Python driving Debian's chromium, installed with apt-get if missing);
-#   6. stops moto. Any failure exits non-zero; nothing is skipped.
+#   7. stops moto. Any failure exits non-zero; nothing is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
@@ -25,9 +27,37 @@ step "cfn-lint template.yaml (with the serverless rules)"
 step "sam validate --lint"
 SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 "$venv/bin/sam" validate --lint --template template.yaml
 
+step "cfn-lint docs/bootstrap/github-oidc.yaml (the deploy's one-time bootstrap)"
+"$venv/bin/cfn-lint" docs/bootstrap/github-oidc.yaml
+
+step "actionlint .github/workflows/"
+"$venv/bin/actionlint" -no-color .github/workflows/*.yml
+
 step "cargo test --workspace"
 cargo test --workspace --locked
 
-step "the web app in headless chromium (tests/browser/story.py)"
+step "the deploy's smoke story (tests/e2e/smoke.py) against bnb-local"
 cargo build -p bnb-local --locked --quiet
+smoke_dir=$(mktemp -d)
+smoke_port=$(free_port)
+target/debug/bnb-local --data-dir "$smoke_dir" up --port "$smoke_port" --log-format json >"$smoke_dir/bnb-local.log" 2>&1 &
+smoke_pid=$!
+for _ in $(seq 1 100); do
+    python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' "$smoke_port" 2>/dev/null && break
+    sleep 0.1
+done
+smoke_ok=0
+"$venv/bin/python" tests/e2e/smoke.py --api "http://127.0.0.1:$smoke_port" --wait 30 \
+    --host-token "$(target/debug/bnb-local --data-dir "$smoke_dir" token --sub smoke-host --groups host)" \
+    --guest-token "$(target/debug/bnb-local --data-dir "$smoke_dir" token --sub smoke-guest --groups guest)" || smoke_ok=$?
+kill "$smoke_pid" 2>/dev/null || true
+wait "$smoke_pid" 2>/dev/null || true
+if [[ "$smoke_ok" != 0 ]]; then
+    echo "the smoke story failed; bnb-local's log:" >&2
+    tail -40 "$smoke_dir/bnb-local.log" >&2
+    exit 1
+fi
+rm -rf "$smoke_dir"
+
+step "the web app in headless chromium (tests/browser/story.py)"
 BNB_LOCAL_BIN=target/debug/bnb-local CHROMIUM="$chromium_bin" "$venv/bin/python" tests/browser/story.py

@@ -299,3 +299,18 @@ async fn metrics_show_bookings_payment_latency_event_age_and_dead_letters() {
     assert!(after.contains("DeadLetters{queue=\"expire-holds-dlq\"}"), "{after}");
     running.stop().await.unwrap();
 }
+
+/// `bnb-local` serves the API's contract at `/openapi.json`: `docs/openapi.yaml`, as JSON.
+#[tokio::test]
+async fn the_api_contract_is_served_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(LocalConfig::new(dir.path(), support::template_path())).await.unwrap();
+    let answer = reqwest::get(format!("{}/openapi.json", running.url())).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["content-type"], "application/json");
+    let served: Value = answer.json().await.unwrap();
+    let file: Value = serde_yaml_ng::from_str(&std::fs::read_to_string(support::template_path().with_file_name("docs/openapi.yaml")).unwrap()).unwrap();
+    assert_eq!(served, file);
+    assert!(served["paths"]["/reservations"]["post"]["responses"]["402"].is_object(), "a declined card is part of the contract");
+    running.stop().await.unwrap();
+}

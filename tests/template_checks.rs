@@ -389,3 +389,38 @@ fn the_dashboard_shows_metrics_the_functions_write() {
     }
     assert_eq!(shown.len(), written.len(), "every metric the functions write is on the dashboard: {shown:?}");
 }
+
+/// `docs/openapi.yaml`, the API's contract, is OpenAPI 3.0 (API Gateway rejects 3.1) and has
+/// exactly the routes `template.yaml` gives API Gateway, each secured as the route is.
+#[test]
+fn the_openapi_document_has_exactly_the_template_routes() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.yaml");
+    let doc: serde_json::Value = serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.0.")), "{}", doc["openapi"]);
+    let t = template();
+    let mut routes = BTreeMap::new();
+    for (id, _binary, props) in functions(&t) {
+        for (_, event) in props["Events"].as_mapping().cloned().unwrap_or_default() {
+            if event["Type"].as_str() == Some("HttpApi") {
+                let p = &event["Properties"];
+                let anonymous = p["Auth"]["Authorizer"].as_str() == Some("NONE");
+                routes.insert((p["Method"].as_str().unwrap().to_lowercase(), p["Path"].as_str().unwrap().to_owned()), (id.clone(), anonymous));
+            }
+        }
+    }
+    let mut documented = BTreeMap::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            if ["get", "put", "post", "delete", "patch"].contains(&method.as_str()) {
+                let anonymous = operation["security"].as_array().is_some_and(|s| s.is_empty());
+                documented.insert((method.clone(), path.clone()), anonymous);
+            }
+        }
+    }
+    let template_routes: BTreeSet<_> = routes.keys().cloned().collect();
+    let doc_routes: BTreeSet<_> = documented.keys().cloned().collect();
+    assert_eq!(doc_routes, template_routes, "the document and the template disagree on the routes");
+    for (route, (id, anonymous)) in &routes {
+        assert_eq!(documented[route], *anonymous, "{route:?} ({id}): anonymous in one, secured in the other");
+    }
+}
