@@ -6,7 +6,9 @@
 #   3. lints template.yaml (cfn-lint with the serverless rules, sam validate --lint), the deploy
 #      bootstrap template, and the deploy workflow (actionlint);
 #   4. runs the whole workspace's tests against moto;
-#   5. runs the deploy's end-to-end smoke story (tests/e2e/smoke.py) against bnb-local;
+#   5. runs the deploy's end-to-end smoke story (tests/e2e/smoke.py) against bnb-local, then
+#      schemathesis with every check of the API's contract (docs/openapi.yaml) against it, as
+#      anyone, a guest and a host (tests/api/schemathesis.toml: fixed seed, bounded examples);
 #   6. plays the whole story through the web app in headless chromium (tests/browser/story.py,
 #      Playwright for Python driving Debian's chromium, installed with apt-get if missing);
 #   7. stops moto. Any failure exits non-zero; nothing is skipped.
@@ -36,7 +38,7 @@ step "actionlint .github/workflows/"
 step "cargo test --workspace"
 cargo test --workspace --locked
 
-step "the deploy's smoke story (tests/e2e/smoke.py) against bnb-local"
+step "the deploy's smoke story (tests/e2e/smoke.py), then schemathesis, against bnb-local"
 cargo build -p bnb-local --locked --quiet
 smoke_dir=$(mktemp -d)
 smoke_port=$(free_port)
@@ -50,10 +52,21 @@ smoke_ok=0
 "$venv/bin/python" tests/e2e/smoke.py --api "http://127.0.0.1:$smoke_port" --wait 30 \
     --host-token "$(target/debug/bnb-local --data-dir "$smoke_dir" token --sub smoke-host --groups host)" \
     --guest-token "$(target/debug/bnb-local --data-dir "$smoke_dir" token --sub smoke-guest --groups guest)" || smoke_ok=$?
+if [[ "$smoke_ok" == 0 ]]; then
+    for who in anyone guest host; do
+        step "schemathesis, every check, as $who"
+        auth=()
+        if [[ "$who" != anyone ]]; then
+            auth=(-H "Authorization: Bearer $(target/debug/bnb-local --data-dir "$smoke_dir" token --sub "contract-$who" --groups "$who")")
+        fi
+        "$venv/bin/st" --config-file tests/api/schemathesis.toml run "http://127.0.0.1:$smoke_port/openapi.json" \
+            --url "http://127.0.0.1:$smoke_port" --checks all --no-color "${auth[@]}" || { smoke_ok=$?; break; }
+    done
+fi
 kill "$smoke_pid" 2>/dev/null || true
 wait "$smoke_pid" 2>/dev/null || true
 if [[ "$smoke_ok" != 0 ]]; then
-    echo "the smoke story failed; bnb-local's log:" >&2
+    echo "the smoke story or the contract failed; bnb-local's log:" >&2
     tail -40 "$smoke_dir/bnb-local.log" >&2
     exit 1
 fi

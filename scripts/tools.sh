@@ -11,7 +11,7 @@ step() { printf '\n==> %s\n' "$*"; }
 install_tools() {
     local want
     want=$(sha256sum "$requirements" | cut -d' ' -f1)
-    if [[ -x "$venv/bin/moto_server" && -x "$venv/bin/cfn-lint" && -x "$venv/bin/sam" && -x "$venv/bin/actionlint" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+    if [[ -x "$venv/bin/moto_server" && -x "$venv/bin/cfn-lint" && -x "$venv/bin/sam" && -x "$venv/bin/actionlint" && -x "$venv/bin/st" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
         echo "test tools are installed ($venv)"
         return
     fi

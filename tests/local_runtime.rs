@@ -314,3 +314,26 @@ async fn the_api_contract_is_served_as_json() {
     assert!(served["paths"]["/reservations"]["post"]["responses"]["402"].is_object(), "a declined card is part of the contract");
     running.stop().await.unwrap();
 }
+
+/// A room's reviews page exists while the room does: 200 for a room, 404 once it is deleted, as
+/// for a room that never was (what schemathesis' use-after-free check holds the API to).
+#[tokio::test]
+async fn a_deleted_room_has_no_reviews_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(LocalConfig::new(dir.path(), support::template_path())).await.unwrap();
+    let base = running.url();
+    let host = Authority::load_or_create(dir.path()).unwrap().mint("hana", &["host".into()], None, None, 600).unwrap();
+    let http = reqwest::Client::new();
+    let room: Value = http.post(format!("{base}/rooms")).bearer_auth(&host).json(&room()).send().await.unwrap().json().await.unwrap();
+    let reviews = format!("{base}/rooms/{}/reviews", room["roomId"].as_str().unwrap());
+    let page = http.get(&reviews).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.json::<Value>().await.unwrap()["items"], json!([]));
+    assert_eq!(http.delete(format!("{base}/rooms/{}", room["roomId"].as_str().unwrap())).bearer_auth(&host).send().await.unwrap().status(), 204);
+    let gone = http.get(&reviews).send().await.unwrap();
+    assert_eq!(gone.status(), 404);
+    assert_eq!(gone.headers()["content-type"], "application/problem+json");
+    let never = http.get(format!("{base}/rooms/01936f4e-0000-7000-8000-00000000abcd/reviews")).send().await.unwrap();
+    assert_eq!(never.status(), 404);
+    running.stop().await.unwrap();
+}

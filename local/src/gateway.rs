@@ -2,7 +2,7 @@
 //! request into the API Gateway v2 event lambda_http reads, runs the function, and sends back
 //! what it answers.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -116,12 +116,19 @@ async fn handle(State(gateway): State<Arc<Gateway>>, ConnectInfo(peer): ConnectI
         return if candidates.is_empty() {
             problem(Problem::new(StatusCode::NOT_FOUND, "no-route", "No such route", format!("bnb has no route for {path}.")))
         } else {
-            problem(Problem::new(
+            // RFC 9110: a 405 lists the methods the resource does take.
+            let allowed: BTreeSet<&str> = candidates.iter().map(|(r, _)| r.method.as_str()).collect();
+            let allow = allowed.into_iter().collect::<Vec<_>>().join(", ");
+            let mut response = problem(Problem::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method-not-allowed",
                 "Method not allowed",
-                format!("{} is not allowed on {path}.", parts.method),
-            ))
+                format!("{} is not allowed on {path}; {allow} is.", parts.method),
+            ));
+            if let Ok(value) = http::HeaderValue::from_str(&allow) {
+                response.headers_mut().insert(http::header::ALLOW, value);
+            }
+            response
         };
     };
     let Some(function) = gateway.functions.get(route.function.as_str()).cloned() else {

@@ -727,7 +727,27 @@ def main():
             shot(later, "later-room-reviewed")
             step(f"{days_ahead} days later (bnb-local restarted on the same data), the guest reviews the finished stay; the room shows it, rated 4")
 
-            # 14. What the audits on every screen found, and that nothing left bnb.
+            # 14. The API's contract, laid out at /api.html from /openapi.json: every operation
+            # of docs/openapi.yaml, each opening on its parameters, body and answers.
+            import yaml  # from the tools venv (cfn-lint's)
+            contract = yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text())
+            operations = [(m.upper(), p) for p, item in contract["paths"].items() for m in item if m in ("get", "post", "put", "delete", "patch")]
+            reader = person("reader")
+            reader.goto(f"{server.url}/api.html")
+            expect(reader.get_by_role("heading", name="bnb API", level=1)).to_be_visible()
+            expect(reader.get_by_test_id("operation")).to_have_count(len(operations))
+            booking = reader.get_by_role("region", name="POST /reservations", exact=True)
+            opener = booking.get_by_role("button")  # the operation's one button: its method, path and summary
+            expect(opener).to_have_attribute("aria-expanded", "false")
+            opener.click()
+            expect(opener).to_have_attribute("aria-expanded", "true")
+            for status in ("201", "402", "409", "503"):
+                expect(booking.get_by_test_id("answer").filter(has_text=status).first).to_be_visible()
+            shot(reader, "api-contract")
+            leave("reader")
+            step(f"the API page lays out the contract: {len(operations)} operations, POST /reservations opening on its answers (201, 402, 409, 503)")
+
+            # 15. What the audits on every screen found, and that nothing left bnb.
             missing = A11Y_KINDS - looked.keys()
             assert not missing, f"the audits never met: {missing}"
             step(f"on {len(check.screens)} screens every control has a name, {sum(looked.values())} texts keep WCAG contrast "

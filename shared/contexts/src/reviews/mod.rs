@@ -224,9 +224,14 @@ fn guard_key(reservation: &str) -> Key {
 }
 
 /// A room's reviews, newest first.
-pub async fn list_reviews(reviews: &dyn Table, room_id: &str, cursor: Option<&str>, limit: Option<&str>) -> Result<ReviewPage, ReviewError> {
+pub async fn list_reviews(reviews: &dyn Table, rooms: &RoomStore, room_id: &str, cursor: Option<&str>, limit: Option<&str>) -> Result<ReviewPage, ReviewError> {
     let room_id = RoomId::parse(room_id).ok_or(ReviewError::RoomNotFound)?;
     let (cursor, limit) = crate::paging::page_params(cursor, limit)?;
+    // A room that is not there (never was, or deleted) has no reviews page: 404, as its own page.
+    match rooms.get(&room_id).await? {
+        Some(room) if room.status == RoomStatus::Active => {}
+        _ => return Err(ReviewError::RoomNotFound),
+    }
     let query = Query::partition(format!("ROOM#{room_id}")).sort(SortKey::BeginsWith("REVIEW#".into())).descending().limit(limit).after(cursor);
     let page = reviews.query(&query).await?;
     let items = page.items.iter().map(|i| from_item::<ReviewItem>(i).map(ReviewDocument::from)).collect::<Result<_, _>>()?;
