@@ -111,25 +111,104 @@ pub struct Topology {
 }
 
 impl Topology {
+    /// Reads a template and every nested application it names by a local path
+    /// (`AWS::Serverless::Application` with `Location: stacks/rooms.yaml`), each with the
+    /// parameters its parent passes, into one topology.
     pub fn load(path: &Path) -> Result<Topology, TemplateError> {
         let text = std::fs::read_to_string(path).map_err(|e| TemplateError::Read(path.display().to_string(), e.to_string()))?;
-        Topology::parse(&text)
+        let base = path.parent().unwrap_or(Path::new("."));
+        Ok(parse_stack(&text, Some(base), &BTreeMap::new(), 0)?.0)
     }
 
+    /// One template on its own (a nested application needs [`Topology::load`], which knows where
+    /// the template lives).
     pub fn parse(text: &str) -> Result<Topology, TemplateError> {
-        let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| TemplateError::Yaml(e.to_string()))?;
-        let raw = to_json(yaml);
-        let resources = raw.get("Resources").and_then(Value::as_object).cloned().unwrap_or_default();
-        let parameters: BTreeMap<String, String> = raw
-            .get("Parameters")
-            .and_then(Value::as_object)
-            .map(|p| p.iter().map(|(k, v)| (k.clone(), v.get("Default").map(scalar_text).unwrap_or_default())).collect())
-            .unwrap_or_default();
-        let resolver = Resolver { resources: &resources, parameters };
-        let resolved: Map<String, Value> = resources.iter().map(|(k, v)| (k.clone(), resolver.resolve(v))).collect();
-        let globals = resolver.resolve(raw.get("Globals").and_then(|g| g.get("Function")).unwrap_or(&Value::Null));
+        Ok(parse_stack(text, None, &BTreeMap::new(), 0)?.0)
+    }
 
-        let mut topology = Topology::default();
+    pub fn queue(&self, name: &str) -> Option<&QueueDecl> {
+        self.queues.iter().find(|q| q.name == name)
+    }
+
+    pub fn function(&self, binary: &str) -> Option<&FunctionDecl> {
+        self.functions.iter().find(|f| f.binary == binary)
+    }
+
+    fn merge(&mut self, other: Topology) {
+        self.tables.extend(other.tables);
+        self.topics.extend(other.topics);
+        self.queues.extend(other.queues);
+        self.subscriptions.extend(other.subscriptions);
+        self.functions.extend(other.functions);
+    }
+}
+
+/// How deep nested applications may go (a template that names itself would not end).
+const MAX_NESTING: usize = 4;
+
+/// One stack: its topology and its resolved `Outputs`. `given` holds the parameters its parent
+/// passed (they win over the defaults).
+fn parse_stack(text: &str, base: Option<&Path>, given: &BTreeMap<String, String>, depth: usize) -> Result<(Topology, Map<String, Value>), TemplateError> {
+    let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| TemplateError::Yaml(e.to_string()))?;
+    let raw = to_json(yaml);
+    let resources = raw.get("Resources").and_then(Value::as_object).cloned().unwrap_or_default();
+    let mut parameters: BTreeMap<String, String> = raw
+        .get("Parameters")
+        .and_then(Value::as_object)
+        .map(|p| p.iter().map(|(k, v)| (k.clone(), v.get("Default").map(scalar_text).unwrap_or_default())).collect())
+        .unwrap_or_default();
+    parameters.extend(given.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let mut nested = Topology::default();
+
+    // Nested applications first, each once the applications whose outputs it takes are read.
+    let applications: Vec<String> =
+        resources.iter().filter(|(_, r)| r.get("Type").and_then(Value::as_str) == Some("AWS::Serverless::Application")).map(|(id, _)| id.clone()).collect();
+    let mut outputs: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+    while outputs.len() < applications.len() {
+        let ready: Vec<&String> = applications
+            .iter()
+            .filter(|id| !outputs.contains_key(*id))
+            .filter(|id| {
+                let params = resources[*id].pointer("/Properties/Parameters").cloned().unwrap_or(Value::Null);
+                applications.iter().filter(|other| !outputs.contains_key(*other)).all(|other| !names_attribute_of(&params, other))
+            })
+            .collect();
+        let Some(id) = ready.first().map(|id| (*id).clone()) else {
+            return Err(TemplateError::Invalid(format!("nested applications take each other's outputs in a cycle: {applications:?}")));
+        };
+        let resolver = Resolver { resources: &resources, parameters: parameters.clone(), outputs: &outputs };
+        let app = resolver.resolve(&resources[&id]);
+        let location = app.pointer("/Properties/Location").and_then(Value::as_str).ok_or_else(|| {
+            TemplateError::Invalid(format!("nested application {id}: bnb-local reads a nested template by its local path (Location: stacks/x.yaml)"))
+        })?;
+        let base = base.ok_or_else(|| TemplateError::Invalid(format!("nested application {id}: load the template from its file")))?;
+        if depth >= MAX_NESTING {
+            return Err(TemplateError::Invalid(format!("nested application {id}: nested more than {MAX_NESTING} deep")));
+        }
+        let path = base.join(location);
+        let text = std::fs::read_to_string(&path).map_err(|e| TemplateError::Read(path.display().to_string(), e.to_string()))?;
+        let passed: BTreeMap<String, String> = app
+            .pointer("/Properties/Parameters")
+            .and_then(Value::as_object)
+            .map(|p| p.iter().map(|(k, v)| (k.clone(), scalar_text(v))).collect())
+            .unwrap_or_default();
+        let (child, child_outputs) = parse_stack(&text, path.parent(), &passed, depth + 1)
+            .map_err(|e| TemplateError::Invalid(format!("nested application {id} ({}): {e}", path.display())))?;
+        nested.merge(child);
+        outputs.insert(id, child_outputs);
+    }
+
+    let resolver = Resolver { resources: &resources, parameters, outputs: &outputs };
+    let resolved: Map<String, Value> = resources.iter().map(|(k, v)| (k.clone(), resolver.resolve(v))).collect();
+    let globals = resolver.resolve(raw.get("Globals").and_then(|g| g.get("Function")).unwrap_or(&Value::Null));
+    let stack_outputs: Map<String, Value> = raw
+        .get("Outputs")
+        .and_then(Value::as_object)
+        .map(|o| o.iter().map(|(k, v)| (k.clone(), resolver.resolve(v.get("Value").unwrap_or(&Value::Null)))).collect())
+        .unwrap_or_default();
+
+    let mut topology = Topology::default();
+    {
         for (id, resource) in &resolved {
             let props = resource.get("Properties").cloned().unwrap_or(Value::Null);
             match resource.get("Type").and_then(Value::as_str).unwrap_or_default() {
@@ -179,16 +258,51 @@ impl Topology {
                 _ => {}
             }
         }
-        Ok(topology)
     }
+    routes(&resolver, &resolved, &mut topology)?;
+    nested.merge(topology);
+    Ok((nested, stack_outputs))
+}
 
-    pub fn queue(&self, name: &str) -> Option<&QueueDecl> {
-        self.queues.iter().find(|q| q.name == name)
+/// Whether `value` takes an attribute (an output) of the resource `id`.
+fn names_attribute_of(value: &Value, id: &str) -> bool {
+    match value {
+        Value::Object(o) => o.iter().any(|(k, v)| match (k.as_str(), v) {
+            ("Fn::GetAtt", Value::Array(parts)) => parts.first().and_then(Value::as_str) == Some(id),
+            ("Fn::Sub", _) => v.to_string().contains(&format!("${{{id}.")),
+            _ => names_attribute_of(v, id),
+        }),
+        Value::Array(a) => a.iter().any(|v| names_attribute_of(v, id)),
+        _ => false,
     }
+}
 
-    pub fn function(&self, binary: &str) -> Option<&FunctionDecl> {
-        self.functions.iter().find(|f| f.binary == binary)
+/// Routes declared as API Gateway resources (`AWS::ApiGatewayV2::Route` with its
+/// `AWS::ApiGatewayV2::Integration`), as a stack that serves an API another stack owns declares
+/// them: each becomes its function's HTTP trigger. `AuthorizationType` NONE (the default) is open.
+fn routes(resolver: &Resolver<'_>, resolved: &Map<String, Value>, topology: &mut Topology) -> Result<(), TemplateError> {
+    let of_type = |kind: &'static str| resolved.iter().filter(move |(_, r)| r.get("Type").and_then(Value::as_str) == Some(kind));
+    for (id, route) in of_type("AWS::ApiGatewayV2::Route") {
+        let props = route.get("Properties").cloned().unwrap_or(Value::Null);
+        let key = props.get("RouteKey").and_then(Value::as_str).unwrap_or_default();
+        let (method, path) = key.split_once(' ').ok_or_else(|| TemplateError::Invalid(format!("route {id}: RouteKey {key:?} is not \"METHOD /path\"")))?;
+        let target = props.get("Target").map(scalar_text).unwrap_or_default();
+        let integration = target.strip_prefix("integrations/").unwrap_or_default();
+        let (_, integration) = of_type("AWS::ApiGatewayV2::Integration")
+            .find(|(iid, _)| scalar_text(&resolver.reference(iid)) == integration)
+            .ok_or_else(|| TemplateError::Invalid(format!("route {id}: its Target {target:?} names no integration of this stack")))?;
+        let uri = integration.pointer("/Properties/IntegrationUri").map(scalar_text).unwrap_or_default();
+        // `!GetAtt F.Arn`, `!Ref FAliaslive` or `arn:...:function:name[:alias]`: the function's local name.
+        let name = uri.split(":function:").nth(1).map(|rest| rest.split(':').next().unwrap_or(rest)).unwrap_or(&uri).to_owned();
+        let function = topology
+            .functions
+            .iter_mut()
+            .find(|f| local_name(&f.logical_id, "AWS::Serverless::Function") == name)
+            .ok_or_else(|| TemplateError::Invalid(format!("route {id}: its integration calls {uri:?}, not a function of this stack")))?;
+        let authorized = props.get("AuthorizationType").and_then(Value::as_str).is_some_and(|t| t != "NONE");
+        function.triggers.push(Trigger::Http { method: method.to_uppercase(), path: path.to_owned(), authorized });
     }
+    Ok(())
 }
 
 fn function(id: &str, resource: &Value, props: &Value, globals: &Value) -> Result<FunctionDecl, TemplateError> {
@@ -302,6 +416,8 @@ fn table_from_stream_arn(arn: &str) -> String {
 struct Resolver<'a> {
     resources: &'a Map<String, Value>,
     parameters: BTreeMap<String, String>,
+    /// Each nested application's resolved outputs (`!GetAtt App.Outputs.Name`).
+    outputs: &'a BTreeMap<String, Map<String, Value>>,
 }
 
 impl Resolver<'_> {
@@ -344,6 +460,9 @@ impl Resolver<'_> {
     }
 
     fn attribute(&self, id: &str, attr: &str) -> Value {
+        if let (Some(outputs), Some(output)) = (self.outputs.get(id), attr.strip_prefix("Outputs.")) {
+            return outputs.get(output).cloned().unwrap_or(Value::Null);
+        }
         let name = self.local_name(id);
         Value::String(match (self.resource_type(id), attr) {
             (Some("AWS::SQS::Queue"), "Arn") => format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"),
@@ -354,6 +473,7 @@ impl Resolver<'_> {
             (Some("AWS::DynamoDB::Table"), "StreamArn") => {
                 format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}/stream/local")
             }
+            (Some("AWS::Serverless::Function"), "Arn") => format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"),
             (Some("AWS::SNS::Topic"), "TopicName") => name,
             (Some("AWS::SNS::Topic"), _) => format!("arn:aws:sns:{REGION}:{ACCOUNT}:{name}"),
             _ => format!("arn:aws:local:{REGION}:{ACCOUNT}:{id}.{attr}"),
@@ -574,5 +694,92 @@ Resources:
         }));
         assert!(f.triggers.contains(&Trigger::Sqs { queue: "work-queue".into(), batch_size: 4, report_failures: false, maximum_concurrency: None }));
         assert!(Topology::parse("Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties: {}\n").is_err(), "no binary");
+    }
+    /// A root template with two nested applications, one taking the other's output, and a
+    /// function routed through raw API Gateway resources: all one topology, every name resolved.
+    #[test]
+    fn nested_applications_and_api_gateway_routes_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("stacks")).unwrap();
+        std::fs::write(
+            dir.path().join("template.yaml"),
+            r#"
+Parameters:
+  Stage: { Type: String, Default: dev }
+Resources:
+  HttpApi: { Type: AWS::ApiGatewayV2::Api }
+  Backbone:
+    Type: AWS::Serverless::Application
+    Properties:
+      Location: stacks/backbone.yaml
+  Rooms:
+    Type: AWS::Serverless::Application
+    Properties:
+      Location: stacks/rooms.yaml
+      Parameters:
+        Stage: !Ref Stage
+        ApiId: !Ref HttpApi
+        DomainEventsTopicArn: !GetAtt Backbone.Outputs.DomainEventsTopicArn
+Outputs:
+  RoomsTableName:
+    Value: !GetAtt Rooms.Outputs.RoomsTableName
+"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("stacks/backbone.yaml"),
+            "Resources:\n  DomainEventsTopic: { Type: AWS::SNS::Topic }\nOutputs:\n  DomainEventsTopicArn: { Value: !Ref DomainEventsTopic }\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("stacks/rooms.yaml"),
+            r#"
+Parameters:
+  Stage: { Type: String }
+  ApiId: { Type: String }
+  DomainEventsTopicArn: { Type: String }
+Resources:
+  RoomsTable: { Type: AWS::DynamoDB::Table }
+  RoomHandlerQueue: { Type: AWS::SQS::Queue }
+  RoomHandlerSubscription:
+    Type: AWS::SNS::Subscription
+    Properties: { Protocol: sqs, TopicArn: !Ref DomainEventsTopicArn, Endpoint: !GetAtt RoomHandlerQueue.Arn, RawMessageDelivery: true }
+  GetRoomFunction:
+    Type: AWS::Serverless::Function
+    Metadata: { BuildProperties: { Binary: get-room } }
+    Properties:
+      Environment: { Variables: { ROOMS_TABLE: !Ref RoomsTable, TOPIC: !Ref DomainEventsTopicArn, NAME: !Sub "bnb-${Stage}" } }
+  RegisterRoomFunction:
+    Type: AWS::Serverless::Function
+    Metadata: { BuildProperties: { Binary: register-room } }
+  GetRoomIntegration:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties: { ApiId: !Ref ApiId, IntegrationType: AWS_PROXY, IntegrationUri: !GetAtt GetRoomFunction.Arn }
+  GetRoomRoute:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: { ApiId: !Ref ApiId, RouteKey: "GET /rooms/{roomId}", Target: !Sub "integrations/${GetRoomIntegration}" }
+  RegisterRoomIntegration:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties: { ApiId: !Ref ApiId, IntegrationType: AWS_PROXY, IntegrationUri: !Ref RegisterRoomFunctionAliaslive }
+  RegisterRoomRoute:
+    Type: AWS::ApiGatewayV2::Route
+    Properties: { ApiId: !Ref ApiId, RouteKey: "POST /rooms", AuthorizationType: JWT, Target: !Join ["/", [integrations, !Ref RegisterRoomIntegration]] }
+Outputs:
+  RoomsTableName: { Value: !Ref RoomsTable }
+"#,
+        )
+        .unwrap();
+        let t = Topology::load(&dir.path().join("template.yaml")).unwrap();
+        assert_eq!(t.tables.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["rooms"]);
+        assert_eq!(t.topics.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["domain-events"]);
+        assert_eq!(t.subscriptions[0].topic, "domain-events", "the topic ARN, passed from one nested stack to the other");
+        let get_room = t.function("get-room").unwrap();
+        assert_eq!(get_room.environment["TOPIC"], "arn:aws:sns:local:000000000000:domain-events");
+        assert_eq!(get_room.environment["NAME"], "bnb-dev", "the root's parameter, passed down");
+        assert_eq!(get_room.triggers, [Trigger::Http { method: "GET".into(), path: "/rooms/{roomId}".into(), authorized: false }]);
+        assert_eq!(t.function("register-room").unwrap().triggers, [Trigger::Http { method: "POST".into(), path: "/rooms".into(), authorized: true }]);
+        // Without its file's place, a nested application cannot be found: said, not guessed.
+        let root = std::fs::read_to_string(dir.path().join("template.yaml")).unwrap();
+        assert!(matches!(Topology::parse(&root), Err(TemplateError::Invalid(e)) if e.contains("Backbone") || e.contains("Rooms")));
     }
 }
