@@ -7,6 +7,12 @@ use bnb_local::auth::Authority;
 use bnb_local::{start, LocalConfig};
 use serde_json::{json, Value};
 
+/// Tokens for Hana, a host, and Minho, a guest, from the data folder's signing key.
+fn host_and_guest(dir: &std::path::Path) -> (String, String) {
+    let authority = Authority::load_or_create(dir).unwrap();
+    (authority.mint("hana", &["host".into()], None, None, 600).unwrap(), authority.mint("minho", &["guest".into()], None, None, 600).unwrap())
+}
+
 fn room() -> Value {
     json!({"title": "Hanok", "city": "Seoul", "address": "1 Bukchon-ro", "capacity": 2, "nightlyPrice": {"amount": 120000, "currency": "KRW"}})
 }
@@ -196,9 +202,7 @@ async fn a_payment_beyond_its_reserved_concurrency_is_throttled_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let running = start(LocalConfig::new(dir.path(), support::template_path())).await.unwrap();
     let base = running.url();
-    let authority = Authority::load_or_create(dir.path()).unwrap();
-    let (host, guest) =
-        (authority.mint("hana", &["host".into()], None, None, 600).unwrap(), authority.mint("minho", &["guest".into()], None, None, 600).unwrap());
+    let (host, guest) = host_and_guest(dir.path());
     let http = reqwest::Client::new();
     let room: Value = http.post(format!("{base}/rooms")).bearer_auth(&host).json(&room()).send().await.unwrap().json().await.unwrap();
     let executions = running.wiring.executions["ProcessPaymentFunction"].clone();
@@ -270,9 +274,7 @@ async fn metrics_show_bookings_payment_latency_event_age_and_dead_letters() {
     let dir = tempfile::tempdir().unwrap();
     let running = start(LocalConfig::new(dir.path(), support::template_path())).await.unwrap();
     let base = running.url();
-    let authority = Authority::load_or_create(dir.path()).unwrap();
-    let (host, guest) =
-        (authority.mint("hana", &["host".into()], None, None, 600).unwrap(), authority.mint("minho", &["guest".into()], None, None, 600).unwrap());
+    let (host, guest) = host_and_guest(dir.path());
     let http = reqwest::Client::new();
     let page = || async { http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap() };
     // The recorder is the process's: other tests count into it too, so this one reads changes.
