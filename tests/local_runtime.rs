@@ -267,8 +267,9 @@ fn sample(page: &str, metric: &str, labels: &[&str]) -> f64 {
 }
 
 /// `/metrics` shows what the functions counted, under the names they write as CloudWatch EMF on
-/// AWS: a confirmed and a declined booking, the payment calls' latency, how old events were when
-/// each consumer took them, and every dead-letter queue's depth.
+/// AWS: a confirmed and a declined booking, bookings aborted because payment was throttled, the
+/// breaker opening, the payment calls' latency, how old events were when each consumer took
+/// them, and every dead-letter queue's depth.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_show_bookings_payment_latency_event_age_and_dead_letters() {
     let dir = tempfile::tempdir().unwrap();
@@ -284,6 +285,14 @@ async fn metrics_show_bookings_payment_latency_event_age_and_dead_letters() {
         let body = json!({"roomId": room["roomId"], "checkIn": nights.0, "checkOut": nights.1, "guests": 2, "cardToken": card});
         assert_eq!(http.post(format!("{base}/reservations")).bearer_auth(&guest).json(&body).send().await.unwrap().status(), status);
     }
+    // Every payment execution busy: each booking is throttled (aborted), and the fifth failure
+    // in the window opens the breaker (the template's BreakerFailureThreshold).
+    let busy = running.wiring.executions["ProcessPaymentFunction"].clone().acquire_many_owned(20).await.unwrap();
+    for day in 1..=5 {
+        let body = json!({"roomId": room["roomId"], "checkIn": format!("2031-01-{day:02}"), "checkOut": format!("2031-01-{:02}", day + 1), "guests": 2, "cardToken": "tok_visa"});
+        assert_eq!(http.post(format!("{base}/reservations")).bearer_auth(&guest).json(&body).send().await.unwrap().status(), 503);
+    }
+    drop(busy);
     let mut after = page().await;
     for _ in 0..100 {
         if sample(&after, "EventAge_count", &["consumer=\"view-projector\""]) > sample(&before, "EventAge_count", &["consumer=\"view-projector\""]) {
@@ -296,6 +305,8 @@ async fn metrics_show_bookings_payment_latency_event_age_and_dead_letters() {
     assert!(grew("BookingsConfirmed", &[]) >= 1.0, "{after}");
     assert!(grew("BookingsRejected", &["reason=\"declined\""]) >= 1.0, "{after}");
     assert!(grew("PaymentLatency_count", &[]) >= 2.0, "{after}");
+    assert!(grew("BookingsAborted", &["reason=\"throttled\""]) >= 5.0, "{after}");
+    assert!(grew("BreakerOpens", &[]) >= 1.0, "{after}");
     assert!(grew("EventAge_count", &["consumer=\"view-projector\""]) >= 1.0, "{after}");
     assert!(after.contains("DeadLetters{queue=\"view-projector-dlq\"} 0"), "{after}");
     assert!(after.contains("DeadLetters{queue=\"expire-holds-dlq\"}"), "{after}");
@@ -337,5 +348,18 @@ async fn a_deleted_room_has_no_reviews_page() {
     assert_eq!(gone.headers()["content-type"], "application/problem+json");
     let never = http.get(format!("{base}/rooms/01936f4e-0000-7000-8000-00000000abcd/reviews")).send().await.unwrap();
     assert_eq!(never.status(), 404);
+    running.stop().await.unwrap();
+}
+
+/// A method a route does not take is 405 with `Allow` naming the ones it does (RFC 9110), as a
+/// problem document.
+#[tokio::test]
+async fn a_method_not_allowed_names_the_methods_that_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(LocalConfig::new(dir.path(), support::template_path())).await.unwrap();
+    let answer = reqwest::Client::new().patch(format!("{}/rooms", running.url())).send().await.unwrap();
+    assert_eq!(answer.status(), 405);
+    assert_eq!(answer.headers()["allow"], "GET, POST");
+    assert_eq!(answer.headers()["content-type"], "application/problem+json");
     running.stop().await.unwrap();
 }

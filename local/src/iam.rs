@@ -22,16 +22,17 @@ pub struct TableGrant {
 /// Every table a function may touch, by the table's local name.
 pub type Grants = BTreeMap<String, TableGrant>;
 
-/// SAM's DynamoDB policy templates, as `policy_templates.json` expands them (table, indexes).
-fn sam_template(name: &str) -> Option<(&'static [&'static str], bool)> {
+/// SAM's DynamoDB policy templates, as `policy_templates.json` expands them: each grants its
+/// actions on the table and on every index of it.
+fn sam_template(name: &str) -> Option<&'static [&'static str]> {
     const READ: &[&str] = &["GetItem", "Scan", "Query", "BatchGetItem", "DescribeTable"];
     const WRITE: &[&str] = &["PutItem", "UpdateItem", "BatchWriteItem"];
     const CRUD: &[&str] =
         &["GetItem", "DeleteItem", "PutItem", "Scan", "Query", "UpdateItem", "BatchWriteItem", "BatchGetItem", "DescribeTable", "ConditionCheckItem"];
     match name {
-        "DynamoDBReadPolicy" => Some((READ, true)),
-        "DynamoDBWritePolicy" => Some((WRITE, true)),
-        "DynamoDBCrudPolicy" => Some((CRUD, true)),
+        "DynamoDBReadPolicy" => Some(READ),
+        "DynamoDBWritePolicy" => Some(WRITE),
+        "DynamoDBCrudPolicy" => Some(CRUD),
         _ => None,
     }
 }
@@ -72,13 +73,11 @@ pub fn grants(policies: &Value) -> Grants {
     for policy in policies.as_array().cloned().unwrap_or_default() {
         let Some(policy) = policy.as_object() else { continue };
         for (name, args) in policy {
-            if let Some((actions, with_indexes)) = sam_template(name) {
+            if let Some(actions) = sam_template(name) {
                 let table = args.get("TableName").and_then(Value::as_str).unwrap_or_default().to_owned();
                 for action in actions {
                     allow(table.clone(), None, action);
-                    if with_indexes {
-                        allow(table.clone(), Some("*"), action);
-                    }
+                    allow(table.clone(), Some("*"), action);
                 }
             }
             if name != "Statement" {

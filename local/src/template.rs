@@ -208,55 +208,53 @@ fn parse_stack(text: &str, base: Option<&Path>, given: &BTreeMap<String, String>
         .unwrap_or_default();
 
     let mut topology = Topology::default();
-    {
-        for (id, resource) in &resolved {
-            let props = resource.get("Properties").cloned().unwrap_or(Value::Null);
-            match resource.get("Type").and_then(Value::as_str).unwrap_or_default() {
-                "AWS::DynamoDB::Table" => topology.tables.push(TableDecl {
+    for (id, resource) in &resolved {
+        let props = resource.get("Properties").cloned().unwrap_or(Value::Null);
+        match resource.get("Type").and_then(Value::as_str).unwrap_or_default() {
+            "AWS::DynamoDB::Table" => topology.tables.push(TableDecl {
+                logical_id: id.clone(),
+                name: resolver.local_name(id),
+                indexes: props
+                    .get("GlobalSecondaryIndexes")
+                    .and_then(Value::as_array)
+                    .map(|l| l.iter().filter_map(|i| i.get("IndexName").and_then(Value::as_str).map(str::to_owned)).collect())
+                    .unwrap_or_default(),
+                stream: props.get("StreamSpecification").is_some(),
+            }),
+            "AWS::SNS::Topic" => topology.topics.push(TopicDecl { logical_id: id.clone(), name: resolver.local_name(id) }),
+            "AWS::SQS::Queue" => {
+                let redrive = props.get("RedrivePolicy");
+                topology.queues.push(QueueDecl {
                     logical_id: id.clone(),
                     name: resolver.local_name(id),
-                    indexes: props
-                        .get("GlobalSecondaryIndexes")
-                        .and_then(Value::as_array)
-                        .map(|l| l.iter().filter_map(|i| i.get("IndexName").and_then(Value::as_str).map(str::to_owned)).collect())
-                        .unwrap_or_default(),
-                    stream: props.get("StreamSpecification").is_some(),
-                }),
-                "AWS::SNS::Topic" => topology.topics.push(TopicDecl { logical_id: id.clone(), name: resolver.local_name(id) }),
-                "AWS::SQS::Queue" => {
-                    let redrive = props.get("RedrivePolicy");
-                    topology.queues.push(QueueDecl {
-                        logical_id: id.clone(),
-                        name: resolver.local_name(id),
-                        visibility_timeout_seconds: number(props.get("VisibilityTimeout")).unwrap_or(30) as u32,
-                        dlq: redrive.and_then(|r| r.get("deadLetterTargetArn")).and_then(Value::as_str).map(name_from_arn),
-                        max_receive_count: number(redrive.and_then(|r| r.get("maxReceiveCount"))).map(|n| n as u32),
-                    });
-                }
-                "AWS::SNS::Subscription" => {
-                    let protocol = props.get("Protocol").and_then(Value::as_str).unwrap_or_default();
-                    // A subscription for people (the ops topic's e-mail) has nothing to run here.
-                    if matches!(protocol, "email" | "email-json" | "sms") {
-                        continue;
-                    }
-                    if protocol != "sqs" {
-                        return Err(TemplateError::Invalid(format!("subscription {id}: bnb-local delivers only to SQS, not {protocol}")));
-                    }
-                    if let Some(scope) = props.get("FilterPolicyScope").and_then(Value::as_str) {
-                        if scope != "MessageAttributes" {
-                            return Err(TemplateError::Invalid(format!("subscription {id}: filter policy scope {scope} is not supported")));
-                        }
-                    }
-                    topology.subscriptions.push(SubscriptionDecl {
-                        topic: props.get("TopicArn").and_then(Value::as_str).map(name_from_arn).unwrap_or_default(),
-                        queue: props.get("Endpoint").and_then(Value::as_str).map(name_from_arn).unwrap_or_default(),
-                        filter_policy: props.get("FilterPolicy").cloned(),
-                        raw: boolean(props.get("RawMessageDelivery")),
-                    });
-                }
-                "AWS::Serverless::Function" => topology.functions.push(function(id, resource, &props, &globals)?),
-                _ => {}
+                    visibility_timeout_seconds: number(props.get("VisibilityTimeout")).unwrap_or(30) as u32,
+                    dlq: redrive.and_then(|r| r.get("deadLetterTargetArn")).and_then(Value::as_str).map(name_from_arn),
+                    max_receive_count: number(redrive.and_then(|r| r.get("maxReceiveCount"))).map(|n| n as u32),
+                });
             }
+            "AWS::SNS::Subscription" => {
+                let protocol = props.get("Protocol").and_then(Value::as_str).unwrap_or_default();
+                // A subscription for people (the ops topic's e-mail) has nothing to run here.
+                if matches!(protocol, "email" | "email-json" | "sms") {
+                    continue;
+                }
+                if protocol != "sqs" {
+                    return Err(TemplateError::Invalid(format!("subscription {id}: bnb-local delivers only to SQS, not {protocol}")));
+                }
+                if let Some(scope) = props.get("FilterPolicyScope").and_then(Value::as_str) {
+                    if scope != "MessageAttributes" {
+                        return Err(TemplateError::Invalid(format!("subscription {id}: filter policy scope {scope} is not supported")));
+                    }
+                }
+                topology.subscriptions.push(SubscriptionDecl {
+                    topic: props.get("TopicArn").and_then(Value::as_str).map(name_from_arn).unwrap_or_default(),
+                    queue: props.get("Endpoint").and_then(Value::as_str).map(name_from_arn).unwrap_or_default(),
+                    filter_policy: props.get("FilterPolicy").cloned(),
+                    raw: boolean(props.get("RawMessageDelivery")),
+                });
+            }
+            "AWS::Serverless::Function" => topology.functions.push(function(id, resource, &props, &globals)?),
+            _ => {}
         }
     }
     routes(&resolver, &resolved, &mut topology)?;

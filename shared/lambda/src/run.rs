@@ -1,6 +1,7 @@
 //! A function on Lambda: logs, one AWS config, the adapters its main links, its handler on the
 //! runtime for its trigger. A function's `main.rs` is one call to [`run`].
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -173,64 +174,51 @@ pub async fn warm_up(tables: &[Arc<dyn Table>]) {
 }
 
 /// Runs a built handler on the Lambda runtime for its trigger, each invocation in its
-/// [`invocation_span`] (the Powertools fields on every line it logs).
+/// [`invocation_span`] (the Powertools fields on every line it logs), its metrics written after.
 pub async fn serve(name: &'static str, handler: Handler) -> Result<(), Error> {
     match handler {
         Handler::Http(f) => {
             lambda_http::run(lambda_http::service_fn(move |request: lambda_http::Request| {
-                let f = f.clone();
-                let context = lambda_http::RequestExt::lambda_context_ref(&request).cloned();
-                let request_id = context.as_ref().map(|c| c.request_id.clone()).unwrap_or_default();
-                let span = invocation_span(name, &request_id, context.as_ref().and_then(|c| c.xray_trace_id.as_deref()));
-                async move {
-                    let response = f(request).await;
-                    crate::metrics::flush(&request_id);
-                    Ok::<_, std::convert::Infallible>(response)
-                }
-                .instrument(span)
+                let context = lambda_http::RequestExt::lambda_context_ref(&request).cloned().unwrap_or_default();
+                let work = f(request);
+                invocation(name, &context, async move { Ok::<_, std::convert::Infallible>(work.await) })
             }))
             .await
         }
         Handler::Sqs(f) => {
-            lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-                let f = f.clone();
-                let span = invocation_span(name, &event.context.request_id, event.context.xray_trace_id.as_deref());
-                async move {
-                    let response = f(event.payload).await;
-                    crate::metrics::flush(&event.context.request_id);
-                    Ok::<_, Error>(response)
-                }
-                .instrument(span)
+            lambda_runtime::run(service_fn(move |LambdaEvent { payload, context }: LambdaEvent<SqsEvent>| {
+                let work = f(payload);
+                invocation(name, &context, async move { Ok::<_, Error>(work.await) })
             }))
             .await
         }
         Handler::Stream(f) => {
-            lambda_runtime::run(service_fn(move |event: LambdaEvent<StreamEvent>| {
-                let f = f.clone();
-                let span = invocation_span(name, &event.context.request_id, event.context.xray_trace_id.as_deref());
-                async move {
-                    let response = f(event.payload).await;
-                    crate::metrics::flush(&event.context.request_id);
-                    Ok::<_, Error>(response)
-                }
-                .instrument(span)
+            lambda_runtime::run(service_fn(move |LambdaEvent { payload, context }: LambdaEvent<StreamEvent>| {
+                let work = f(payload);
+                invocation(name, &context, async move { Ok::<_, Error>(work.await) })
             }))
             .await
         }
         Handler::Invoke(f) => {
-            lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
-                let f = f.clone();
-                let span = invocation_span(name, &event.context.request_id, event.context.xray_trace_id.as_deref());
-                async move {
-                    let response = f(event.payload).await;
-                    crate::metrics::flush(&event.context.request_id);
-                    response.map_err(Error::from)
-                }
-                .instrument(span)
+            lambda_runtime::run(service_fn(move |LambdaEvent { payload, context }: LambdaEvent<serde_json::Value>| {
+                let work = f(payload);
+                invocation(name, &context, async move { work.await.map_err(Error::from) })
             }))
             .await
         }
     }
+}
+
+/// One invocation: `work` in its span, then what it recorded written as metrics.
+fn invocation<T>(name: &'static str, context: &lambda_runtime::Context, work: impl Future<Output = T>) -> impl Future<Output = T> {
+    let request_id = context.request_id.clone();
+    let span = invocation_span(name, &request_id, context.xray_trace_id.as_deref());
+    async move {
+        let out = work.await;
+        crate::metrics::flush(&request_id);
+        out
+    }
+    .instrument(span)
 }
 
 /// Checks, at link time, that a function asks only for what it declared (tests and `bnb-local`
