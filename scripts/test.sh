@@ -3,8 +3,9 @@
 #   1. installs the test tools (a pinned moto server, cfn-lint) into .tools/, once;
 #   2. starts moto on a free loopback port, for the AWS adapter tests (one request at a time:
 #      see scripts/moto_server.py);
-#   3. lints template.yaml (cfn-lint with the serverless rules, sam validate --lint), the deploy
-#      bootstrap template, and the deploy workflow (actionlint);
+#   3. lints template.yaml and every stack it nests (stacks/: cfn-lint with the serverless rules,
+#      sam validate --lint, each file on its own), the deploy bootstrap template, and the deploy
+#      workflow (actionlint);
 #   4. runs the whole workspace's tests against moto;
 #   5. runs the deploy's end-to-end smoke story (tests/e2e/smoke.py) against bnb-local, then
 #      schemathesis with every check of the API's contract (docs/openapi.yaml) against it, as
@@ -23,11 +24,14 @@ start_moto
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing AWS_REGION=us-east-1
 unset AWS_PROFILE AWS_ENDPOINT_URL
 
-step "cfn-lint template.yaml (with the serverless rules)"
-"$venv/bin/cfn-lint" template.yaml --append-rules cfn_lint_serverless.rules
+step "cfn-lint template.yaml stacks/*.yaml (with the serverless rules)"
+"$venv/bin/cfn-lint" template.yaml stacks/*.yaml --append-rules cfn_lint_serverless.rules
 
-step "sam validate --lint"
-SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 "$venv/bin/sam" validate --lint --template template.yaml
+# Each file on its own: a context's stack deploys by itself, given its parameters.
+for template in template.yaml stacks/*.yaml; do
+  step "sam validate --lint --template $template"
+  SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 "$venv/bin/sam" validate --lint --template "$template"
+done
 
 step "cfn-lint docs/bootstrap/github-oidc.yaml (the deploy's one-time bootstrap)"
 "$venv/bin/cfn-lint" docs/bootstrap/github-oidc.yaml

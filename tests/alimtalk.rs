@@ -512,7 +512,7 @@ async fn a_check_the_dealer_cannot_answer_waits_its_turn_and_is_given_up_in_the_
 /// runs out before the queue redelivers, and the last delivery is the queue's last receive.
 #[test]
 fn the_send_lease_and_the_last_delivery_fit_the_template() {
-    let template: serde_yaml_ng::Value = serde_yaml_ng::from_str(&std::fs::read_to_string(support::template_path()).unwrap()).unwrap();
+    let template: serde_yaml_ng::Value = serde_yaml_ng::from_str(&std::fs::read_to_string(support::stack_path("notifications")).unwrap()).unwrap();
     let resources = &template["Resources"];
     let function = &resources["AlimtalkSenderFunction"]["Properties"];
     let queue = &resources["AlimtalkSenderQueue"]["Properties"];

@@ -158,13 +158,13 @@ async fn every_function_the_workspace_builds_is_in_the_template_and_linked() {
 #[tokio::test]
 async fn a_function_the_runtime_cannot_run_stops_start_up_with_its_name() {
     let dir = tempfile::tempdir().unwrap();
-    let template = std::fs::read_to_string(support::template_path()).unwrap();
-    let drifted = template.replace(
-        "Outputs:",
-        "  ChargeCardFunction:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildMethod: rust-cargolambda\n      BuildProperties:\n        Binary: charge-card\n    Properties:\n      CodeUri: .\n\nOutputs:",
-    );
-    let path = dir.path().join("template.yaml");
-    std::fs::write(&path, drifted).unwrap();
+    let function = "  ChargeCardFunction:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildMethod: rust-cargolambda\n      BuildProperties:\n        Binary: charge-card\n    Properties:\n      CodeUri: ..\n\nOutputs:";
+    // In a nested stack, as a context's new function would be.
+    let path =
+        support::templates_in(
+            dir.path(),
+            |file, text| if file == "stacks/reservations.yaml" { text.replacen("\nOutputs:", &format!("\n{function}"), 1) } else { text },
+        );
     let error = match start(LocalConfig::new(dir.path(), &path)).await {
         Ok(_) => panic!("a template with a function bnb-local cannot run must not start"),
         Err(e) => e.to_string(),
@@ -230,18 +230,19 @@ async fn a_payment_beyond_its_reserved_concurrency_is_throttled_at_once() {
 #[tokio::test]
 async fn a_function_may_do_only_what_its_template_policies_grant() {
     let granted = "              Action: [dynamodb:GetItem]\n              Resource: !GetAtt RoomsTable.Arn\n";
-    let template = std::fs::read_to_string(support::template_path()).unwrap();
-    let (before, get_room) = template.split_once("\n  GetRoomFunction:\n").expect("GetRoomFunction");
-    let own = get_room.find("      Events:").expect("get-room's events");
+    let rooms = std::fs::read_to_string(support::stack_path("rooms")).unwrap();
+    let (_, get_room) = rooms.split_once("\n  GetRoomFunction:\n").expect("GetRoomFunction");
+    let own = get_room.find("\n\n  ").expect("the next resource");
     assert!(get_room.find(granted).is_some_and(|at| at < own), "get-room's grant, as this test expects it");
     for (taken, expected) in [(false, 200), (true, 503)] {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("template.yaml");
-        let text = match taken {
-            true => format!("{before}\n  GetRoomFunction:\n{}", get_room.replacen(granted, &granted.replace("dynamodb:GetItem", "dynamodb:DescribeTable"), 1)),
-            false => template.clone(),
-        };
-        std::fs::write(&path, text).unwrap();
+        let path = support::templates_in(dir.path(), |file, text| match (file, taken) {
+            ("stacks/rooms.yaml", true) => {
+                let (before, get_room) = text.split_once("\n  GetRoomFunction:\n").expect("GetRoomFunction");
+                format!("{before}\n  GetRoomFunction:\n{}", get_room.replacen(granted, &granted.replace("dynamodb:GetItem", "dynamodb:DescribeTable"), 1))
+            }
+            _ => text,
+        });
         let running = start(LocalConfig::new(dir.path(), &path)).await.unwrap();
         let base = running.url();
         let token = Authority::load_or_create(dir.path()).unwrap().mint("hana", &["host".into()], None, None, 600).unwrap();

@@ -1,13 +1,41 @@
-//! `template.yaml`, read as AWS will read it: least privilege for every function, the payment
-//! function out of the API's reach, and the production settings a deploy relies on.
+//! `template.yaml` and the stacks it nests (`stacks/`), read as AWS will read them: least
+//! privilege for every function, the payment function out of the API's reach, the production
+//! settings a deploy relies on, and what the root passes each stack.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_yaml_ng::Value;
 
-fn template() -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml");
-    serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+/// One template of the deployment: the root (`template.yaml`) or a context's nested stack.
+struct Stack {
+    /// The nested application's logical id in the root (`Rooms`), or `Root`.
+    name: String,
+    file: String,
+    t: Value,
+}
+
+fn read(path: &std::path::Path) -> Value {
+    serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
+}
+
+/// The root template and every stack it nests (`AWS::Serverless::Application` by local path),
+/// root first.
+fn stacks() -> Vec<Stack> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = read(&dir.join("template.yaml"));
+    let mut all = vec![];
+    for (id, r) in root["Resources"].as_mapping().unwrap() {
+        if r["Type"].as_str() == Some("AWS::Serverless::Application") {
+            let file = r["Properties"]["Location"].as_str().unwrap_or_else(|| panic!("{id:?}: a local Location")).to_owned();
+            all.push(Stack { name: id.as_str().unwrap().to_owned(), t: read(&dir.join(&file)), file });
+        }
+    }
+    all.insert(0, Stack { name: "Root".into(), file: "template.yaml".into(), t: root });
+    all
+}
+
+fn root(stacks: &[Stack]) -> &Value {
+    &stacks[0].t
 }
 
 /// The logical id a `!Ref X` (or `{Ref: X}`) names.
@@ -23,14 +51,63 @@ fn is_tagged(v: &Value) -> bool {
     matches!(v, Value::Tagged(_))
 }
 
-fn functions(t: &Value) -> Vec<(String, String, Value)> {
-    t["Resources"]
-        .as_mapping()
-        .unwrap()
+/// `!GetAtt X.Y` as (`X`, `Y`).
+fn attribute(value: &Value) -> Option<(String, String)> {
+    match value {
+        Value::Tagged(t) if t.tag == "GetAtt" => t.value.as_str().and_then(|v| v.split_once('.')).map(|(a, b)| (a.to_owned(), b.to_owned())),
+        _ => None,
+    }
+}
+
+/// What a nested stack's parameter is given by the root: `!Ref RootThing` or
+/// `!GetAtt Other.Outputs.Name`, followed to what that other stack outputs.
+fn passed(stacks: &[Stack], stack: &Stack, parameter: &str) -> Value {
+    let given = root(stacks)["Resources"][stack.name.as_str()]["Properties"]["Parameters"][parameter].clone();
+    assert!(!given.is_null(), "{}: the root passes no {parameter}", stack.file);
+    match attribute(&given) {
+        Some((other, output)) => {
+            let output = output.strip_prefix("Outputs.").unwrap_or_else(|| panic!("{}: {parameter} from {other}.{output}", stack.file));
+            let source = stacks.iter().find(|s| s.name == other).unwrap_or_else(|| panic!("{}: {parameter} from {other}, not a stack", stack.file));
+            let value = source.t["Outputs"][output]["Value"].clone();
+            assert!(!value.is_null(), "{}: {parameter} from {other}'s output {output}, which it does not declare", stack.file);
+            value
+        }
+        None => given,
+    }
+}
+
+/// The logical id behind a reference in `stack`: a resource of its own, or (through a parameter)
+/// the resource of another stack whose output the root passes to it: (stack name, logical id, attribute).
+fn behind(stacks: &[Stack], stack: &Stack, value: &Value) -> (String, String, Option<String>) {
+    if let Some((id, attr)) = attribute(value) {
+        return (stack.name.clone(), id, Some(attr));
+    }
+    let id = referenced(value).unwrap_or_else(|| panic!("{}: {value:?} is neither !Ref nor !GetAtt", stack.file));
+    if stack.t["Parameters"].get(id.as_str()).is_none() || stack.name == "Root" {
+        return (stack.name.clone(), id, None);
+    }
+    let given = root(stacks)["Resources"][stack.name.as_str()]["Properties"]["Parameters"][id.as_str()].clone();
+    let source = attribute(&given).map(|(other, _)| other).unwrap_or_else(|| "Root".into());
+    let source = stacks.iter().find(|s| s.name == source).unwrap();
+    let (_, id, attr) = behind(stacks, source, &passed(stacks, stack, &id));
+    (source.name.clone(), id, attr)
+}
+
+/// Every function of every stack: (stack, logical id, binary, properties).
+fn functions(stacks: &[Stack]) -> Vec<(&Stack, String, String, Value)> {
+    stacks
         .iter()
-        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
-        .map(|(id, r)| (id.as_str().unwrap().to_owned(), r["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap().to_owned(), r["Properties"].clone()))
+        .flat_map(|s| {
+            s.t["Resources"].as_mapping().unwrap().iter().filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function")).map(move |(id, r)| {
+                (s, id.as_str().unwrap().to_owned(), r["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap().to_owned(), r["Properties"].clone())
+            })
+        })
         .collect()
+}
+
+/// Every resource of every stack: (stack, logical id, resource).
+fn resources(stacks: &[Stack]) -> Vec<(&Stack, String, Value)> {
+    stacks.iter().flat_map(|s| s.t["Resources"].as_mapping().unwrap().iter().map(move |(id, r)| (s, id.as_str().unwrap().to_owned(), r.clone()))).collect()
 }
 
 const OUTBOX_TABLES: [&str; 4] = ["RoomsTable", "ReservationsTable", "PaymentsTable", "ReviewsTable"];
@@ -83,10 +160,43 @@ fn ownership() -> BTreeMap<&'static str, (&'static [&'static str], &'static [&'s
 }
 
 #[test]
+fn every_stack_file_is_nested_and_gets_exactly_its_parameters_from_the_root() {
+    let stacks = stacks();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../stacks");
+    let mut files: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| format!("stacks/{}", e.unwrap().file_name().to_string_lossy())).collect();
+    files.sort();
+    let mut nested: Vec<String> = stacks.iter().skip(1).map(|s| s.file.clone()).collect();
+    nested.sort();
+    assert_eq!(files, nested, "every file in stacks/ is a stack the root nests");
+    let expected = ["Backbone", "Rooms", "Reservations", "Reviews", "Notifications", "Views", "Relay"];
+    assert_eq!(stacks.iter().skip(1).map(|s| s.name.as_str()).collect::<BTreeSet<_>>(), BTreeSet::from(expected), "one stack per context");
+    for stack in stacks.iter().skip(1) {
+        let declared: BTreeSet<String> =
+            stack.t["Parameters"].as_mapping().map(|m| m.keys().map(|k| k.as_str().unwrap().to_owned()).collect()).unwrap_or_default();
+        let given: BTreeSet<String> = root(&stacks)["Resources"][stack.name.as_str()]["Properties"]["Parameters"]
+            .as_mapping()
+            .map(|m| m.keys().map(|k| k.as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default();
+        assert_eq!(given, declared, "{}: the root passes exactly the parameters it declares", stack.file);
+        for parameter in &declared {
+            // Followed to its source: a root parameter, a root resource, or another stack's output.
+            let value = passed(&stacks, stack, parameter);
+            if let Some(name) = referenced(&value) {
+                let in_root = root(&stacks)["Parameters"].get(name.as_str()).is_some() || root(&stacks)["Resources"].get(name.as_str()).is_some();
+                let own_output = attribute(&root(&stacks)["Resources"][stack.name.as_str()]["Properties"]["Parameters"][parameter.as_str()]).is_some();
+                assert!(in_root || own_output, "{}: {parameter} is given {name}, which the root does not have", stack.file);
+            }
+            // A stack that runs on its own is told everything; nothing is a default of its own.
+            assert!(stack.t["Parameters"][parameter.as_str()]["Default"].is_null(), "{}: {parameter} has a default; the root's is the one", stack.file);
+        }
+    }
+}
+
+#[test]
 fn every_function_touches_only_its_own_tables_and_no_action_is_a_wildcard() {
-    let t = template();
+    let stacks = stacks();
     let owners = ownership();
-    for (id, binary, props) in functions(&t) {
+    for (stack, id, binary, props) in functions(&stacks) {
         let (writes, reads) = owners.get(binary.as_str()).unwrap_or_else(|| panic!("{binary} has no entry in the ownership map"));
         for policy in props["Policies"].as_sequence().cloned().unwrap_or_default() {
             if let Value::String(managed) = &policy {
@@ -116,7 +226,7 @@ fn every_function_touches_only_its_own_tables_and_no_action_is_a_wildcard() {
                             for action in &actions {
                                 assert!(action != "*" && !action.ends_with(":*"), "{id} is granted {action}");
                             }
-                            check_table_grant(&t, &id, &binary, writes, reads, &actions, &statement["Resource"]);
+                            check_table_grant(&stacks, stack, &id, &binary, writes, reads, &actions, &statement["Resource"]);
                         }
                     }
                     other => panic!("{id} uses policy {other}, which this check does not know: add it here, scoped"),
@@ -128,8 +238,10 @@ fn every_function_touches_only_its_own_tables_and_no_action_is_a_wildcard() {
 
 /// A DynamoDB grant: no Scan on any request path (or anywhere), DeleteItem only for the
 /// functions in [`DELETERS`], writes only to the function's own tables, reads to the tables it
-/// reads, and only indexes the table has.
-fn check_table_grant(t: &Value, id: &str, binary: &str, writes: &[&str], reads: &[&str], actions: &[String], resource: &Value) {
+/// reads, and only indexes the table has. Another context's table reaches a stack as a
+/// parameter; it is followed to the table the root passes.
+#[allow(clippy::too_many_arguments)]
+fn check_table_grant(stacks: &[Stack], stack: &Stack, id: &str, binary: &str, writes: &[&str], reads: &[&str], actions: &[String], resource: &Value) {
     let dynamodb: Vec<&str> = actions.iter().filter_map(|a| a.strip_prefix("dynamodb:")).collect();
     if dynamodb.is_empty() {
         return;
@@ -146,24 +258,30 @@ fn check_table_grant(t: &Value, id: &str, binary: &str, writes: &[&str], reads: 
     }
     let writing = dynamodb.iter().any(|a| ["PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "ConditionCheckItem"].contains(a));
     for resource in resources {
-        // `!GetAtt X.Arn` or `!Sub "${X.Arn}/index/NAME"`.
-        let (table, index) = match &resource {
-            Value::Tagged(tagged) if tagged.tag == "GetAtt" => (tagged.value.as_str().and_then(|v| v.strip_suffix(".Arn")).map(str::to_owned), None),
+        // `!GetAtt X.Arn` or `!Ref XArn` (a table), `!Sub "${X.Arn}/index/NAME"` or `!Sub "${XArn}/index/NAME"` (an index).
+        let (table_ref, index) = match &resource {
             Value::Tagged(tagged) if tagged.tag == "Sub" => {
                 let text = tagged.value.as_str().unwrap_or_default();
-                let (table, index) = text.strip_prefix("${").and_then(|r| r.split_once(".Arn}/index/")).unwrap_or_else(|| panic!("{id}: resource {text}"));
-                (Some(table.to_owned()), Some(index.to_owned()))
+                let (arn, index) = text.strip_prefix("${").and_then(|r| r.split_once("}/index/")).unwrap_or_else(|| panic!("{id}: resource {text}"));
+                let table_ref = match arn.split_once('.') {
+                    Some((table, attr)) => serde_yaml_ng::from_str::<Value>(&format!("!GetAtt {table}.{attr}")).unwrap(),
+                    None => serde_yaml_ng::from_str::<Value>(&format!("!Ref {arn}")).unwrap(),
+                };
+                (table_ref, Some(index.to_owned()))
             }
-            other => panic!("{id}: a DynamoDB resource that is not a table or index of this stack: {other:?}"),
+            other => (other.clone(), None),
         };
-        let table = table.unwrap_or_else(|| panic!("{id}: {resource:?}"));
+        let (owner, table, attr) = behind(stacks, stack, &table_ref);
+        assert_eq!(attr.as_deref(), Some("Arn"), "{id}: {resource:?} is not a table's ARN");
+        let declaration = &stacks.iter().find(|s| s.name == owner).unwrap().t["Resources"][table.as_str()];
+        assert_eq!(declaration["Type"].as_str(), Some("AWS::DynamoDB::Table"), "{id}: {resource:?} is not a table");
         if writing {
             assert!(writes.contains(&table.as_str()), "{id} may write {table}, another context's table");
         } else {
             assert!(writes.contains(&table.as_str()) || reads.contains(&table.as_str()), "{id} may read {table}");
         }
         if let Some(index) = index {
-            let declared = t["Resources"][table.as_str()]["Properties"]["GlobalSecondaryIndexes"]
+            let declared = declaration["Properties"]["GlobalSecondaryIndexes"]
                 .as_sequence()
                 .is_some_and(|l| l.iter().any(|i| i["IndexName"].as_str() == Some(index.as_str())));
             assert!(declared, "{id} is granted the index {index}, which {table} does not have");
@@ -174,17 +292,17 @@ fn check_table_grant(t: &Value, id: &str, binary: &str, writes: &[&str], reads: 
 
 #[test]
 fn only_place_reservation_may_invoke_the_payment_function_and_the_api_cannot() {
-    let t = template();
+    let stacks = stacks();
     let mut invokers = BTreeSet::new();
-    for (id, binary, props) in functions(&t) {
+    for (stack, id, binary, props) in functions(&stacks) {
         for policy in props["Policies"].as_sequence().cloned().unwrap_or_default() {
             if let Some(args) = policy.get("LambdaInvokePolicy") {
-                assert_eq!(referenced(&args["FunctionName"]).as_deref(), Some("ProcessPaymentFunction"));
+                assert_eq!(behind(&stacks, stack, &args["FunctionName"]).1, "ProcessPaymentFunction");
                 invokers.insert(binary.clone());
             }
         }
         if binary == "process-payment" {
-            assert!(props.get("Events").is_none(), "{id} has no trigger: no route reaches it");
+            assert!(props.get("Events").is_none(), "{id} has no trigger");
             assert_eq!(
                 referenced(&props["ReservedConcurrentExecutions"]).as_deref(),
                 Some("PaymentConcurrency"),
@@ -193,61 +311,84 @@ fn only_place_reservation_may_invoke_the_payment_function_and_the_api_cannot() {
         }
     }
     assert_eq!(invokers, BTreeSet::from(["place-reservation".to_string()]));
+    // No route's integration calls it.
+    for (stack, id, r) in resources(&stacks) {
+        if r["Type"].as_str() == Some("AWS::ApiGatewayV2::Integration") {
+            let uri = referenced(&r["Properties"]["IntegrationUri"]).unwrap_or_else(|| panic!("{}: {id} calls a function's live alias", stack.file));
+            assert!(!uri.starts_with("ProcessPaymentFunction"), "{}: {id} routes the API to process-payment", stack.file);
+        }
+    }
 }
 
 #[test]
 fn deploys_are_production_minded() {
-    let t = template();
-    let globals = &t["Globals"]["Function"];
-    assert_eq!(globals["Runtime"].as_str(), Some("provided.al2023"));
-    assert_eq!(globals["Architectures"][0].as_str(), Some("arm64"));
-    assert_eq!(globals["Tracing"].as_str(), Some("Active"));
-    assert_eq!(globals["AutoPublishAlias"].as_str(), Some("live"));
-    assert!(is_tagged(&globals["DeploymentPreference"]["Type"]) || globals["DeploymentPreference"]["Type"].is_string());
-    let resources = t["Resources"].as_mapping().unwrap();
-    for (id, binary, _props) in functions(&t) {
-        assert_eq!(resources[&Value::String(id.clone())]["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"), "{id}");
-        let group = &resources[&Value::String(format!("{id}LogGroup"))]["Properties"];
-        assert!(
-            matches!(&group["LogGroupName"], Value::Tagged(t) if t.value.as_str() == Some(&format!("/aws/lambda/${{{id}}}"))),
-            "{binary}: a log group of its own"
-        );
-        assert!(is_tagged(&group["RetentionInDays"]), "{binary}: retention");
-    }
-    for (id, r) in resources {
-        let id = id.as_str().unwrap();
-        match r["Type"].as_str().unwrap_or_default() {
-            "AWS::DynamoDB::Table" => {
-                assert_eq!(r["Properties"]["BillingMode"].as_str(), Some("PAY_PER_REQUEST"), "{id}");
-                assert_eq!(r["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(), Some(true), "{id}");
-                assert_eq!(r["Properties"]["TimeToLiveSpecification"]["AttributeName"].as_str(), Some("expiresAt"), "{id}");
+    let stacks = stacks();
+    for stack in &stacks {
+        let resources = stack.t["Resources"].as_mapping().unwrap();
+        if resources.values().any(|r| r["Type"].as_str() == Some("AWS::Serverless::Function")) {
+            let globals = &stack.t["Globals"]["Function"];
+            assert_eq!(globals["Runtime"].as_str(), Some("provided.al2023"), "{}", stack.file);
+            assert_eq!(globals["Architectures"][0].as_str(), Some("arm64"), "{}", stack.file);
+            assert_eq!(globals["Tracing"].as_str(), Some("Active"), "{}", stack.file);
+            assert_eq!(globals["AutoPublishAlias"].as_str(), Some("live"), "{}", stack.file);
+            assert!(is_tagged(&globals["Environment"]["Variables"]["BNB_STAGE"]), "{}: metrics carry the stage", stack.file);
+        }
+        for (id, r) in resources {
+            let id = id.as_str().unwrap();
+            match r["Type"].as_str().unwrap_or_default() {
+                "AWS::Serverless::Function" => {
+                    assert_eq!(r["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"), "{id}");
+                    // cargo lambda builds in the workspace, which is the root template's folder.
+                    let code = r["Properties"]["CodeUri"].as_str().unwrap();
+                    let depth: i32 = std::path::Path::new(&stack.file)
+                        .parent()
+                        .unwrap()
+                        .join(code)
+                        .components()
+                        .map(|c| match c {
+                            std::path::Component::Normal(_) => 1,
+                            std::path::Component::ParentDir => -1,
+                            _ => 0,
+                        })
+                        .sum();
+                    assert_eq!(depth, 0, "{}: {id}'s CodeUri {code} is not the workspace", stack.file);
+                    let group = &resources[&Value::String(format!("{id}LogGroup"))]["Properties"];
+                    assert!(
+                        matches!(&group["LogGroupName"], Value::Tagged(t) if t.value.as_str() == Some(&format!("/aws/lambda/${{{id}}}"))),
+                        "{id}: a log group of its own"
+                    );
+                    assert!(is_tagged(&group["RetentionInDays"]), "{id}: retention");
+                }
+                "AWS::DynamoDB::Table" => {
+                    assert_eq!(r["Properties"]["BillingMode"].as_str(), Some("PAY_PER_REQUEST"), "{id}");
+                    assert_eq!(r["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(), Some(true), "{id}");
+                    assert_eq!(r["Properties"]["TimeToLiveSpecification"]["AttributeName"].as_str(), Some("expiresAt"), "{id}");
+                }
+                "AWS::SQS::Queue" if !id.ends_with("DLQ") => {
+                    let dlq = &r["Properties"]["RedrivePolicy"]["deadLetterTargetArn"];
+                    assert!(is_tagged(dlq), "{id} has a DLQ");
+                    assert_eq!(r["Properties"]["RedrivePolicy"]["maxReceiveCount"].as_u64(), Some(5), "{id}");
+                }
+                "AWS::SQS::Queue" => {
+                    assert!(resources.contains_key(Value::String(format!("{id}DepthAlarm"))), "{id} has a depth alarm in its stack");
+                }
+                _ => {}
             }
-            "AWS::SQS::Queue" if !id.ends_with("DLQ") => {
-                let dlq = &r["Properties"]["RedrivePolicy"]["deadLetterTargetArn"];
-                assert!(is_tagged(dlq), "{id} has a DLQ");
-                assert_eq!(r["Properties"]["RedrivePolicy"]["maxReceiveCount"].as_u64(), Some(5), "{id}");
-            }
-            "AWS::SQS::Queue" => {
-                assert!(resources.contains_key(Value::String(format!("{id}DepthAlarm"))), "{id} has a depth alarm");
-            }
-            _ => {}
         }
     }
-    assert!(resources.contains_key(Value::String("PaymentErrorsAlarm".into())));
+    assert!(resources(&stacks).iter().any(|(_, id, _)| id == "PaymentErrorsAlarm"));
 }
 
 /// What keeps bnb's data and people's attention: tables outlive the stack, every alarm tells
 /// someone, and the schedule's dead letters have somewhere to go.
 #[test]
 fn tables_are_kept_alarms_act_and_dead_letters_can_land() {
-    let t = template();
-    let resources = t["Resources"].as_mapping().unwrap();
-    let of_type = |kind: &'static str| -> Vec<(String, Value)> {
-        resources.iter().filter(|(_, r)| r["Type"].as_str() == Some(kind)).map(|(id, r)| (id.as_str().unwrap().to_owned(), r.clone())).collect()
-    };
+    let stacks = stacks();
+    let all = resources(&stacks);
+    let of_type = |kind: &'static str| -> Vec<(&Stack, String, Value)> { all.iter().filter(|(_, _, r)| r["Type"].as_str() == Some(kind)).cloned().collect() };
     let tables = of_type("AWS::DynamoDB::Table");
     assert_eq!(tables.len(), 6);
-    for (id, table) in tables {
+    for (_, id, table) in tables {
         assert_eq!(
             (table["DeletionPolicy"].as_str(), table["UpdateReplacePolicy"].as_str()),
             (Some("Retain"), Some("Retain")),
@@ -256,13 +397,13 @@ fn tables_are_kept_alarms_act_and_dead_letters_can_land() {
     }
     let alarms = of_type("AWS::CloudWatch::Alarm");
     assert!(alarms.len() >= 10);
-    for (id, alarm) in alarms {
+    for (stack, id, alarm) in alarms {
         let actions = alarm["Properties"]["AlarmActions"].as_sequence().unwrap_or_else(|| panic!("{id} tells no one"));
-        assert!(actions.iter().any(|a| referenced(a).as_deref() == Some("OpsTopic")), "{id} does not notify the ops topic");
+        assert!(actions.iter().any(|a| behind(&stacks, stack, a) == ("Root".into(), "OpsTopic".into(), None)), "{id} does not notify the ops topic");
     }
-    let (_, policy) = of_type("AWS::SQS::QueuePolicy")
+    let (_, _, policy) = of_type("AWS::SQS::QueuePolicy")
         .into_iter()
-        .find(|(_, p)| p["Properties"]["Queues"].as_sequence().is_some_and(|q| q.iter().any(|q| referenced(q).as_deref() == Some("ExpireHoldsDLQ"))))
+        .find(|(_, _, p)| p["Properties"]["Queues"].as_sequence().is_some_and(|q| q.iter().any(|q| referenced(q).as_deref() == Some("ExpireHoldsDLQ"))))
         .expect("a policy on ExpireHoldsDLQ");
     let statement = &policy["Properties"]["PolicyDocument"]["Statement"][0];
     assert_eq!(statement["Principal"]["Service"].as_str(), Some("events.amazonaws.com"));
@@ -272,8 +413,8 @@ fn tables_are_kept_alarms_act_and_dead_letters_can_land() {
 /// No function statement grants an action on every resource.
 #[test]
 fn no_function_statement_names_every_resource() {
-    let t = template();
-    for (id, _binary, props) in functions(&t) {
+    let stacks = stacks();
+    for (_, id, _binary, props) in functions(&stacks) {
         for policy in props["Policies"].as_sequence().cloned().unwrap_or_default() {
             for statement in policy.get("Statement").and_then(Value::as_sequence).cloned().unwrap_or_default() {
                 let resources: Vec<Value> = match &statement["Resource"] {
@@ -291,13 +432,14 @@ fn no_function_statement_names_every_resource() {
 /// event source may run at once; the booking path is kept warm in prod.
 #[test]
 fn every_function_has_reserved_concurrency_from_a_parameter() {
-    let t = template();
-    let default = |name: &str| t["Parameters"][name]["Default"].as_u64().unwrap_or_else(|| panic!("parameter {name} has no number default"));
-    for (id, binary, props) in functions(&t) {
+    let stacks = stacks();
+    let default = |name: &str| root(&stacks)["Parameters"][name]["Default"].as_u64().unwrap_or_else(|| panic!("parameter {name} has no number default"));
+    for (stack, id, binary, props) in functions(&stacks) {
         let reserved = &props["ReservedConcurrentExecutions"];
         let n = match referenced(reserved) {
             Some(parameter) => {
                 assert!(["ApiConcurrency", "ConsumerConcurrency", "PaymentConcurrency"].contains(&parameter.as_str()), "{id}: {parameter}");
+                assert_eq!(behind(&stacks, stack, reserved).1, parameter, "{id}: the root's {parameter}");
                 default(&parameter)
             }
             None => {
@@ -316,60 +458,96 @@ fn every_function_has_reserved_concurrency_from_a_parameter() {
     }
 }
 
-/// Every deploy shifts traffic gradually in every stage (a canary in prod, linear in dev) and
-/// watches alarms on the live alias's errors and latency, which roll it back by themselves; each
-/// alarm names functions and metrics that exist.
+/// Every deploy, of any stack, shifts traffic gradually in every stage (a canary in prod, linear
+/// in dev) and watches alarms on the live alias's errors and latency, which roll it back by
+/// themselves; each alarm names functions and metrics that exist, and each stack's alarms watch
+/// every function it deploys.
 #[test]
 fn deploys_shift_gradually_and_roll_back_on_the_live_alias_alarms() {
-    let t = template();
-    let preference = &t["Globals"]["Function"]["DeploymentPreference"];
-    let Value::Tagged(kind) = &preference["Type"] else { panic!("DeploymentPreference.Type is !If [IsProd, ...]") };
-    let choices: Vec<&str> = kind.value.as_sequence().unwrap().iter().skip(1).map(|v| v.as_str().unwrap()).collect();
-    assert!(choices[0].starts_with("Canary"), "prod: a canary ({choices:?})");
-    assert!(choices[1].starts_with("Linear") || choices[1].starts_with("Canary"), "dev shifts gradually too, never AllAtOnce ({choices:?})");
-    let alarms: Vec<String> = preference["Alarms"].as_sequence().unwrap().iter().map(|a| referenced(a).unwrap()).collect();
-    assert!(alarms.contains(&"BookingLatencyAlarm".to_string()) && alarms.contains(&"ApiErrorsAlarm".to_string()), "{alarms:?}");
-    let resources = &t["Resources"];
-    let functions: BTreeSet<String> = functions(&t).into_iter().map(|(_, binary, _)| binary).collect();
-    let mut watched = BTreeSet::new();
-    for alarm in &alarms {
-        let props = &resources[alarm.as_str()]["Properties"];
-        assert_eq!(resources[alarm.as_str()]["Type"].as_str(), Some("AWS::CloudWatch::Alarm"), "{alarm}");
-        // The live alias's metrics: FunctionName and Resource = "<function>:live".
-        let mut dimension_sets: Vec<Value> = props["Dimensions"].as_sequence().map(|d| vec![Value::Sequence(d.clone())]).unwrap_or_default();
-        for query in props["Metrics"].as_sequence().cloned().unwrap_or_default() {
-            if let Some(d) = query["MetricStat"]["Metric"]["Dimensions"].as_sequence() {
-                dimension_sets.push(Value::Sequence(d.clone()));
+    let stacks = stacks();
+    let mut watched_anywhere = BTreeSet::new();
+    for stack in &stacks {
+        let own: BTreeSet<String> = functions(std::slice::from_ref(stack)).into_iter().map(|(_, _, binary, _)| binary).collect();
+        if own.is_empty() {
+            continue;
+        }
+        let preference = &stack.t["Globals"]["Function"]["DeploymentPreference"];
+        let Value::Tagged(kind) = &preference["Type"] else { panic!("{}: DeploymentPreference.Type is !If [IsProd, ...]", stack.file) };
+        let choices: Vec<&str> = kind.value.as_sequence().unwrap().iter().skip(1).map(|v| v.as_str().unwrap()).collect();
+        assert!(choices[0].starts_with("Canary"), "{}: prod, a canary ({choices:?})", stack.file);
+        assert!(
+            choices[1].starts_with("Linear") || choices[1].starts_with("Canary"),
+            "{}: dev shifts gradually too, never AllAtOnce ({choices:?})",
+            stack.file
+        );
+        let alarms: Vec<(String, String)> = preference["Alarms"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                let (owner, id, _) = behind(&stacks, stack, a);
+                (owner, id)
+            })
+            .collect();
+        assert!(alarms.contains(&("Root".into(), "ApiErrorsAlarm".into())), "{}: {alarms:?}", stack.file);
+        if own.contains("place-reservation") {
+            assert!(alarms.iter().any(|(_, a)| a == "BookingLatencyAlarm"), "{}: {alarms:?}", stack.file);
+        }
+        let mut watched = BTreeSet::new();
+        for (owner, alarm) in &alarms {
+            let resource = &stacks.iter().find(|s| &s.name == owner).unwrap().t["Resources"][alarm.as_str()];
+            assert_eq!(resource["Type"].as_str(), Some("AWS::CloudWatch::Alarm"), "{alarm}");
+            let props = &resource["Properties"];
+            // The live alias's metrics: FunctionName and Resource = "<function>:live".
+            let mut dimension_sets: Vec<Value> = props["Dimensions"].as_sequence().map(|d| vec![Value::Sequence(d.clone())]).unwrap_or_default();
+            for query in props["Metrics"].as_sequence().cloned().unwrap_or_default() {
+                if let Some(d) = query["MetricStat"]["Metric"]["Dimensions"].as_sequence() {
+                    dimension_sets.push(Value::Sequence(d.clone()));
+                }
+            }
+            for dimensions in dimension_sets {
+                let value = |name: &str| -> Option<String> {
+                    dimensions.as_sequence().unwrap().iter().find(|d| d["Name"].as_str() == Some(name)).map(|d| match &d["Value"] {
+                        Value::Tagged(t) => t.value.as_str().unwrap_or_default().to_owned(),
+                        other => other.as_str().unwrap_or_default().to_owned(),
+                    })
+                };
+                if let Some(resource) = value("Resource") {
+                    let function = value("FunctionName").unwrap();
+                    assert_eq!(resource, format!("{function}:live"), "{alarm}: the live alias");
+                    let binary = function.strip_prefix("bnb-${Stage}-").unwrap_or_else(|| panic!("{alarm}: {function}"));
+                    assert!(own.contains(binary), "{alarm} watches {binary}, which {} does not deploy", stack.file);
+                    watched.insert(binary.to_owned());
+                }
             }
         }
-        for dimensions in dimension_sets {
-            let value = |name: &str| -> Option<String> {
-                dimensions.as_sequence().unwrap().iter().find(|d| d["Name"].as_str() == Some(name)).map(|d| match &d["Value"] {
-                    Value::Tagged(t) => t.value.as_str().unwrap_or_default().to_owned(),
-                    other => other.as_str().unwrap_or_default().to_owned(),
-                })
-            };
-            if let Some(resource) = value("Resource") {
-                let function = value("FunctionName").unwrap();
-                assert_eq!(resource, format!("{function}:live"), "{alarm}: the live alias");
-                let binary = function.strip_prefix("bnb-${Stage}-").unwrap_or_else(|| panic!("{alarm}: {function}"));
-                assert!(functions.contains(binary), "{alarm} watches {binary}, which is not a function here");
-                watched.insert(binary.to_owned());
-            }
-        }
+        let unwatched: Vec<_> = own.difference(&watched).collect();
+        assert!(unwatched.is_empty(), "{}: no alarm watches the live alias of {unwatched:?}: a bad deploy of it would not roll back", stack.file);
+        watched_anywhere.extend(watched);
     }
-    let unwatched: Vec<_> = functions.difference(&watched).collect();
-    assert!(unwatched.is_empty(), "no alarm watches the live alias of {unwatched:?}: a bad deploy of it would not roll back");
+    assert_eq!(watched_anywhere.len(), functions(&stacks).len(), "every function is watched by its own stack's deploy");
 }
 
 /// The dashboard parses as CloudWatch will read it, and every `bnb` metric it shows is one the
-/// functions write (`bnb_contexts::metrics`), with the stage dimension they write it with.
+/// functions write (`bnb_contexts::metrics`), with the stage dimension they write it with; every
+/// queue it shows is a dead-letter queue a stack outputs.
 #[test]
 fn the_dashboard_shows_metrics_the_functions_write() {
     use bnb_contexts::metrics as m;
-    let t = template();
-    let Value::Tagged(body) = &t["Resources"]["Dashboard"]["Properties"]["DashboardBody"] else { panic!("DashboardBody is !Sub") };
-    let text = body.value.as_str().unwrap().replace("${Stage}", "dev").replace("${AWS::Region}", "ap-northeast-2");
+    let stacks = stacks();
+    let Value::Tagged(body) = &root(&stacks)["Resources"]["Dashboard"]["Properties"]["DashboardBody"] else { panic!("DashboardBody is !Sub") };
+    let mut text = body.value.as_str().unwrap().replace("${Stage}", "dev").replace("${AWS::Region}", "ap-northeast-2").replace("${HttpApi}", "api");
+    for stack in &stacks[1..] {
+        for (output, _) in stack.t["Outputs"].as_mapping().cloned().unwrap_or_default() {
+            let output = output.as_str().unwrap();
+            text = text.replace(&format!("${{{}.Outputs.{output}}}", stack.name), &format!("{}-{output}", stack.name));
+        }
+    }
+    assert!(
+        !text.contains("${"),
+        "the dashboard names only what the stacks output: {}",
+        text.split("${").nth(1).unwrap_or_default().split('}').next().unwrap_or_default()
+    );
     let dashboard: serde_json::Value = serde_json::from_str(&text).expect("the dashboard body is JSON");
     let written = [m::COLD_START, m::BOOKINGS_CONFIRMED, m::BOOKINGS_REJECTED, m::BOOKINGS_ABORTED, m::PAYMENT_LATENCY, m::BREAKER_OPENS, m::EVENT_AGE];
     let mut shown = BTreeSet::new();
@@ -394,24 +572,61 @@ fn the_dashboard_shows_metrics_the_functions_write() {
     assert_eq!(shown.len(), written.len(), "every metric the functions write is on the dashboard: {shown:?}");
 }
 
+/// Every route, wherever its stack: `RouteKey` "METHOD /path", a JWT route on the root's
+/// authorizer, its integration calling the function's live alias (so a deploy's traffic shift
+/// covers the API), and a permission for API Gateway to call that alias on that route only.
+/// (method, path) → (stack, function, anonymous).
+fn routes(stacks: &[Stack]) -> BTreeMap<(String, String), (String, String, bool)> {
+    let mut routes = BTreeMap::new();
+    for (stack, id, r) in resources(stacks) {
+        if r["Type"].as_str() == Some("AWS::Serverless::Function") {
+            let events = r["Properties"]["Events"].as_mapping().cloned().unwrap_or_default();
+            assert!(events.values().all(|e| e["Type"].as_str() != Some("HttpApi")), "{}: {id} has an HttpApi event; routes are Route resources", stack.file);
+        }
+        if r["Type"].as_str() != Some("AWS::ApiGatewayV2::Route") {
+            continue;
+        }
+        let p = &r["Properties"];
+        assert_eq!(behind(stacks, stack, &p["ApiId"]).1, "HttpApi", "{}: {id} is on the root's API", stack.file);
+        let key = p["RouteKey"].as_str().unwrap();
+        let (method, path) = key.split_once(' ').unwrap();
+        let anonymous = match p["AuthorizationType"].as_str() {
+            Some("NONE") => true,
+            Some("JWT") => {
+                assert_eq!(behind(stacks, stack, &p["AuthorizerId"]).1, "HttpApiAuthorizer", "{}: {id}", stack.file);
+                false
+            }
+            other => panic!("{}: {id} has AuthorizationType {other:?}; say JWT or NONE", stack.file),
+        };
+        let Value::Tagged(target) = &p["Target"] else { panic!("{}: {id}'s Target", stack.file) };
+        let integration = target.value.as_str().and_then(|t| t.strip_prefix("integrations/${")).and_then(|t| t.strip_suffix('}')).unwrap();
+        let uri = referenced(&stack.t["Resources"][integration]["Properties"]["IntegrationUri"]).unwrap_or_else(|| panic!("{}: {integration}", stack.file));
+        let function = uri.strip_suffix("Aliaslive").unwrap_or_else(|| panic!("{}: {integration} calls {uri}, not a live alias", stack.file));
+        assert_eq!(stack.t["Resources"][function]["Type"].as_str(), Some("AWS::Serverless::Function"), "{}: {integration}", stack.file);
+        assert_eq!(stack.t["Resources"][integration]["Properties"]["PayloadFormatVersion"].as_str(), Some("2.0"), "{}: {integration}", stack.file);
+        let source = format!("/*/{method}{}", path.split('/').map(|s| if s.starts_with('{') { "*" } else { s }).collect::<Vec<_>>().join("/"));
+        let permitted = stack.t["Resources"].as_mapping().unwrap().values().any(|perm| {
+            perm["Type"].as_str() == Some("AWS::Lambda::Permission")
+                && referenced(&perm["Properties"]["FunctionName"]).as_deref() == Some(uri.as_str())
+                && perm["Properties"]["Principal"].as_str() == Some("apigateway.amazonaws.com")
+                && matches!(&perm["Properties"]["SourceArn"], Value::Tagged(t) if t.value.as_str().is_some_and(|a| a.ends_with(&source)))
+        });
+        assert!(permitted, "{}: no permission lets API Gateway call {uri} on {key}", stack.file);
+        let function_binary = stack.t["Resources"][function]["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap().to_owned();
+        let previous = routes.insert((method.to_lowercase(), path.to_owned()), (stack.name.clone(), function_binary, anonymous));
+        assert!(previous.is_none(), "{key} is routed twice");
+    }
+    routes
+}
+
 /// `docs/openapi.yaml`, the API's contract, is OpenAPI 3.0 (API Gateway rejects 3.1) and has
-/// exactly the routes `template.yaml` gives API Gateway, each secured as the route is.
+/// exactly the routes the stacks give API Gateway, each secured as the route is.
 #[test]
 fn the_openapi_document_has_exactly_the_template_routes() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.yaml");
     let doc: serde_json::Value = serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.0.")), "{}", doc["openapi"]);
-    let t = template();
-    let mut routes = BTreeMap::new();
-    for (id, _binary, props) in functions(&t) {
-        for (_, event) in props["Events"].as_mapping().cloned().unwrap_or_default() {
-            if event["Type"].as_str() == Some("HttpApi") {
-                let p = &event["Properties"];
-                let anonymous = p["Auth"]["Authorizer"].as_str() == Some("NONE");
-                routes.insert((p["Method"].as_str().unwrap().to_lowercase(), p["Path"].as_str().unwrap().to_owned()), (id.clone(), anonymous));
-            }
-        }
-    }
+    let routes = routes(&stacks());
     let mut documented = BTreeMap::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
@@ -423,8 +638,27 @@ fn the_openapi_document_has_exactly_the_template_routes() {
     }
     let template_routes: BTreeSet<_> = routes.keys().cloned().collect();
     let doc_routes: BTreeSet<_> = documented.keys().cloned().collect();
-    assert_eq!(doc_routes, template_routes, "the document and the template disagree on the routes");
-    for (route, (id, anonymous)) in &routes {
-        assert_eq!(documented[route], *anonymous, "{route:?} ({id}): anonymous in one, secured in the other");
+    assert_eq!(doc_routes, template_routes, "the document and the stacks disagree on the routes");
+    for (route, (stack, binary, anonymous)) in &routes {
+        assert_eq!(documented[route], *anonymous, "{route:?} ({stack}: {binary}): anonymous in one, secured in the other");
+    }
+}
+
+/// Each context's routes live in its own stack: a change to reviews redeploys no booking route.
+#[test]
+fn each_route_is_in_the_stack_of_its_context() {
+    let routes = routes(&stacks());
+    assert_eq!(routes.len(), 16);
+    for ((method, path), (stack, binary, _)) in &routes {
+        let expected = match path.as_str() {
+            p if p.ends_with("/reviews") => "Reviews",
+            p if p.starts_with("/rooms") => "Rooms",
+            "/reservations" | "/reservations/{reservationId}/cancel" => "Reservations",
+            "/reservations/{reservationId}" | "/me/reservations" | "/host/dashboard" => "Views",
+            "/me/notifications" | "/me/profile" => "Notifications",
+            "/me/host" => "Root",
+            other => panic!("{method} {other} ({binary}): which context?"),
+        };
+        assert_eq!(stack, expected, "{method} {path} ({binary})");
     }
 }

@@ -33,6 +33,12 @@ fn short_lease_template(dir: &Path) -> PathBuf {
     assert!(text.contains(marker), "template.yaml declares IdempotencyLeaseMs");
     let path = dir.join("template-short-lease.yaml");
     std::fs::write(&path, text.replace(marker, "  IdempotencyLeaseMs:\n    Type: Number\n    Default: 1000\n")).unwrap();
+    // The stacks it nests, beside it as beside the real one.
+    std::fs::create_dir_all(dir.join("stacks")).unwrap();
+    for entry in std::fs::read_dir(template().with_file_name("stacks")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.join("stacks").join(entry.file_name())).unwrap();
+    }
     path
 }
 

@@ -28,6 +28,27 @@ pub fn template_path() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../template.yaml")
 }
 
+/// One of the stacks `template.yaml` nests (`stacks/<name>.yaml`).
+pub fn stack_path(name: &str) -> std::path::PathBuf {
+    template_path().with_file_name("stacks").join(format!("{name}.yaml"))
+}
+
+/// A copy of `template.yaml` and its `stacks/` in `dir`, each file's text passed through `edit`
+/// (given its path relative to the workspace, e.g. `stacks/rooms.yaml`); returns the copied root.
+pub fn templates_in(dir: &std::path::Path, edit: impl Fn(&str, String) -> String) -> std::path::PathBuf {
+    let root = template_path();
+    std::fs::create_dir_all(dir.join("stacks")).expect("stacks folder");
+    let mut files = vec!["template.yaml".to_owned()];
+    for entry in std::fs::read_dir(root.with_file_name("stacks")).expect("stacks/") {
+        files.push(format!("stacks/{}", entry.expect("entry").file_name().to_string_lossy()));
+    }
+    for file in files {
+        let text = std::fs::read_to_string(root.with_file_name(&file)).expect("template file");
+        std::fs::write(dir.join(&file), edit(&file, text)).expect("write template copy");
+    }
+    dir.join("template.yaml")
+}
+
 /// A name no other test uses, so tests share one moto server and one machine safely.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::now_v7().simple())
