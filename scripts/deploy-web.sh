@@ -18,6 +18,11 @@ bucket=$(output WebBucketName)
 distribution=$(output WebDistributionId)
 domain=$(output HostedUiDomain)
 client=$(output UserPoolClientId)
+# How the booking screen pays: the sandbox's test cards, or Toss Payments' widget with its client key.
+provider=$(output PaymentProvider)
+toss_client_key=$(output TossClientKey)
+[[ -z "$provider" || "$provider" == "None" ]] && provider=sandbox
+[[ "$toss_client_key" == "None" ]] && toss_client_key=""
 for value in "$api" "$web_url" "$bucket" "$distribution" "$domain" "$client"; do
     if [[ -z "$value" || "$value" == "None" ]]; then
         echo "stack $stack lacks an output the web app needs; deploy it first (sam deploy)" >&2
@@ -29,7 +34,7 @@ trap 'rm -rf "$staging"' EXIT
 cp -R web/. "$staging/"
 # What web/auth.js reads at start: sign in through the hosted UI (code + PKCE), call the API.
 cat > "$staging/config.json" <<JSON
-{"signIn": "cognito", "apiBase": "$api", "cognitoDomain": "https://$domain", "clientId": "$client", "redirectUri": "$web_url"}
+{"signIn": "cognito", "apiBase": "$api", "cognitoDomain": "https://$domain", "clientId": "$client", "redirectUri": "$web_url", "payment": {"provider": "$provider", "clientKey": "$toss_client_key"}}
 JSON
 aws s3 sync "$staging/" "s3://$bucket/" --delete --cache-control "no-cache"
 aws cloudfront create-invalidation --distribution-id "$distribution" --paths "/*" >/dev/null

@@ -11,6 +11,7 @@
 #      schemathesis with every check of the API's contract (docs/openapi.yaml) against it, as
 #      anyone, a guest and a host (tests/api/schemathesis.toml: fixed seed, bounded examples);
 #   6. plays the whole story through the web app in headless chromium (tests/browser/story.py,
+#      then paying with Toss Payments against its contract server, tests/browser/pay_with_toss.py;
 #      Playwright for Python driving Debian's chromium, installed with apt-get if missing);
 #   7. stops moto. Any failure exits non-zero; nothing is skipped.
 set -euo pipefail
@@ -78,3 +79,7 @@ rm -rf "$smoke_dir"
 
 step "the web app in headless chromium (tests/browser/story.py)"
 BNB_LOCAL_BIN=target/debug/bnb-local CHROMIUM="$chromium_bin" "$venv/bin/python" tests/browser/story.py
+
+step "paying with Toss Payments in the web app (tests/browser/pay_with_toss.py, against Toss's contract server)"
+cargo build -p bnb-tests --example toss_contract_server --locked --quiet
+BNB_LOCAL_BIN=target/debug/bnb-local CHROMIUM="$chromium_bin" "$venv/bin/python" tests/browser/pay_with_toss.py

@@ -69,6 +69,7 @@ const EXPECTED: &[(&str, Expect)] = &[
     ("reservation-handler-room-deleted.json", Expect::Failures(0)),
     ("notification-handler-reservation-confirmed.json", Expect::Failures(0)),
     ("expire-holds-scheduled.json", Expect::Failures(0)),
+    ("reconcile-payments-scheduled.json", Expect::Failures(0)),
     ("republish-outbox-scheduled.json", Expect::Failures(0)),
     ("alimtalk-sender-reservation-confirmed.json", Expect::Failures(0)),
     ("alimtalk-sender-poison-message.json", Expect::DeadLettered),

@@ -39,7 +39,12 @@ const CONSUMERS: [&str; 5] = ["payment-handler", "reservation-handler", "room-ha
 const COMMAND_TABLES: [&str; 4] = ["rooms", "reservations", "payments", "reviews"];
 
 fn settings() -> ReservationSettings {
-    ReservationSettings { payment_timeout: Duration::from_secs(5), hold: Duration::from_secs(120), lease: Duration::from_secs(15) }
+    ReservationSettings {
+        payment_timeout: Duration::from_secs(5),
+        hold: Duration::from_secs(120),
+        lease: Duration::from_secs(15),
+        ..ReservationSettings::default()
+    }
 }
 
 /// An answer as a client sees it.

@@ -103,7 +103,12 @@ fn each_function_links_only_the_adapters_of_what_it_needs() {
         says("aws-lc-sys", false, "TLS is rustls on ring (bnb_lambda::aws::https_client): aws-lc adds megabytes (docs/benchmarks.md)");
         says("aws-sdk-dynamodb", needs_table(f), "it needs a table exactly when it links DynamoDB");
         says("aws-sdk-sns", needs_sns(f), "only functions that publish (events, alerts) link SNS");
-        says("aws-sdk-ssm", f.needs(Need::Dealer), "only the functions that call the dealer read its secret key from SSM");
+        says(
+            "aws-sdk-ssm",
+            f.needs(Need::Dealer) || f.needs(Need::PaymentProvider),
+            "only the functions that call the dealer or the payment provider read a secret key from SSM",
+        );
+        says("bnb-toss-payments", f.needs(Need::PaymentProvider), "only the functions that call the payment provider link it");
         says("bnb-nhn-bizmessage", f.needs(Need::Dealer), "only the functions that call the dealer link it");
         says("aws-sdk-cognitoidentityprovider", f.needs(Need::UserPools), "only the functions that change the user pool link Cognito");
         says("aws-sdk-sqs", f.needs(Need::DeadLetters), "only consumers, for their dead letters, link SQS");
@@ -183,6 +188,12 @@ fn each_main_hands_over_exactly_the_adapters_of_its_needs() {
         assert_eq!(uses("bnb_aws_cognito::user_pools"), f.needs(Need::UserPools), "{}: main.rs and the user pools need", f.name);
         assert_eq!(uses("bnb_aws_sqs::dead_letters"), f.needs(Need::DeadLetters), "{}: main.rs and the DLQ need", f.name);
         assert_eq!(uses("bnb_aws_lambda::payments"), f.needs(Need::Payments), "{}: main.rs and the payment need", f.name);
+        assert_eq!(
+            uses("bnb_toss_payments::provider") && uses("bnb_aws_ssm::secret"),
+            f.needs(Need::PaymentProvider),
+            "{}: main.rs and the payment provider need",
+            f.name
+        );
         assert!(main.contains(&format!("{}::FUNCTION", f.name.replace('-', "_"))), "{}: main.rs runs its own declaration", f.name);
         assert!(main.lines().count() <= 20, "{}: a main is a few lines ({})", f.name, main.lines().count());
     }
@@ -196,7 +207,7 @@ fn resource_variables(environment: &BTreeMap<String, String>) -> BTreeSet<String
         .filter(|k| {
             k.ends_with("_TABLE")
                 || k.ends_with("_TOPIC_ARN")
-                || ["DEAD_LETTER_QUEUE_URL", "PAYMENT_FUNCTION_NAME", "ALIMTALK_SECRET_KEY_PARAMETER"].contains(&k.as_str())
+                || ["DEAD_LETTER_QUEUE_URL", "PAYMENT_FUNCTION_NAME", "ALIMTALK_SECRET_KEY_PARAMETER", "TOSS_SECRET_KEY_PARAMETER"].contains(&k.as_str())
         })
         .cloned()
         .collect()

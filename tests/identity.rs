@@ -86,7 +86,10 @@ async fn a_new_user_is_a_guest_and_becomes_a_host_in_the_app() {
     assert_eq!((status, content_type.as_str()), (200, "text/html; charset=utf-8"));
     assert!(page.as_str().unwrap().contains("<html"), "{page}");
     let today = bnb_contexts::domain::stay::format_date(bnb_contexts::clock::system().today());
-    assert_eq!(call(&url, "GET", "/config.json", None, None).await.2, json!({"signIn": "local", "apiBase": "", "today": today}));
+    assert_eq!(
+        call(&url, "GET", "/config.json", None, None).await.2,
+        json!({"signIn": "local", "apiBase": "", "today": today, "payment": {"provider": "sandbox"}})
+    );
     // Raw requests (a client library would normalise the path first): nothing outside web/, no
     // dotfiles.
     for path in ["/../outside.txt", "/%2e%2e/outside.txt", "/..%2foutside.txt", "/i18n/../../outside.txt", "/.secret", "/link.txt"] {

@@ -364,3 +364,56 @@ async fn a_method_not_allowed_names_the_methods_that_are() {
     assert_eq!(answer.headers()["content-type"], "application/problem+json");
     running.stop().await.unwrap();
 }
+
+/// With `--parameter PaymentProvider=toss` and Toss Payments at its contract server
+/// (tests/support/toss.rs), the template's wiring takes a booking through Toss end to end:
+/// place-reservation wants a Toss payment (a card token is refused), process-payment confirms
+/// it, and the guest's cancel is refunded through Toss by payment-handler. A parameter the
+/// template does not declare stops start-up, naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_toss_as_the_provider_a_booking_and_its_refund_go_through_toss() {
+    use bnb_contexts::secrets::{FixedSecret, Secret};
+    let toss = support::toss::TossServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = LocalConfig::new(dir.path(), support::template_path());
+    config.parameters.insert("PaymentProvider".into(), "toss".into());
+    let secret = std::sync::Arc::new(FixedSecret(Secret::new(support::toss::SECRET_KEY)));
+    config.payment_provider = Some(bnb_local::runtime::RealPaymentProvider(bnb_toss_payments::provider(toss.url.clone(), secret).unwrap()));
+    let running = start(config.clone()).await.unwrap();
+    let base = running.url();
+    let (host, guest) = host_and_guest(dir.path());
+    let http = reqwest::Client::new();
+    let room: Value = http.post(format!("{base}/rooms")).bearer_auth(&host).json(&room()).send().await.unwrap().json().await.unwrap();
+    let stay = json!({"roomId": room["roomId"], "checkIn": "2030-11-10", "checkOut": "2030-11-12", "guests": 2});
+    let mut with_card = stay.clone();
+    with_card["cardToken"] = json!("tok_visa");
+    let refused = http.post(format!("{base}/reservations")).bearer_auth(&guest).json(&with_card).send().await.unwrap();
+    assert_eq!(refused.status(), 400, "a card token does not pay where Toss is the provider");
+    let order_id = format!("bnb-local-{}", uuid::Uuid::now_v7().simple());
+    let payment_key = toss.authorize(&order_id, 240_000);
+    let mut paid = stay.clone();
+    paid["payment"] = json!({"provider": "toss", "paymentKey": payment_key, "orderId": order_id, "amount": 240_000});
+    let booked = http.post(format!("{base}/reservations")).bearer_auth(&guest).json(&paid).send().await.unwrap();
+    assert_eq!(booked.status(), 201);
+    let booked: Value = booked.json().await.unwrap();
+    assert_eq!(toss.payment_of_order(&order_id).unwrap().status, "DONE");
+    let id = booked["reservation"]["reservationId"].as_str().unwrap().to_owned();
+    let cancelled = http.post(format!("{base}/reservations/{id}/cancel")).bearer_auth(&guest).send().await.unwrap();
+    assert_eq!(cancelled.status(), 200);
+    support::eventually(30, "Toss refunded the cancelled stay", || async { toss.payment_of_order(&order_id).is_some_and(|p| p.status == "CANCELED") }).await;
+    let cancel = toss.calls().into_iter().find(|c| c.path.ends_with("/cancel")).unwrap();
+    assert_eq!(cancel.idempotency_key, Some(format!("cancel-{id}")));
+    // The guest sees why the money came back, on the reservation's status.
+    let status_of = || async { http.get(format!("{base}/reservations/{id}")).bearer_auth(&guest).send().await.unwrap().json::<Value>().await.unwrap() };
+    support::eventually(30, "the status view shows the refund", || async { status_of().await["paymentStatus"] == "REFUNDED" }).await;
+    assert_eq!(status_of().await["refundReason"], "You cancelled the stay.");
+    running.stop().await.unwrap();
+
+    let mut typo = config;
+    typo.parameters = [("PaymentProvder".to_string(), "toss".to_string())].into();
+    let error = match start(typo).await {
+        Ok(_) => panic!("an undeclared parameter must not start"),
+        Err(e) => e.to_string(),
+    };
+    assert!(error.contains("PaymentProvder"), "{error}");
+}

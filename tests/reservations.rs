@@ -1,7 +1,9 @@
 //! Booking and paying, on the embedded adapters and on moto: no double booking under
 //! concurrency, declines, timeouts with late approvals refunded, the shared circuit breaker,
 //! idempotency keys, cancellation with refund, a deleted room's stays cancelled, and a
-//! randomized run after which invariants 1 and 2 of design.md §7 are checked over the store.
+//! randomized run after which invariants 1 and 2 of design.md §7 are checked over the store
+//! (and the sandbox provider's ledger). Then the same saga with Toss Payments, against a server
+//! that keeps its documented contract (`mod toss`).
 
 #[macro_use]
 mod support;
@@ -62,14 +64,24 @@ fn breaker_config() -> BreakerConfig {
 }
 
 async fn world(on: On, faults: FaultConfig, settings: ReservationSettings, breaker: BreakerConfig) -> World {
+    world_with(on, settings, breaker, move |payments, clock| PaymentService::new(payments, faults).with_clock(clock)).await
+}
+
+/// The same, with the payments served as `payment_service` builds them (a real provider).
+async fn world_with(
+    on: On,
+    settings: ReservationSettings,
+    breaker: BreakerConfig,
+    payment_service: impl FnOnce(Arc<dyn Table>, bnb_contexts::clock::SharedClock) -> PaymentService,
+) -> World {
     let mut dirs = Vec::new();
     let rooms = table(on, bnb_contexts::tables::rooms(), &mut dirs).await;
     let reservations = table(on, bnb_contexts::tables::reservations(), &mut dirs).await;
     let payments = table(on, bnb_contexts::tables::payments(), &mut dirs).await;
     let calls = Arc::new(Calls::default());
-    let payment_service = PaymentService::new(payments.clone(), faults);
-    // Time moves only when a test moves it (the breaker's cool-down, below).
+    // Time moves only when a test moves it (the breaker's cool-down, reconciliation's wait).
     let clock = ManualClock::starting_now();
+    let payment_service = payment_service(payments.clone(), clock.clone());
     let deps = deps_for(&rooms, &reservations, &payment_service, &calls, settings, breaker, &clock);
     World { rooms, reservations, payments, deps, calls, payment_service, positions: Default::default(), clock, _dirs: dirs }
 }
@@ -140,11 +152,17 @@ fn deps_for(
         .var("BREAKER_WINDOW_SECONDS", seconds(breaker.window))
         .var("BREAKER_COOL_DOWN_SECONDS", seconds(breaker.cool_down))
         .var("BREAKER_CACHE_MS", breaker.cache_ttl.as_millis())
+        .var("PAYMENT_PROVIDER", settings.provider.as_str())
         .http(&place_reservation::FUNCTION)
 }
 
 fn settings(timeout_ms: u64) -> ReservationSettings {
-    ReservationSettings { payment_timeout: Duration::from_millis(timeout_ms), hold: Duration::from_secs(120), lease: Duration::from_secs(15) }
+    ReservationSettings {
+        payment_timeout: Duration::from_millis(timeout_ms),
+        hold: Duration::from_secs(120),
+        lease: Duration::from_secs(15),
+        ..ReservationSettings::default()
+    }
 }
 
 impl World {
@@ -179,6 +197,17 @@ impl World {
         (status, body, retry_after)
     }
 
+    /// A booking paid with what Toss Payments' widget authorized.
+    async fn book_paid(&self, guest: &str, room: &str, check_in: &str, check_out: &str, payment: Value, key: Option<&str>) -> (u16, Value, Option<String>) {
+        let body = json!({"roomId": room, "checkIn": check_in, "checkOut": check_out, "guests": 1, "payment": payment}).to_string();
+        let headers: Vec<(&str, &str)> = key.map(|k| vec![("idempotency-key", k)]).unwrap_or_default();
+        let request = api_request("POST", "/reservations", "/reservations", Some(&body), Some(claims(guest, "guest")), &headers);
+        let response = self.deps.as_ref()(request).await;
+        let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+        let (status, _, body) = answer(response);
+        (status, body, retry_after)
+    }
+
     async fn book(&self, guest: &str, room: &str, check_in: &str, check_out: &str, token: &str) -> (u16, Value, Option<String>) {
         self.book_with(&self.deps, guest, room, check_in, check_out, token, None).await
     }
@@ -194,7 +223,7 @@ impl World {
     /// Runs the consumers on every event published since the last call, until nothing new
     /// comes: the saga settles (refunds, cancellations of a deleted room's stays).
     async fn settle(&self) -> Vec<Envelope> {
-        let payment_handler = PaymentHandler::new(PaymentService::new(self.payments.clone(), FaultConfig::default()));
+        let payment_handler = PaymentHandler::new(self.payment_service.clone());
         let reservation_handler = ReservationHandler::new(ReservationStore::new(self.reservations.clone(), bnb_contexts::clock::system()));
         let mut seen = Vec::new();
         for _ in 0..20 {
@@ -228,6 +257,15 @@ impl World {
             seen.extend(fresh);
         }
         panic!("the saga did not settle");
+    }
+
+    /// Lets reconciliation's wait pass and runs it, then lets the saga settle what it wrote:
+    /// every payment a timeout left uncertain is refunded or recorded as never charged.
+    async fn reconcile(&self) -> bnb_contexts::payments::Reconciled {
+        self.clock.advance(bnb_contexts::payments::RECONCILE_AFTER + Duration::from_secs(1));
+        let done = self.payment_service.reconcile(1000, &bnb_contexts::events::Causation::request("reconcile")).await.unwrap();
+        self.settle().await;
+        done
     }
 
     async fn payment(&self, reservation: &str) -> Option<Item> {
@@ -524,9 +562,11 @@ async fn a_randomized_run_keeps_invariants_one_and_two(on: On) {
     for t in tasks {
         t.await.unwrap();
     }
-    // Let late approvals land, then let the saga settle.
+    // Let late approvals land, let the saga settle, then reconcile what timeouts left uncertain.
     w.calls.all_ended().await;
     w.settle().await;
+    let reconciled = w.reconcile().await;
+    assert_eq!(reconciled.left, 0, "{reconciled:?}");
 
     let reservations = current_items(w.reservations.as_ref()).await;
     let payments = current_items(w.payments.as_ref()).await;
@@ -569,6 +609,13 @@ async fn a_randomized_run_keeps_invariants_one_and_two(on: On) {
     for p in by_reservation.values() {
         assert!(all.iter().any(|r| r["reservationId"] == p["reservationId"]), "a payment without a reservation");
     }
+    // And at the provider (the sandbox's ledger): money is held only for confirmed stays.
+    for charge in payments.values().filter(|p| kind(p, "sandbox-charge")) {
+        let reservation = all.iter().find(|r| r["reservationId"] == charge["orderId"]).expect("a charge for a reservation");
+        if charge["status"] == "DONE" {
+            assert_eq!(reservation["status"], "CONFIRMED", "the provider holds money for {charge:?}");
+        }
+    }
 }
 
 on_both_backends!(
@@ -581,3 +628,298 @@ on_both_backends!(
     a_deleted_rooms_future_stays_are_cancelled_and_refunded,
     a_randomized_run_keeps_invariants_one_and_two,
 );
+
+/// Booking and paying with Toss Payments, end to end through the functions, against a local
+/// server that keeps Toss's documented contract (tests/support/toss.rs names each document):
+/// a booking confirms the authorized payment once, a decline books nothing and says why in
+/// Toss's words, a cancel refunds through Toss under its own key, a charge that lands after its
+/// booking gave up is refunded at once, and a timeout is settled by reconciliation.
+mod toss {
+    use super::*;
+    use bnb_contexts::payments::PaymentProvider;
+    use bnb_contexts::payments::ProviderError;
+    use bnb_contexts::payments::ProviderKind;
+    use bnb_contexts::secrets::{FixedSecret, Secret};
+    use support::toss::{Scripted, TossServer, SECRET_KEY};
+
+    const PRICE: i64 = 80_000;
+
+    fn toss_settings(timeout_ms: u64) -> ReservationSettings {
+        ReservationSettings { provider: ProviderKind::Toss, ..settings(timeout_ms) }
+    }
+
+    /// The adapter, with the test key; `call_timeout` is how long it waits for Toss.
+    fn adapter(server: &TossServer, call_timeout: Duration) -> bnb_toss_payments::TossPayments {
+        let secret = Arc::new(FixedSecret(Secret::new(SECRET_KEY)));
+        bnb_toss_payments::TossPayments::new(bnb_toss_payments::TossSettings { endpoint: server.url.clone(), secret_key: secret })
+            .unwrap()
+            .with_timeout(call_timeout)
+    }
+
+    async fn toss_world(server: &TossServer, timeout_ms: u64, call_timeout: Duration) -> World {
+        let provider: Arc<dyn PaymentProvider> = Arc::new(adapter(server, call_timeout));
+        world_with(On::Embedded, toss_settings(timeout_ms), breaker_config(), move |payments, clock| {
+            PaymentService::with_provider(payments, provider).with_clock(clock)
+        })
+        .await
+    }
+
+    /// The reservation whose stay starts on `check_in`.
+    async fn reservation_on(w: &World, check_in: &str) -> Item {
+        let items = current_items(w.reservations.as_ref()).await;
+        items.into_values().find(|i| i.get("kind") == Some(&json!("reservation")) && i.get("checkIn") == Some(&json!(check_in))).expect("a reservation")
+    }
+
+    fn order(tag: &str) -> String {
+        format!("bnb-{tag}-{}", uuid::Uuid::now_v7().simple())
+    }
+
+    fn paid(payment_key: &str, order_id: &str, amount: i64) -> Value {
+        json!({"provider": "toss", "paymentKey": payment_key, "orderId": order_id, "amount": amount})
+    }
+
+    fn confirms(server: &TossServer) -> Vec<support::toss::Call> {
+        server.calls().into_iter().filter(|c| c.path == "/v1/payments/confirm").collect()
+    }
+
+    fn cancels(server: &TossServer) -> Vec<support::toss::Call> {
+        server.calls().into_iter().filter(|c| c.path.ends_with("/cancel")).collect()
+    }
+
+    /// The events the payments table published for one reservation, by type.
+    async fn payment_events(w: &World, reservation: &str) -> Vec<EventType> {
+        let mut out = Vec::new();
+        for change in support::all_changes(w.payments.as_ref()).await {
+            if let Some(Ok(envelope)) = change.new_image.as_ref().and_then(envelope_of) {
+                if envelope.aggregate_id == reservation && change.kind == bnb_contexts::storage::ChangeKind::Insert {
+                    out.push(envelope.event_type());
+                }
+            }
+        }
+        out
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_booking_confirms_the_authorized_payment_once_for_the_price_bnb_computes() {
+        let server = TossServer::start().await;
+        let w = toss_world(&server, 5000, Duration::from_secs(5)).await;
+        let room = w.room(2, PRICE).await;
+
+        // The client's amount is not the price (2 nights): refused before anything is held or confirmed.
+        let order_id = order("under");
+        let key = server.authorize(&order_id, PRICE);
+        let (status, problem, _) = w.book_paid("minho", &room, &day(3), &day(5), paid(&key, &order_id, PRICE), None).await;
+        assert_eq!(status, 400, "{problem}");
+        assert_eq!(problem["errors"][0]["field"], "payment.amount", "{problem}");
+        assert!(w.lock(&room, &day(3)).await.is_none(), "nothing held");
+        assert!(confirms(&server).is_empty(), "nothing confirmed");
+        // A card token does not pay where Toss is the provider.
+        let (status, problem, _) = w.book("minho", &room, &day(3), &day(5), "tok_visa").await;
+        assert_eq!((status, problem["errors"][0]["field"].as_str()), (400, Some("payment")), "{problem}");
+
+        let order_id = order("stay");
+        let key = server.authorize(&order_id, 2 * PRICE);
+        let (status, placed, _) = w.book_paid("minho", &room, &day(3), &day(5), paid(&key, &order_id, 2 * PRICE), Some("book-1")).await;
+        assert_eq!(status, 201, "{placed}");
+        let id = placed["reservation"]["reservationId"].as_str().unwrap().to_owned();
+        assert_eq!(placed["payment"]["status"], "APPROVED");
+        assert_eq!((placed["payment"]["provider"].as_str(), placed["payment"]["paymentKey"].as_str()), (Some("toss"), Some(key.as_str())));
+        assert_eq!(server.payment_of_order(&order_id).unwrap().status, "DONE", "charged at Toss");
+        let confirm = &confirms(&server)[0];
+        assert!(confirm.authorized, "Basic auth with the secret key");
+        assert_eq!(confirm.idempotency_key.as_deref(), Some(id.as_str()), "Idempotency-Key = the reservation id");
+
+        // The guest's retry: the same answer, and Toss is not asked again.
+        let (again, replayed, _) = w.book_paid("minho", &room, &day(3), &day(5), paid(&key, &order_id, 2 * PRICE), Some("book-1")).await;
+        assert_eq!((again, &replayed), (201, &placed));
+        assert_eq!(confirms(&server).len(), 1, "confirmed once");
+        // The nights are taken: another guest's authorized payment is never confirmed.
+        let other = order("taken");
+        let other_key = server.authorize(&other, 2 * PRICE);
+        let (status, _, _) = w.book_paid("jiwoo", &room, &day(3), &day(5), paid(&other_key, &other, 2 * PRICE), None).await;
+        assert_eq!(status, 409);
+        assert_eq!(server.payment_of_order(&other).unwrap().status, "READY", "taken nights: no confirm, no charge");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_decline_books_nothing_and_says_why_in_tosss_words() {
+        let server = TossServer::start().await;
+        let w = toss_world(&server, 5000, Duration::from_secs(5)).await;
+        let room = w.room(2, PRICE).await;
+        let order_id = order("declined");
+        let words = "한도초과 혹은 잔액부족으로 결제에 실패했습니다.";
+        let key = server.authorize_declined(&order_id, PRICE, "REJECT_CARD_PAYMENT", words);
+        let (status, problem, _) = w.book_paid("minho", &room, &day(7), &day(8), paid(&key, &order_id, PRICE), None).await;
+        assert_eq!(status, 402, "{problem}");
+        assert!(problem["detail"].as_str().unwrap().contains(words), "{problem}");
+        assert!(w.lock(&room, &day(7)).await.is_none(), "the night is free again");
+        let reservation = reservation_on(&w, &day(7)).await;
+        assert_eq!(reservation["status"], "REJECTED");
+        let payment = w.payment(reservation["reservationId"].as_str().unwrap()).await.unwrap();
+        assert_eq!((payment["status"].as_str(), payment["declineReason"].as_str()), (Some("DECLINED"), Some(words)));
+        assert!(server.charged().is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancel_refunds_through_toss_once_under_its_own_key_whatever_write_fails() {
+        let server = TossServer::start().await;
+        let w = toss_world(&server, 5000, Duration::from_secs(5)).await;
+        let room = w.room(2, PRICE).await;
+        let order_id = order("cancel");
+        let key = server.authorize(&order_id, PRICE);
+        let (status, placed, _) = w.book_paid("minho", &room, &day(10), &day(11), paid(&key, &order_id, PRICE), None).await;
+        assert_eq!(status, 201, "{placed}");
+        let id = placed["reservation"]["reservationId"].as_str().unwrap().to_owned();
+        w.settle().await;
+        assert_eq!(w.cancel("minho", &id).await.0, 200);
+        // The refund's write fails once after Toss refunded (the handler's one transaction):
+        // the redelivery asks Toss again under the same key, which answers as the first time.
+        let cancelled = support::all_changes(w.reservations.as_ref())
+            .await
+            .into_iter()
+            .filter_map(|c| c.new_image.as_ref().and_then(envelope_of).and_then(Result::ok))
+            .find(|e| e.event_type() == EventType::ReservationCancelled && e.aggregate_id == id)
+            .expect("ReservationCancelled");
+        let failing = support::faults::Process::new(support::faults::Fault::FailAt(1));
+        let handler = PaymentHandler::new(w.payment_service.clone().with_table(failing.table(w.payments.clone())));
+        assert!(apply_once(&handler, &cancelled).await.is_err(), "the write failed");
+        assert_eq!(server.payment_of_order(&order_id).unwrap().status, "CANCELED", "Toss refunded before the write");
+        w.settle().await;
+        w.settle().await;
+        let payment = w.payment(&id).await.unwrap();
+        assert_eq!(payment["status"], "REFUNDED");
+        assert_eq!(payment["refundReason"], "You cancelled the stay.", "the reason the guest is shown");
+        let calls = cancels(&server);
+        assert!(calls.iter().all(|c| c.idempotency_key.as_deref() == Some(&*format!("cancel-{id}"))), "{calls:?}");
+        assert_eq!(calls.iter().filter(|c| !c.replayed).count(), 1, "refunded once at Toss: {calls:?}");
+        assert_eq!(server.payment_of_order(&order_id).unwrap().cancels[0]["cancelReason"], "You cancelled the stay.");
+        assert_eq!(payment_events(&w, &id).await.iter().filter(|t| **t == EventType::PaymentRefunded).count(), 1, "the guest hears of it once");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_charge_that_lands_after_its_booking_gave_up_is_refunded_at_once() {
+        let server = TossServer::start().await;
+        // Toss answers in 800 ms; the booking waits 200 ms; the adapter waits 5 s.
+        let w = toss_world(&server, 200, Duration::from_secs(5)).await;
+        let room = w.room(2, PRICE).await;
+        let order_id = order("late");
+        let key = server.authorize(&order_id, PRICE);
+        server.script(&[Scripted::TakeThenHang(Duration::from_millis(800))]);
+        let (status, problem, _) = w.book_paid("minho", &room, &day(12), &day(13), paid(&key, &order_id, PRICE), None).await;
+        assert_eq!(status, 503, "{problem}");
+        // The abort reaches payment-handler while Toss is still answering: UNCERTAIN.
+        w.settle().await;
+        let id = reservation_on(&w, &day(12)).await["reservationId"].as_str().unwrap().to_owned();
+        assert_eq!(w.payment(&id).await.unwrap()["status"], "UNCERTAIN");
+        w.calls.all_ended().await;
+        w.settle().await;
+        let payment = w.payment(&id).await.unwrap();
+        assert_eq!(payment["status"], "REFUNDED", "{payment:?}");
+        assert_eq!(server.payment_of_order(&order_id).unwrap().status, "CANCELED");
+        assert_eq!(cancels(&server)[0].idempotency_key.as_deref(), Some(&*format!("late-{id}")));
+        assert_eq!(w.reconcile().await, bnb_contexts::payments::Reconciled::default(), "nothing left uncertain");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_timeout_is_settled_by_reconciliation_once_whatever_write_fails() {
+        let server = TossServer::start().await;
+        // Toss takes the confirm and answers after 3 s; the adapter gives up after 400 ms, the
+        // booking after 200 ms: nobody at bnb knows that Toss charged.
+        let w = toss_world(&server, 200, Duration::from_millis(400)).await;
+        let room = w.room(2, PRICE).await;
+        let charged = order("charged");
+        let charged_key = server.authorize(&charged, PRICE);
+        server.script(&[Scripted::TakeThenHang(Duration::from_secs(3))]);
+        assert_eq!(w.book_paid("minho", &room, &day(14), &day(15), paid(&charged_key, &charged, PRICE), None).await.0, 503);
+        // And one that Toss never took (its 500): nothing charged.
+        let failed = order("failed");
+        let failed_key = server.authorize(&failed, PRICE);
+        server.script(&[Scripted::Fail(500, "FAILED_INTERNAL_SYSTEM_PROCESSING")]);
+        assert_eq!(w.book_paid("minho", &room, &day(16), &day(17), paid(&failed_key, &failed, PRICE), None).await.0, 503);
+        w.calls.all_ended().await;
+        w.settle().await;
+        let charged_id = reservation_on(&w, &day(14)).await["reservationId"].as_str().unwrap().to_owned();
+        let failed_id = reservation_on(&w, &day(16)).await["reservationId"].as_str().unwrap().to_owned();
+        for id in [&charged_id, &failed_id] {
+            assert_eq!(w.payment(id).await.unwrap()["status"], "UNCERTAIN", "{id}");
+        }
+        assert_eq!(server.payment_of_order(&charged).unwrap().status, "DONE", "Toss holds the guest's money");
+
+        // Not yet a minute: reconciliation leaves them alone (a call might still be under way).
+        let cause = bnb_contexts::events::Causation::request("reconcile-test");
+        assert_eq!(w.payment_service.reconcile(100, &cause).await.unwrap(), bnb_contexts::payments::Reconciled::default());
+        // A minute on, its first write fails after Toss refunded: the next run refunds nothing twice.
+        w.clock.advance(bnb_contexts::payments::RECONCILE_AFTER + Duration::from_secs(1));
+        let failing = support::faults::Process::new(support::faults::Fault::FailAt(1));
+        let first = w.payment_service.clone().with_table(failing.table(w.payments.clone())).reconcile(100, &cause).await.unwrap();
+        assert_eq!(first.refunded + first.voided, 1, "{first:?}");
+        let done = w.payment_service.reconcile(100, &cause).await.unwrap();
+        assert_eq!(first.refunded + done.refunded, 1, "{first:?} then {done:?}");
+        assert_eq!(first.voided + done.voided, 1, "{first:?} then {done:?}");
+        w.settle().await;
+        let refunded = w.payment(&charged_id).await.unwrap();
+        assert_eq!(
+            (refunded["status"].as_str(), refunded["refundReason"].as_str()),
+            (Some("REFUNDED"), Some("The booking did not go through; bnb found the charge and returned it."))
+        );
+        assert_eq!(w.payment(&failed_id).await.unwrap()["status"], "VOIDED", "recorded as never charged");
+        assert_eq!(server.payment_of_order(&charged).unwrap().status, "CANCELED");
+        assert!(server.charged().is_empty(), "Toss holds no money for a booking that did not happen");
+        let calls = cancels(&server);
+        assert!(calls.iter().all(|c| c.idempotency_key.as_deref() == Some(&*format!("reconcile-{charged_id}"))), "{calls:?}");
+        assert_eq!(calls.iter().filter(|c| !c.replayed).count(), 1, "{calls:?}");
+        assert_eq!(payment_events(&w, &charged_id).await.iter().filter(|t| **t == EventType::PaymentRefunded).count(), 1);
+        assert!(w.payment_service.reconcile(100, &cause).await.unwrap() == bnb_contexts::payments::Reconciled::default(), "settled for good");
+        // Every lookup went out with the key, never an idempotency key on a GET.
+        assert!(server.calls().iter().filter(|c| c.method == "GET").all(|c| c.authorized && c.idempotency_key.is_none()));
+    }
+
+    /// The adapter alone, against the contract: Basic auth, replays answer the first response,
+    /// a second confirm is ALREADY_PROCESSED_PAYMENT, 5xx and PROVIDER_ERROR are passing, a
+    /// missing order is none, a wrong key is refused (and read again).
+    #[tokio::test]
+    async fn the_adapter_keeps_tosss_contract() {
+        use bnb_contexts::payments::provider::{Cancel, Confirm, ProviderStatus};
+        let server = TossServer::start().await;
+        let toss = adapter(&server, Duration::from_secs(5));
+        let order_id = order("adapter");
+        let key = server.authorize(&order_id, PRICE);
+        let confirm =
+            Confirm { payment_key: key.clone(), order_id: order_id.clone(), amount: PRICE, idempotency_key: "res-1".into(), correlation_id: "c-1".into() };
+        let first = toss.confirm(&confirm).await.unwrap();
+        assert_eq!((first.status, first.total_amount), (ProviderStatus::Done, PRICE));
+        assert_eq!(toss.confirm(&confirm).await.unwrap(), first, "a replay answers the first response");
+        assert!(server.calls().last().unwrap().replayed);
+        assert_eq!(toss.confirm(&Confirm { idempotency_key: "res-2".into(), ..confirm.clone() }).await, Err(ProviderError::AlreadyProcessed));
+        assert_eq!(toss.find_order(&order_id).await.unwrap().map(|p| p.status), Some(ProviderStatus::Done));
+        assert_eq!(toss.find_order("no-such-order").await.unwrap(), None);
+        server.script(&[Scripted::Fail(500, "FAILED_INTERNAL_SYSTEM_PROCESSING"), Scripted::Fail(400, "PROVIDER_ERROR")]);
+        let cancel =
+            Cancel { payment_key: key.clone(), reason: "test".into(), amount: PRICE, idempotency_key: "cancel-res-1".into(), correlation_id: "c-2".into() };
+        assert!(matches!(toss.cancel(&cancel).await, Err(ProviderError::Unavailable(_))), "5xx");
+        assert!(matches!(toss.cancel(&cancel).await, Err(ProviderError::Unavailable(_))), "PROVIDER_ERROR");
+        assert_eq!(toss.cancel(&cancel).await.unwrap().status, ProviderStatus::Canceled, "the same key, tried again");
+        assert_eq!(toss.cancel(&Cancel { idempotency_key: "cancel-again".into(), ..cancel.clone() }).await, Err(ProviderError::AlreadyCanceled));
+        // A declined card, in Toss's words.
+        let declined = order("adapter-declined");
+        let declined_key = server.authorize_declined(&declined, PRICE, "REJECT_CARD_COMPANY", "결제 승인이 거절되었습니다.");
+        let refused = toss.confirm(&Confirm { payment_key: declined_key, order_id: declined, idempotency_key: "res-3".into(), ..confirm.clone() }).await;
+        assert_eq!(refused, Err(ProviderError::Declined { code: "REJECT_CARD_COMPANY".into(), message: "결제 승인이 거절되었습니다.".into() }));
+        // Every call carried the key as Toss wants it.
+        assert!(server.calls().iter().all(|c| c.authorized));
+        // A wrong key: refused, never taken for a decline.
+        let wrong = bnb_toss_payments::TossPayments::new(bnb_toss_payments::TossSettings {
+            endpoint: server.url.clone(),
+            secret_key: Arc::new(FixedSecret(Secret::new("test_sk_wrong"))),
+        })
+        .unwrap();
+        assert!(matches!(wrong.find_order(&order_id).await, Err(ProviderError::Unavailable(e)) if e.contains("UNAUTHORIZED_KEY")));
+        assert_eq!(server.calls().last().unwrap().status, 401);
+        // Not HTTPS, and not this machine: refused at start-up.
+        let clear = bnb_toss_payments::TossPayments::new(bnb_toss_payments::TossSettings {
+            endpoint: "http://api.tosspayments.com".into(),
+            secret_key: Arc::new(FixedSecret(Secret::new(SECRET_KEY))),
+        });
+        assert!(clear.is_err());
+    }
+}

@@ -139,6 +139,7 @@ fn ownership() -> BTreeMap<&'static str, (&'static [&'static str], &'static [&'s
         ("expire-holds", (&["ReservationsTable"][..], &[][..])),
         ("process-payment", (&["PaymentsTable"][..], &[][..])),
         ("payment-handler", (&["PaymentsTable"][..], &[][..])),
+        ("reconcile-payments", (&["PaymentsTable"][..], &[][..])),
         ("view-projector", (&["ViewsTable"][..], &[][..])),
         ("reservation-status", (&[][..], &["ViewsTable"][..])),
         ("my-reservations", (&[][..], &["ViewsTable"][..])),
@@ -211,11 +212,18 @@ fn every_function_touches_only_its_own_tables_and_no_action_is_a_wildcard() {
                         panic!("{id} uses {name}, which grants dynamodb:Scan: name the actions it takes")
                     }
                     "SNSPublishMessagePolicy" | "SQSSendMessagePolicy" | "LambdaInvokePolicy" => {}
-                    // One parameter, the dealer's secret key, by the template parameter naming it.
-                    "SSMParameterReadPolicy" => {
-                        assert_eq!(referenced(&args["ParameterName"]).as_deref(), Some("AlimTalkSecretKeyParameter"), "{id} may read another parameter");
-                        assert!(["alimtalk-sender", "check-deliveries"].contains(&binary.as_str()), "{id} reads the dealer's secret key");
-                    }
+                    // One parameter, a provider's secret key, by the template parameter naming it:
+                    // the dealer's for its two functions, the payment provider's for its three.
+                    "SSMParameterReadPolicy" => match referenced(&args["ParameterName"]).as_deref() {
+                        Some("AlimTalkSecretKeyParameter") => {
+                            assert!(["alimtalk-sender", "check-deliveries"].contains(&binary.as_str()), "{id} reads the dealer's secret key")
+                        }
+                        Some("TossSecretKeyParameter") => assert!(
+                            ["process-payment", "payment-handler", "reconcile-payments"].contains(&binary.as_str()),
+                            "{id} reads the payment provider's secret key"
+                        ),
+                        other => panic!("{id} may read another parameter: {other:?}"),
+                    },
                     "Statement" => {
                         for statement in args.as_sequence().unwrap() {
                             let actions: Vec<String> = match &statement["Action"] {
@@ -661,4 +669,25 @@ fn each_route_is_in_the_stack_of_its_context() {
         };
         assert_eq!(stack, expected, "{method} {path} ({binary})");
     }
+}
+
+/// Every function that takes part in a payment names the same provider, the template's
+/// `PaymentProvider`: a booking, its confirm, its refunds and its reconciliation never disagree
+/// on who holds the money (a card token must never pay where Toss is the provider).
+#[test]
+fn every_payment_function_names_the_templates_provider() {
+    let stacks = stacks();
+    let mut named = BTreeSet::new();
+    for (stack, id, binary, props) in functions(&stacks) {
+        let provider = &props["Environment"]["Variables"]["PAYMENT_PROVIDER"];
+        if provider.is_null() {
+            continue;
+        }
+        assert_eq!(behind(&stacks, stack, provider).1, "PaymentProvider", "{id}: the root's PaymentProvider");
+        named.insert(binary);
+    }
+    let expected = ["place-reservation", "process-payment", "payment-handler", "reconcile-payments"];
+    assert_eq!(named, expected.iter().map(|s| s.to_string()).collect(), "the functions that take part in a payment");
+    let allowed = &root(&stacks)["Parameters"]["PaymentProvider"]["AllowedValues"];
+    assert_eq!(allowed.as_sequence().map(|l| l.len()), Some(2), "sandbox and toss, nothing a typo could make");
 }

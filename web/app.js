@@ -5,6 +5,7 @@ import { h, t, lang, setLang, flash, takeFlash, queueFlash, go, nextPage, curren
 import { searchPage, roomPage } from './pages/search.js';
 import { signInPage, reservationsPage, reviewPage, notificationsPage, profilePage, becomeHostPanel } from './pages/guest.js';
 import { dashboardPage, roomFormPage } from './pages/host.js';
+import { completeTossPayment } from './pages/pay.js';
 
 const routes = [
   [/^\/search$/, searchPage],
@@ -78,6 +79,8 @@ async function boot() {
     queueFlash(t('err.signIn', { detail: e.message }), 'error');
     history.replaceState(null, '', '#/sign-in');
   }
+  // Back from Toss Payments' widget: book with what it authorized.
+  await completeTossPayment();
   document.querySelector('.skip').addEventListener('click', (e) => { e.preventDefault(); document.getElementById('main').focus(); });
   window.addEventListener('hashchange', route);
   route();

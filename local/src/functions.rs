@@ -11,6 +11,7 @@ use bnb_contexts::messaging::Topic;
 use bnb_contexts::notifications::Dealer;
 use bnb_contexts::payments::invoker::InProcessInvoker;
 use bnb_contexts::payments::Invoker;
+use bnb_contexts::payments::{PaymentProvider, ProviderKind};
 use bnb_contexts::storage::Table;
 use bnb_contexts::tables::TableKind;
 pub use bnb_lambda::function::{BoxFuture, Handler, HttpFunction, InvokeFunction, SqsFunction, StreamFunction};
@@ -36,6 +37,7 @@ pub static REGISTRY: &[&Function] = &[
     &payment_handler::FUNCTION,
     &reservation_handler::FUNCTION,
     &expire_holds::FUNCTION,
+    &reconcile_payments::FUNCTION,
     &republish_outbox::FUNCTION,
     &reservation_status::FUNCTION,
     &my_reservations::FUNCTION,
@@ -113,6 +115,18 @@ impl Resources for LocalResources<'_> {
         let url = self.env(DEAD_LETTER_QUEUE_URL)?;
         let name = url.rsplit('/').next().unwrap_or_default();
         Ok(Arc::new(QueueDeadLetters(self.wiring.queue(name).map_err(wiring_err)?)))
+    }
+
+    /// The provider `bnb-local up --toss-endpoint` points at (the sandbox needs none).
+    fn payment_provider(&self, kind: ProviderKind) -> Result<Arc<dyn PaymentProvider>, LinkError> {
+        match &self.wiring.payment_provider {
+            Some(provider) if provider.kind() == kind => Ok(provider.clone()),
+            _ => Err(LinkError(format!(
+                "function {} takes payments with {}: run `bnb-local up --toss-endpoint URL` (with BNB_TOSS_SECRET_KEY in the environment), or leave PaymentProvider as sandbox",
+                self.decl.logical_id,
+                kind.as_str()
+            ))),
+        }
     }
 
     /// The payment function, linked here and called on its own task (as Lambda `Invoke` would).

@@ -25,6 +25,10 @@ struct Cli {
     /// With --endpoint: put this before every table, topic and queue name.
     #[arg(long, global = true, default_value = "", env = "BNB_PREFIX")]
     prefix: String,
+    /// Override a parameter of the root template, as `sam deploy --parameter-overrides` does
+    /// (e.g. `--parameter PaymentProvider=toss`); repeatable.
+    #[arg(long = "parameter", global = true, value_name = "NAME=VALUE", value_parser = parameter)]
+    parameters: Vec<(String, String)>,
     #[command(subcommand)]
     command: Command,
 }
@@ -54,6 +58,14 @@ enum Command {
         /// the secret key BNB_ALIMTALK_SECRET_KEY from the environment.
         #[arg(long, env = "BNB_ALIMTALK_ENDPOINT")]
         alimtalk_endpoint: Option<String>,
+        /// Take payments through Toss Payments at this endpoint (https://api.tosspayments.com,
+        /// or a contract server) when the template's PaymentProvider is toss (`--parameter
+        /// PaymentProvider=toss`). Reads the secret key BNB_TOSS_SECRET_KEY from the environment.
+        #[arg(long, env = "BNB_TOSS_ENDPOINT")]
+        toss_endpoint: Option<String>,
+        /// The client key the web app's Toss Payments widget uses (test_gck_…; not a secret).
+        #[arg(long, env = "BNB_TOSS_CLIENT_KEY")]
+        toss_client_key: Option<String>,
         /// Run every function's clock this many days ahead (to see what happens after a stay:
         /// reviews, expired holds). Tokens keep real time.
         #[arg(long, default_value_t = 0)]
@@ -148,7 +160,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             println!("{}", authority.mint(sub, groups, phone.as_deref(), locale.as_deref(), *ttl)?);
             Ok(())
         }
-        Command::Up { port, log_format, visibility_timeout, pause, web, alimtalk_endpoint, days_ahead } => {
+        Command::Up { port, log_format, visibility_timeout, pause, web, alimtalk_endpoint, toss_endpoint, toss_client_key, days_ahead } => {
             match log_format {
                 LogFormat::Pretty => bnb_lambda::telemetry::init_pretty(),
                 LogFormat::Json => bnb_lambda::telemetry::init_json(),
@@ -164,6 +176,9 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 clock: clock_days_ahead(*days_ahead),
                 web: Some(web.clone().unwrap_or_else(|| cli.template.parent().unwrap_or(std::path::Path::new("")).join("web"))),
                 dealer: alimtalk_endpoint.as_deref().map(real_dealer).transpose()?,
+                parameters: cli.parameters.iter().cloned().collect(),
+                payment_provider: toss_endpoint.as_deref().map(real_toss).transpose()?,
+                toss_client_key: toss_client_key.clone(),
             };
             let running = start(config).await?;
             for w in &running.wired {
@@ -180,7 +195,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Seed => {
-            let topology = Topology::load(&cli.template)?;
+            let topology = Topology::load_with(&cli.template, &cli.parameters.iter().cloned().collect())?;
             let store = bnb_embedded::EmbeddedStore::open(database_path(&cli.data_dir))?;
             let wiring = Wiring::build(&backend(&cli), &store, &topology, None, &cli.prefix, bnb_contexts::clock::system()).await?;
             bnb_local::samples::seed(&wiring).await?;
@@ -189,7 +204,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::EnvJson { container_endpoint } => {
-            let topology = Topology::load(&cli.template)?;
+            let topology = Topology::load_with(&cli.template, &cli.parameters.iter().cloned().collect())?;
             let at = bnb_local::samples::SamplesEndpoint {
                 endpoint: container_endpoint.clone(),
                 prefix: if cli.prefix.is_empty() { bnb_local::samples::SamplesEndpoint::default().prefix } else { cli.prefix.clone() },
@@ -225,7 +240,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             result
         }
         Command::Status => {
-            let topology = Topology::load(&cli.template)?;
+            let topology = Topology::load_with(&cli.template, &cli.parameters.iter().cloned().collect())?;
             let store = bnb_embedded::EmbeddedStore::open(database_path(&cli.data_dir))?;
             let wiring = Wiring::build(&backend(&cli), &store, &topology, None, &cli.prefix, bnb_contexts::clock::system()).await?;
             let checkpoints = bnb_local::pump::Checkpoints::open(store.clone()).await?;
@@ -258,7 +273,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Dlq { command } => {
-            let topology = Topology::load(&cli.template)?;
+            let topology = Topology::load_with(&cli.template, &cli.parameters.iter().cloned().collect())?;
             let store = bnb_embedded::EmbeddedStore::open(database_path(&cli.data_dir))?;
             let wiring = Wiring::build(&backend(&cli), &store, &topology, None, &cli.prefix, bnb_contexts::clock::system()).await?;
             let dlqs = dead_letter_queues(&topology);
@@ -321,6 +336,18 @@ fn real_dealer(endpoint: &str) -> Result<bnb_local::runtime::RealDealer, Error> 
         secret_key: std::sync::Arc::new(bnb_contexts::secrets::FixedSecret(secret)),
     })?;
     Ok(bnb_local::runtime::RealDealer(std::sync::Arc::new(dealer)))
+}
+
+/// Toss Payments at `endpoint`, with its secret key from the environment (never from a flag).
+fn real_toss(endpoint: &str) -> Result<bnb_local::runtime::RealPaymentProvider, Error> {
+    let secret = std::env::var("BNB_TOSS_SECRET_KEY").ok().filter(|v| !v.is_empty()).ok_or("--toss-endpoint needs BNB_TOSS_SECRET_KEY in the environment")?;
+    let secret = std::sync::Arc::new(bnb_contexts::secrets::FixedSecret(bnb_contexts::secrets::Secret::new(secret)));
+    Ok(bnb_local::runtime::RealPaymentProvider(bnb_toss_payments::provider(endpoint.to_owned(), secret)?))
+}
+
+/// `NAME=VALUE`.
+fn parameter(text: &str) -> Result<(String, String), String> {
+    text.split_once('=').map(|(n, v)| (n.trim().to_owned(), v.to_owned())).filter(|(n, _)| !n.is_empty()).ok_or_else(|| format!("{text:?} is not NAME=VALUE"))
 }
 
 /// Each queue that is some queue's DLQ or some stream's failure destination, with its sources.

@@ -40,6 +40,22 @@ pub struct LocalConfig {
     pub web: Option<PathBuf>,
     /// A real KakaoTalk dealer instead of the local mailbox.
     pub dealer: Option<RealDealer>,
+    /// The root template's parameters, overridden (`--parameter PaymentProvider=toss`).
+    pub parameters: std::collections::BTreeMap<String, String>,
+    /// The real payment provider the functions take when `PaymentProvider` names one.
+    pub payment_provider: Option<RealPaymentProvider>,
+    /// The client key of Toss Payments' widget, for the web app (not a secret).
+    pub toss_client_key: Option<String>,
+}
+
+/// A payment provider `bnb-local up --toss-endpoint` points at.
+#[derive(Clone)]
+pub struct RealPaymentProvider(pub Arc<dyn bnb_contexts::payments::PaymentProvider>);
+
+impl std::fmt::Debug for RealPaymentProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RealPaymentProvider")
+    }
 }
 
 /// A dealer `bnb-local up --alimtalk-endpoint` points at.
@@ -66,6 +82,9 @@ impl LocalConfig {
             clock: bnb_contexts::clock::system(),
             web: None,
             dealer: None,
+            parameters: Default::default(),
+            payment_provider: None,
+            toss_client_key: None,
         }
     }
 }
@@ -115,13 +134,14 @@ pub type StartError = Box<dyn std::error::Error + Send + Sync>;
 /// Starts everything `template.yaml` declares. A function or trigger the runtime cannot run is
 /// an error naming it, before anything starts.
 pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
-    let topology = Topology::load(&config.template)?;
+    let topology = Topology::load_with(&config.template, &config.parameters)?;
     let store = EmbeddedStore::open(database_path(&config.data_dir))?;
     let authority = Authority::load_or_create(&config.data_dir)?;
     let mut wiring = Wiring::build(&config.backend, &store, &topology, config.visibility_override, &config.prefix, config.clock.clone()).await?;
     if let Some(RealDealer(dealer)) = &config.dealer {
         wiring.dealer = dealer.clone();
     }
+    wiring.payment_provider = config.payment_provider.as_ref().map(|RealPaymentProvider(p)| p.clone());
     let checkpoints = Checkpoints::open(store.clone()).await?;
     // On the embedded backend a poller wakes when what it reads is committed to; on an AWS
     // endpoint it polls.
@@ -202,6 +222,14 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
         directory: wiring.directory.clone(),
         authority: authority.clone(),
         clock: config.clock.clone(),
+        payment: crate::web::PaymentConfig {
+            // What place-reservation takes is what the booking screen offers.
+            provider: topology
+                .function("place-reservation")
+                .and_then(|f| f.environment.get(bnb_contexts::payments::provider::PAYMENT_PROVIDER).cloned())
+                .unwrap_or_else(|| "sandbox".into()),
+            client_key: config.toss_client_key.clone(),
+        },
     });
     let ops = crate::ops::OpsPages::new(dead_letter_queues(&topology, &wiring), openapi_beside(&config.template)?);
     let gateway = Arc::new(Gateway { routes: routes.clone(), functions: http_functions, authority, web, ops });

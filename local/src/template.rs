@@ -115,9 +115,23 @@ impl Topology {
     /// (`AWS::Serverless::Application` with `Location: stacks/rooms.yaml`), each with the
     /// parameters its parent passes, into one topology.
     pub fn load(path: &Path) -> Result<Topology, TemplateError> {
+        Self::load_with(path, &BTreeMap::new())
+    }
+
+    /// As [`Topology::load`], with the root's parameters overridden (as `sam deploy
+    /// --parameter-overrides` does); a name the root does not declare is refused.
+    pub fn load_with(path: &Path, overrides: &BTreeMap<String, String>) -> Result<Topology, TemplateError> {
         let text = std::fs::read_to_string(path).map_err(|e| TemplateError::Read(path.display().to_string(), e.to_string()))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Ok(parse_stack(&text, Some(base), &BTreeMap::new(), 0)?.0)
+        if !overrides.is_empty() {
+            let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).map_err(|e| TemplateError::Yaml(e.to_string()))?;
+            for name in overrides.keys() {
+                if yaml.get("Parameters").and_then(|p| p.get(name.as_str())).is_none() {
+                    return Err(TemplateError::Invalid(format!("parameter {name} is not one the template declares")));
+                }
+            }
+        }
+        Ok(parse_stack(&text, Some(base), overrides, 0)?.0)
     }
 
     /// One template on its own (a nested application needs [`Topology::load`], which knows where

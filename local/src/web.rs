@@ -27,6 +27,18 @@ pub struct WebApp {
     pub authority: Authority,
     /// The functions' clock: the app shows the date they decide by (`up --days-ahead`).
     pub clock: bnb_contexts::clock::SharedClock,
+    /// How the booking screen pays: the template's `PaymentProvider`, and Toss's client key.
+    pub payment: PaymentConfig,
+}
+
+/// The app's payment settings (`config.json`'s `payment`): `sandbox` shows the test cards;
+/// `toss` shows Toss Payments' widget, with this client key (not a secret: it is in the page).
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentConfig {
+    pub provider: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<String>,
 }
 
 /// `POST /_bnb/sign-in`.
@@ -59,6 +71,7 @@ struct AppConfig {
     api_base: &'static str,
     /// Today in Seoul by the functions' clock (the app would take the browser's otherwise).
     today: String,
+    payment: PaymentConfig,
 }
 
 impl WebApp {
@@ -66,7 +79,7 @@ impl WebApp {
     pub async fn file(&self, path: &str) -> Option<AxumResponse> {
         if path == "/config.json" {
             let today = bnb_contexts::domain::stay::format_date(self.clock.today());
-            let body = serde_json::to_vec(&AppConfig { sign_in: "local", api_base: "", today }).ok()?;
+            let body = serde_json::to_vec(&AppConfig { sign_in: "local", api_base: "", today, payment: self.payment.clone() }).ok()?;
             return Some(respond(StatusCode::OK, "application/json", body));
         }
         let relative = if path == "/" { "index.html" } else { path.trim_start_matches('/') };

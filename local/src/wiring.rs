@@ -44,6 +44,8 @@ pub struct Wiring {
     /// Each function with reserved concurrency (by logical id): its executions, shared by every
     /// caller, as Lambda counts them.
     pub executions: BTreeMap<String, Arc<tokio::sync::Semaphore>>,
+    /// The real payment provider `bnb-local up --toss-endpoint` names (none: only the sandbox).
+    pub payment_provider: Option<Arc<dyn bnb_contexts::payments::PaymentProvider>>,
 }
 
 pub type WiringError = Box<dyn std::error::Error + Send + Sync>;
@@ -80,6 +82,7 @@ impl Wiring {
                     topics: BTreeMap::new(),
                     queues: BTreeMap::new(),
                     dealer: Arc::new(mailbox.clone()),
+                    payment_provider: None,
                     mailbox,
                     bus: Some(bus.clone()),
                     clock: clock.clone(),
@@ -115,6 +118,7 @@ impl Wiring {
                     topics: BTreeMap::new(),
                     queues: BTreeMap::new(),
                     dealer: Arc::new(mailbox.clone()),
+                    payment_provider: None,
                     mailbox,
                     bus: None,
                     clock: clock.clone(),

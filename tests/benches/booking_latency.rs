@@ -104,7 +104,14 @@ async fn cost_of_one_booking() {
             c.store(0, Ordering::SeqCst);
         }
     }
-    let request = PlaceReservationRequest { room_id: room.id.to_string(), check_in: day(5), check_out: day(7), guests: 1, card_token: "tok_visa".into() };
+    let request = PlaceReservationRequest {
+        room_id: room.id.to_string(),
+        check_in: day(5),
+        check_out: day(7),
+        guests: 1,
+        card_token: Some("tok_visa".into()),
+        payment: None,
+    };
     let render = |_: &Result<bnb_contexts::reservations::Placed, bnb_contexts::reservations::ReservationError>| bnb_contexts::reservations::StoredAnswer {
         status: 201,
         body: String::new(),

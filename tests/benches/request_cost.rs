@@ -94,8 +94,14 @@ async fn seed(dir: &std::path::Path, reservations: usize) -> (Vec<String>, Strin
         // Room after room, then the next odd night: every room is taken on day 1, 3, 5, ...
         let (room, night) = (&rooms[i % rooms.len()], 1 + 2 * (i / rooms.len()) as i64);
         let guest = Actor::new(bnb_contexts::domain::UserId::new(format!("bench-guest-{}", i % guests)), vec!["guest".into()]);
-        let request =
-            PlaceReservationRequest { room_id: room.clone(), check_in: day(night), check_out: day(night + 1), guests: 1, card_token: "tok_visa".into() };
+        let request = PlaceReservationRequest {
+            room_id: room.clone(),
+            check_in: day(night),
+            check_out: day(night + 1),
+            guests: 1,
+            card_token: Some("tok_visa".into()),
+            payment: None,
+        };
         let placed = place.place(&guest, &request, Attempt { cause: &cause, claim: None, render: &render }).await.expect("booked");
         if i % guests == 0 {
             measured = placed.reservation.reservation_id.to_string();

@@ -10,7 +10,7 @@ use bnb_contexts::consumer::DeadLetters;
 use bnb_contexts::identity::UserPools;
 use bnb_contexts::messaging::Topic;
 use bnb_contexts::notifications::Dealer;
-use bnb_contexts::payments::Invoker;
+use bnb_contexts::payments::{Invoker, PaymentProvider, ProviderKind};
 use bnb_contexts::storage::Table;
 use bnb_contexts::tables::TableKind;
 use bnb_lambda::function::{Handler, HttpFunction};
@@ -22,13 +22,14 @@ pub struct TestResources {
     payments: Option<Arc<dyn Invoker>>,
     dealer: Option<Arc<dyn Dealer>>,
     user_pools: Option<Arc<dyn UserPools>>,
+    provider: Option<Arc<dyn PaymentProvider>>,
     clock: SharedClock,
     vars: BTreeMap<String, String>,
 }
 
 impl TestResources {
     pub fn new(clock: SharedClock) -> Self {
-        TestResources { tables: BTreeMap::new(), payments: None, dealer: None, user_pools: None, clock, vars: BTreeMap::new() }
+        TestResources { tables: BTreeMap::new(), payments: None, dealer: None, user_pools: None, provider: None, clock, vars: BTreeMap::new() }
     }
 
     pub fn table(mut self, kind: TableKind, table: Arc<dyn Table>) -> Self {
@@ -38,6 +39,13 @@ impl TestResources {
 
     pub fn payments(mut self, invoker: Arc<dyn Invoker>) -> Self {
         self.payments = Some(invoker);
+        self
+    }
+
+    /// A real payment provider, taken when `PAYMENT_PROVIDER` names its kind.
+    pub fn payment_provider(mut self, provider: Arc<dyn PaymentProvider>) -> Self {
+        self.vars.insert("PAYMENT_PROVIDER".into(), provider.kind().as_str().into());
+        self.provider = Some(provider);
         self
     }
 
@@ -93,6 +101,9 @@ impl Resources for TestResources {
     }
     fn payments(&self) -> Result<Arc<dyn Invoker>, LinkError> {
         self.payments.clone().ok_or_else(|| missing("payment call"))
+    }
+    fn payment_provider(&self, kind: ProviderKind) -> Result<Arc<dyn PaymentProvider>, LinkError> {
+        self.provider.clone().filter(|p| p.kind() == kind).ok_or_else(|| missing("payment provider"))
     }
     fn clock(&self) -> SharedClock {
         self.clock.clone()

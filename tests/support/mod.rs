@@ -10,6 +10,7 @@ use bnb_embedded::EmbeddedStore;
 pub mod faults;
 pub mod linked;
 pub mod nhn;
+pub mod toss;
 
 /// The moto server the test command started. Without it the AWS half of the suite cannot run,
 /// and it fails rather than skip.

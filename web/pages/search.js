@@ -4,6 +4,7 @@ import {
   h, t, field, formData, api, explain, answerBox, say, busy, money, rating, day, when, today, addDays,
   nightsBetween, retryAfter, uuid, go,
 } from '../lib.js';
+import { paysWithToss, startTossPayment } from './pay.js';
 
 const stayFields = (q) => [
   field('checkIn', t('f.checkIn'), { type: 'date', value: q.checkIn, required: true, min: today() }),
@@ -99,9 +100,15 @@ function bookingForm(room, query) {
   const total = h('p', { class: 'total', 'aria-live': 'polite' });
   const button = h('button', { type: 'submit', testid: 'book' }, t('book.go'));
   const answer = answerBox('booking-answer');
+  // How this deployment takes payments: the sandbox's test cards, or Toss Payments' widget.
+  const toss = paysWithToss();
+  const widget = h('div', { class: 'widget', testid: 'toss-widget' });
+  const pay = toss
+    ? h('p', { class: 'hint', testid: 'toss-note' }, t('toss.note'))
+    : field('cardToken', t('f.card'), { options: [['tok_visa', t('card.visa')], ['tok_declined', t('card.declined')], ['tok_slow', t('card.slow')]], hint: t('card.hint') });
+  if (toss) button.textContent = t('toss.start');
   const form = h('form', { class: 'card', 'aria-labelledby': 'book-h', testid: 'booking-form' }, head, ...stayFields(q),
-    field('cardToken', t('f.card'), { options: [['tok_visa', t('card.visa')], ['tok_declined', t('card.declined')], ['tok_slow', t('card.slow')]], hint: t('card.hint') }),
-    total, button, answer);
+    pay, total, button, widget, answer);
   linkDates(form);
   const showTotal = () => {
     const n = nightsBetween(form.elements.checkIn.value, form.elements.checkOut.value);
@@ -116,6 +123,22 @@ function bookingForm(room, query) {
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const d = formData(form);
+    if (toss) {
+      // Toss's widget takes the card; the booking is made when Toss sends the guest back.
+      say(answer, 'info', t('toss.loading'));
+      busy(button, async () => {
+        try {
+          await startTossPayment(room, d, widget);
+          button.remove(); // the widget's own Pay button takes over, with the focus
+          widget.querySelector('button')?.focus();
+          for (const input of form.querySelectorAll('input')) input.readOnly = true; // the widget holds this stay's price
+          say(answer, 'info', t('toss.ready'));
+        } catch (err) {
+          say(answer, 'error', t('toss.unavailable', { detail: err.message }));
+        }
+      });
+      return;
+    }
     const body = { roomId: room.roomId, checkIn: d.checkIn, checkOut: d.checkOut, guests: Number(d.guests), cardToken: d.cardToken };
     if (JSON.stringify(body) !== sent) { key = uuid(); sent = JSON.stringify(body); }
     say(answer, 'info', t('book.working'));

@@ -1,9 +1,11 @@
-//! `payment-handler`: refunds cancelled reservations and aborted bookings.
+//! `payment-handler`: refunds cancelled reservations and aborted bookings through the payment
+//! provider (one idempotency key per saga path), and marks a payment still being confirmed when
+//! its booking gave up as uncertain, for the confirm's end or reconciliation to settle.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use bnb_contexts::consumer::DeadLetters;
 use bnb_contexts::payments::PaymentHandler;
-use bnb_contexts::payments::{FaultConfig, PaymentService};
+use bnb_contexts::payments::PaymentService;
 use bnb_contexts::tables::PAYMENTS;
 use bnb_lambda::sqs::handle_sqs_event;
 use bnb_lambda::{Function, Handler, LinkError, Need, Resources, Trigger};
@@ -12,10 +14,11 @@ use std::sync::Arc;
 pub const NAME: &str = PaymentHandler::NAME;
 
 /// `payment-handler`, declared once: the Lambda main, `bnb-local` and the tests build it from this.
-pub static FUNCTION: Function = Function { name: NAME, trigger: Trigger::Sqs, needs: &[Need::Table(PAYMENTS), Need::DeadLetters], link };
+pub static FUNCTION: Function = Function { name: NAME, trigger: Trigger::Sqs, needs: &[Need::Table(PAYMENTS), Need::DeadLetters, Need::PaymentProvider], link };
 
 fn link(r: &dyn Resources) -> Result<Handler, LinkError> {
-    let handler = Arc::new(PaymentHandler::new(PaymentService::new(r.table(PAYMENTS)?, FaultConfig::default())));
+    let payments = PaymentService::with_provider(r.table(PAYMENTS)?, bnb_lambda::payment_provider(r)?).with_clock(r.clock());
+    let handler = Arc::new(PaymentHandler::new(payments));
     let dead_letters = r.dead_letters()?;
     Ok(Handler::sqs(move |event| {
         let (handler, dead_letters) = (handler.clone(), dead_letters.clone());

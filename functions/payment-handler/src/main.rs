@@ -2,6 +2,16 @@ use bnb_lambda::{run, AwsAdapters, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    run(&payment_handler::FUNCTION, AwsAdapters { table: Some(bnb_aws_dynamodb::tables), dead_letters: Some(bnb_aws_sqs::dead_letters), ..Default::default() })
-        .await
+    run(
+        &payment_handler::FUNCTION,
+        AwsAdapters {
+            table: Some(bnb_aws_dynamodb::tables),
+            dead_letters: Some(bnb_aws_sqs::dead_letters),
+            payment_provider: Some(|config, settings| {
+                bnb_toss_payments::provider(settings.endpoint, bnb_aws_ssm::secret(config, settings.secret_key_parameter))
+            }),
+            ..Default::default()
+        },
+    )
+    .await
 }

@@ -2,5 +2,15 @@ use bnb_lambda::{run, AwsAdapters, Error};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    run(&process_payment::FUNCTION, AwsAdapters { table: Some(bnb_aws_dynamodb::tables), ..Default::default() }).await
+    run(
+        &process_payment::FUNCTION,
+        AwsAdapters {
+            table: Some(bnb_aws_dynamodb::tables),
+            payment_provider: Some(|config, settings| {
+                bnb_toss_payments::provider(settings.endpoint, bnb_aws_ssm::secret(config, settings.secret_key_parameter))
+            }),
+            ..Default::default()
+        },
+    )
+    .await
 }

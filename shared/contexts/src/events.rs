@@ -244,6 +244,10 @@ mod tests {
             status: PaymentStatus::Approved,
             decline_reason: None,
             guest_id: Some(UserId::new("guest-1")),
+            provider: None,
+            payment_key: None,
+            order_id: None,
+            refund_reason: None,
         }
     }
 

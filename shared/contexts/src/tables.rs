@@ -47,8 +47,9 @@ pub const NOTIFICATIONS: TableKind = TableKind { env: "NOTIFICATIONS_TABLE", def
 /// Reviews: `ROOM#<roomId>` / `REVIEW#<at>#<id>`, one `REVIEW#<reservationId>` guard per stay.
 pub const REVIEWS: TableKind = TableKind { env: "REVIEWS_TABLE", default_name: "reviews", indexes: &["outbox"] };
 
-/// Payments, one per reservation.
-pub const PAYMENTS: TableKind = TableKind { env: "PAYMENTS_TABLE", default_name: "payments", indexes: &["outbox"] };
+/// Payments, one per reservation, and the sandbox provider's ledger; `uncertain` = payments
+/// whose booking gave up waiting, oldest first (reconciliation's work list, sparse).
+pub const PAYMENTS: TableKind = TableKind { env: "PAYMENTS_TABLE", default_name: "payments", indexes: &["outbox", "uncertain"] };
 
 /// The tables that keep an outbox (and so an `outbox` index of what is not yet published).
 pub const WITH_OUTBOX: &[TableKind] = &[ROOMS, RESERVATIONS, PAYMENTS, REVIEWS];

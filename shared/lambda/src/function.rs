@@ -17,7 +17,9 @@ use bnb_contexts::messaging::Topic;
 use bnb_contexts::notifications::dealer::ALIMTALK_SECRET_KEY_PARAMETER;
 use bnb_contexts::notifications::Dealer;
 use bnb_contexts::payments::invoker::InvokeFuture;
+use bnb_contexts::payments::provider::{PAYMENT_PROVIDER, TOSS_SECRET_KEY_PARAMETER};
 use bnb_contexts::payments::Invoker;
+use bnb_contexts::payments::{FaultConfig, PaymentProvider, ProviderKind, Sandbox};
 use bnb_contexts::storage::Table;
 use bnb_contexts::tables::TableKind;
 use lambda_http::{Body, Request, Response};
@@ -122,6 +124,9 @@ pub enum Need {
     DeadLetters,
     /// The synchronous payment call, `PAYMENT_FUNCTION_NAME` (`bnb-aws-lambda`).
     Payments,
+    /// The payment provider `PAYMENT_PROVIDER` names: the sandbox (on the payments table), or
+    /// Toss Payments (`bnb-toss-payments`, its secret key from SSM by `bnb-aws-ssm`).
+    PaymentProvider,
 }
 
 impl Need {
@@ -134,12 +139,26 @@ impl Need {
             Need::UserPools => None,
             Need::DeadLetters => Some(DEAD_LETTER_QUEUE_URL),
             Need::Payments => Some(PAYMENT_FUNCTION_NAME),
+            // Where a real provider's secret key is kept (the sandbox's functions are given it too).
+            Need::PaymentProvider => Some(TOSS_SECRET_KEY_PARAMETER),
         }
     }
 }
 
 pub const DEAD_LETTER_QUEUE_URL: &str = "DEAD_LETTER_QUEUE_URL";
 pub const PAYMENT_FUNCTION_NAME: &str = "PAYMENT_FUNCTION_NAME";
+
+/// The payment provider a function's `PAYMENT_PROVIDER` names: the sandbox, with its ledger on
+/// the payments table and its faults from the environment, or the real one the resources give.
+/// A name bnb does not know stops the function at init: it is never taken for the sandbox.
+pub fn payment_provider(r: &dyn Resources) -> Result<Arc<dyn PaymentProvider>, LinkError> {
+    let name = r.var(PAYMENT_PROVIDER).unwrap_or_default();
+    match ProviderKind::parse(&name) {
+        Some(ProviderKind::Sandbox) => Ok(Arc::new(Sandbox::new(r.table(bnb_contexts::tables::PAYMENTS)?, FaultConfig::from_lookup(|var| r.var(var))))),
+        Some(kind) => r.payment_provider(kind),
+        None => Err(LinkError(format!("{PAYMENT_PROVIDER}={name:?} is not a payment provider bnb knows (sandbox, toss)"))),
+    }
+}
 
 /// A function, declared once.
 pub struct Function {
@@ -180,6 +199,8 @@ pub trait Resources: Send + Sync {
     fn user_pools(&self) -> Result<Arc<dyn UserPools>, LinkError>;
     fn dead_letters(&self) -> Result<Arc<dyn DeadLetters>, LinkError>;
     fn payments(&self) -> Result<Arc<dyn Invoker>, LinkError>;
+    /// A real payment provider (not the sandbox, which [`payment_provider`] builds itself).
+    fn payment_provider(&self, kind: ProviderKind) -> Result<Arc<dyn PaymentProvider>, LinkError>;
     fn clock(&self) -> SharedClock;
     /// A setting from the function's environment.
     fn var(&self, name: &str) -> Option<String>;

@@ -18,5 +18,5 @@ pub mod sqs;
 pub mod stream_event;
 pub mod telemetry;
 
-pub use function::{Function, Handler, LinkError, Need, Resources, Trigger};
-pub use run::{run, AwsAdapters, Error};
+pub use function::{payment_provider, Function, Handler, LinkError, Need, Resources, Trigger};
+pub use run::{run, AwsAdapters, Error, ProviderSettings};

@@ -17,7 +17,8 @@ use bnb_contexts::notifications::dealer::{
     DealerSettings, ALIMTALK_APP_KEY, ALIMTALK_ENDPOINT, ALIMTALK_FALLBACK_SEND_NO, ALIMTALK_SECRET_KEY_PARAMETER, ALIMTALK_SENDER_KEY,
 };
 use bnb_contexts::notifications::Dealer;
-use bnb_contexts::payments::Invoker;
+use bnb_contexts::payments::provider::{TOSS_ENDPOINT, TOSS_SECRET_KEY_PARAMETER};
+use bnb_contexts::payments::{Invoker, PaymentProvider, ProviderKind};
 use bnb_contexts::storage::{Key, Table, TableSpec};
 use bnb_contexts::tables::TableKind;
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -40,6 +41,7 @@ pub struct AwsAdapters {
     pub user_pools: Option<UserPoolsAdapter>,
     pub dead_letters: Option<DeadLettersAdapter>,
     pub payments: Option<PaymentsAdapter>,
+    pub payment_provider: Option<PaymentProviderAdapter>,
 }
 
 /// What opens tables, by their spec, all on one client.
@@ -56,6 +58,16 @@ pub type UserPoolsAdapter = fn(&SdkConfig) -> Arc<dyn UserPools>;
 pub type DeadLettersAdapter = fn(&SdkConfig, String) -> Arc<dyn DeadLetters>;
 /// The payment function, by name.
 pub type PaymentsAdapter = fn(&SdkConfig, String) -> Arc<dyn Invoker>;
+/// A real payment provider, from its settings (or why it cannot be set up).
+pub type PaymentProviderAdapter = fn(&SdkConfig, ProviderSettings) -> Result<Arc<dyn PaymentProvider>, String>;
+
+/// Where a real provider is, and the name of the SSM parameter that keeps its secret key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderSettings {
+    pub kind: ProviderKind,
+    pub endpoint: String,
+    pub secret_key_parameter: String,
+}
 
 /// A function's resources on AWS: named by its environment, served by the linked adapters.
 pub struct AwsResources {
@@ -123,6 +135,11 @@ impl Resources for AwsResources {
 
     fn payments(&self) -> Result<Arc<dyn Invoker>, LinkError> {
         Ok(self.adapter(self.adapters.payments, "the payment function")?(&self.config, self.required(PAYMENT_FUNCTION_NAME)?))
+    }
+
+    fn payment_provider(&self, kind: ProviderKind) -> Result<Arc<dyn PaymentProvider>, LinkError> {
+        let settings = ProviderSettings { kind, endpoint: self.required(TOSS_ENDPOINT)?, secret_key_parameter: self.required(TOSS_SECRET_KEY_PARAMETER)? };
+        self.adapter(self.adapters.payment_provider, "the payment provider")?(&self.config, settings).map_err(LinkError)
     }
 
     fn clock(&self) -> SharedClock {
@@ -263,6 +280,10 @@ impl Resources for Declared<'_> {
     fn payments(&self) -> Result<Arc<dyn Invoker>, LinkError> {
         self.check(Need::Payments)?;
         self.inner.payments()
+    }
+    fn payment_provider(&self, kind: ProviderKind) -> Result<Arc<dyn PaymentProvider>, LinkError> {
+        self.check(Need::PaymentProvider)?;
+        self.inner.payment_provider(kind)
     }
     fn clock(&self) -> SharedClock {
         self.inner.clock()

@@ -1,25 +1,23 @@
-//! `process-payment`'s logic: the payment gateway bnb talks to, simulated, with faults that can
-//! be injected for tests and chaos. One reservation is charged at most once, however often it
-//! is asked; a refund that comes before its (slow) approval voids it, so nothing is kept.
+//! `process-payment`'s logic: bnb's side of every payment. It records what it asks of the
+//! provider before it asks (`PENDING`), so that a booking that gave up waiting (`UNCERTAIN`) is
+//! settled whatever the provider did: a late approval is refunded at once, and reconciliation
+//! asks the provider about the rest. One reservation is charged at most once, however often it
+//! is asked; every refund goes through the provider with its own idempotency key.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::provider::{Cancel, Confirm, PaymentProvider, ProviderError, ProviderKind, ProviderPayment};
+use super::sandbox::{FaultConfig, Sandbox};
+use crate::clock::SharedClock;
 use crate::domain::payment::PaymentStatus;
+use crate::domain::reservation::AbortReason;
 use crate::domain::{Money, PaymentId, ReservationId, UserId};
 use crate::events::{Causation, Envelope, Event};
 use crate::outbox::{outbox_item, write_with_events};
-use crate::storage::{from_item, to_item, Condition, Item, Key, StorageError, Table, Update, WriteOp};
-
-/// Card tokens the simulated gateway declines, and why.
-pub const DECLINE_TOKENS: &[(&str, &str)] = &[("tok_declined", "card_declined"), ("tok_insufficient_funds", "insufficient_funds")];
-/// A token whose approval takes `FaultConfig::slow` (to force a client timeout).
-pub const SLOW_TOKEN: &str = "tok_slow";
-/// A token whose call fails (to trip the breaker).
-pub const ERROR_TOKEN: &str = "tok_error";
+use crate::storage::{from_item, to_item, Condition, Key, StorageError, Table, WriteOp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -36,8 +34,14 @@ pub struct PaymentRequest {
     /// The idempotency key: one reservation, at most one charge.
     pub reservation_id: ReservationId,
     pub amount: Money,
+    /// The sandbox's card token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card_token: Option<String>,
+    /// What the provider's form authorized: its payment key, for the order id the client chose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
     /// Who pays: carried so that the guest hears of a refund.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guest_id: Option<UserId>,
@@ -56,6 +60,16 @@ pub struct PaymentResult {
     pub decline_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guest_id: Option<UserId>,
+    /// Who took the money, and by which key and order (absent on records from before providers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<ProviderKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    /// Why the guest got their money back, in their words (shown to them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_reason: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,43 +82,66 @@ pub enum PaymentError {
     Storage(#[from] StorageError),
 }
 
-/// Injected latency and failures (`PAYMENT_LATENCY_MS`, `PAYMENT_FAILURE_RATE`, `PAYMENT_SLOW_MS`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct FaultConfig {
-    pub latency: Duration,
-    /// 0.0 to 1.0: the share of approvals that fail.
-    pub failure_rate: f64,
-    /// How long `tok_slow` takes.
-    pub slow: Duration,
-}
-
-impl Default for FaultConfig {
-    fn default() -> Self {
-        FaultConfig { latency: Duration::ZERO, failure_rate: 0.0, slow: Duration::from_secs(5) }
+impl From<ProviderError> for PaymentError {
+    fn from(e: ProviderError) -> Self {
+        PaymentError::Gateway(e.to_string())
     }
 }
 
-impl FaultConfig {
-    pub fn from_env() -> Self {
-        Self::from_lookup(|var| std::env::var(var).ok())
+/// Why a payment is refunded: each path its own idempotency key at the provider, and its own
+/// words for the guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundPath {
+    /// The guest cancelled the stay.
+    Cancelled,
+    /// The host deleted the room.
+    RoomDeleted,
+    /// The booking did not go through after the nights were held.
+    Aborted(AbortReason),
+    /// The provider charged after the booking had given up waiting.
+    LateApproval,
+    /// Reconciliation found a charge for a booking that did not happen.
+    Reconciled,
+}
+
+impl RefundPath {
+    pub fn idempotency_key(&self, reservation: &ReservationId) -> String {
+        let path = match self {
+            RefundPath::Cancelled => "cancel",
+            RefundPath::RoomDeleted => "room-deleted",
+            RefundPath::Aborted(_) => "abort",
+            RefundPath::LateApproval => "late",
+            RefundPath::Reconciled => "reconcile",
+        };
+        format!("{path}-{reservation}")
     }
 
-    /// From any source of variables (the local runtime passes the template's environment).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let ms = |var: &str, default: u64| lookup(var).and_then(|v| v.parse().ok()).map(Duration::from_millis).unwrap_or(Duration::from_millis(default));
-        FaultConfig {
-            latency: ms("PAYMENT_LATENCY_MS", 0),
-            failure_rate: lookup("PAYMENT_FAILURE_RATE").and_then(|v| v.parse().ok()).unwrap_or(0.0f64).clamp(0.0, 1.0),
-            slow: ms("PAYMENT_SLOW_MS", 5000),
+    /// The cancel reason the provider records and the guest is shown.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            RefundPath::Cancelled => "You cancelled the stay.",
+            RefundPath::RoomDeleted => "The host removed the room.",
+            RefundPath::Aborted(AbortReason::RoomDeleted) => "The host removed the room while you were booking it.",
+            RefundPath::Aborted(AbortReason::HoldExpired) => "The booking was not finished in time.",
+            RefundPath::Aborted(_) | RefundPath::LateApproval => "The payment was not confirmed in time, so the booking did not go through.",
+            RefundPath::Reconciled => "The booking did not go through; bnb found the charge and returned it.",
         }
     }
 }
+
+/// The sparse index of uncertain payments, oldest first: reconciliation's work list.
+pub const UNCERTAIN_INDEX: &str = "uncertain";
+const UNCERTAIN: &str = "UNCERTAIN";
+/// How long a payment stays uncertain before reconciliation asks the provider (well past any
+/// call of `process-payment` that could still be under way).
+pub const RECONCILE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The payments table: `PAYMENT#<reservationId>` / `PAYMENT`.
 #[derive(Clone)]
 pub struct PaymentService {
     table: Arc<dyn Table>,
-    faults: FaultConfig,
+    provider: Arc<dyn PaymentProvider>,
+    clock: SharedClock,
 }
 
 fn key(reservation: &ReservationId) -> Key {
@@ -125,86 +162,289 @@ pub struct PaymentItem {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// Set while `UNCERTAIN`: the `uncertain` index's keys (since when, in ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uncertainpk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uncertainsk: Option<String>,
 }
 
-fn read(item: &Item) -> Result<PaymentResult, StorageError> {
-    from_item::<PaymentItem>(item).map(|stored| stored.result)
+/// What the provider said to a confirm.
+enum Outcome {
+    Charged(ProviderPayment),
+    Declined(String),
+}
+
+/// What one run of reconciliation did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Reconciled {
+    /// Charged for a booking that did not happen: refunded.
+    pub refunded: usize,
+    /// Never charged: recorded as such.
+    pub voided: usize,
+    /// The provider could not be asked, or the record not settled: due again next run.
+    pub left: usize,
 }
 
 impl PaymentService {
+    /// With the sandbox provider, which keeps its ledger in the same table.
     pub fn new(table: Arc<dyn Table>, faults: FaultConfig) -> Self {
-        PaymentService { table, faults }
+        let sandbox: Arc<dyn PaymentProvider> = Arc::new(Sandbox::new(table.clone(), faults));
+        Self::with_provider(table, sandbox)
+    }
+
+    pub fn with_provider(table: Arc<dyn Table>, provider: Arc<dyn PaymentProvider>) -> Self {
+        PaymentService { table, provider, clock: crate::clock::system() }
+    }
+
+    /// The same service over another view of its table (tests inject faults this way).
+    pub fn with_table(mut self, table: Arc<dyn Table>) -> Self {
+        self.table = table;
+        self
+    }
+
+    /// Time for `uncertain` records and reconciliation (tests pass a clock they move).
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
     }
 
     pub fn table(&self) -> &dyn Table {
         self.table.as_ref()
     }
 
+    pub fn provider(&self) -> ProviderKind {
+        self.provider.kind()
+    }
+
     pub async fn process(&self, request: PaymentRequest) -> Result<PaymentResult, PaymentError> {
         let cause = Causation::request(&request.correlation_id);
         match request.action {
             PaymentAction::Approve => self.approve(&request, &cause).await,
-            PaymentAction::Refund => self.refund(&request.reservation_id, &request.amount, request.guest_id.as_ref(), &cause).await,
+            PaymentAction::Refund => {
+                let path = RefundPath::Aborted(AbortReason::PaymentFailed);
+                self.refund(&request.reservation_id, &request.amount, request.guest_id.as_ref(), path, &cause).await
+            }
         }
     }
 
     pub async fn get(&self, reservation: &ReservationId) -> Result<Option<PaymentResult>, StorageError> {
-        self.table.get(&key(reservation)).await?.map(|i| read(&i)).transpose()
+        Ok(self.stored(reservation).await?.map(|p| p.result))
     }
 
+    async fn stored(&self, reservation: &ReservationId) -> Result<Option<PaymentItem>, StorageError> {
+        self.table.get(&key(reservation)).await?.map(|i| from_item::<PaymentItem>(&i)).transpose()
+    }
+
+    /// Confirms the reservation's payment with the provider, once: a second call (a retry, a
+    /// resumed booking) answers what the first decided, or finishes what it started.
     async fn approve(&self, request: &PaymentRequest, cause: &Causation) -> Result<PaymentResult, PaymentError> {
-        if let Some(existing) = self.get(&request.reservation_id).await? {
-            return Ok(existing);
+        for _ in 0..3 {
+            match self.stored(&request.reservation_id).await? {
+                Some(p) if p.result.status == PaymentStatus::Pending => return self.confirm_pending(p, cause).await,
+                Some(p) => return Ok(p.result),
+                None => {
+                    // Written before the provider is asked: whatever becomes of the call, bnb
+                    // knows it was made.
+                    let pending = self.pending(request)?;
+                    match self.table.write(vec![WriteOp::put_if(to_item(&pending)?, Condition::NotExists)]).await {
+                        Ok(()) => return self.confirm_pending(pending, cause).await,
+                        Err(StorageError::ConditionFailed { .. }) => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
         }
-        let token = request.card_token.as_deref().unwrap_or_default();
-        if token.is_empty() {
-            return Err(PaymentError::Invalid("an approval needs a card token".into()));
-        }
-        // The gateway's own time: configured latency, or a slow card.
-        let delay = if token == SLOW_TOKEN { self.faults.slow } else { self.faults.latency };
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
-        }
-        if token == ERROR_TOKEN || (self.faults.failure_rate > 0.0 && chance() < self.faults.failure_rate) {
-            return Err(PaymentError::Gateway("the card network did not answer".into()));
-        }
-        let decline = DECLINE_TOKENS.iter().find(|(t, _)| *t == token).map(|(_, reason)| reason.to_string());
-        let result = PaymentResult {
-            payment_id: PaymentId::generate(),
-            reservation_id: request.reservation_id.clone(),
-            amount: request.amount.clone(),
-            status: if decline.is_some() { PaymentStatus::Declined } else { PaymentStatus::Approved },
-            decline_reason: decline,
-            guest_id: request.guest_id.clone(),
+        Err(PaymentError::Storage(StorageError::Conflict))
+    }
+
+    fn pending(&self, request: &PaymentRequest) -> Result<PaymentItem, PaymentError> {
+        let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+        let (payment_key, order_id) = match self.provider.kind() {
+            // The sandbox's order is the reservation; the card token authorizes it.
+            ProviderKind::Sandbox => {
+                let token = text(&request.card_token).ok_or_else(|| PaymentError::Invalid("an approval needs a card token".into()))?;
+                (token, request.reservation_id.to_string())
+            }
+            ProviderKind::Toss => match (text(&request.payment_key), text(&request.order_id)) {
+                (Some(key), Some(order)) => (key, order),
+                _ => return Err(PaymentError::Invalid("an approval needs the provider's paymentKey and orderId".into())),
+            },
         };
-        let event = if result.status == PaymentStatus::Approved { Event::PaymentApproved(result.clone()) } else { Event::PaymentDeclined(result.clone()) };
+        let now = self.clock.now_utc();
+        let k = key(&request.reservation_id);
+        Ok(PaymentItem {
+            pk: k.pk,
+            sk: k.sk,
+            kind: "payment".into(),
+            result: PaymentResult {
+                payment_id: PaymentId::generate(),
+                reservation_id: request.reservation_id.clone(),
+                amount: request.amount.clone(),
+                status: PaymentStatus::Pending,
+                decline_reason: None,
+                guest_id: request.guest_id.clone(),
+                provider: Some(self.provider.kind()),
+                payment_key: Some(payment_key),
+                order_id: Some(order_id),
+                refund_reason: None,
+            },
+            version: 1,
+            created_at: now,
+            updated_at: now,
+            uncertainpk: None,
+            uncertainsk: None,
+        })
+    }
+
+    async fn confirm_pending(&self, pending: PaymentItem, cause: &Causation) -> Result<PaymentResult, PaymentError> {
+        let p = &pending.result;
+        let confirm = Confirm {
+            payment_key: p.payment_key.clone().unwrap_or_default(),
+            order_id: p.order_id.clone().unwrap_or_default(),
+            amount: p.amount.amount,
+            idempotency_key: p.reservation_id.to_string(),
+            correlation_id: cause.correlation_id.clone(),
+        };
+        tracing::info!(reservation_id = %p.reservation_id, order_id = %confirm.order_id, idempotency_key = %confirm.idempotency_key, provider = self.provider.kind().as_str(), "confirming the payment");
+        let outcome = match self.provider.confirm(&confirm).await {
+            Ok(charged) if charged.status.charged() => Outcome::Charged(charged),
+            Ok(other) => Outcome::Declined(format!("the provider did not capture the payment ({:?})", other.status)),
+            Err(ProviderError::Declined { code, message }) => {
+                tracing::info!(reservation_id = %p.reservation_id, %code, "the provider declined the payment");
+                Outcome::Declined(message)
+            }
+            // Confirmed before under another key: another booking's payment (this reservation's
+            // own repeat would be answered as the first time). Taking it here would let two
+            // bookings share one charge, which the other's refund could take back.
+            Err(ProviderError::AlreadyProcessed) => Outcome::Declined("this payment was already used; authorize a new one".into()),
+            // No answer: the record stays PENDING; the booking that gives up makes it UNCERTAIN.
+            Err(e) => return Err(e.into()),
+        };
+        self.settle(pending, outcome, cause).await
+    }
+
+    /// Records the provider's answer, unless the booking gave up meanwhile: then a charge is
+    /// refunded at once (the late approval), and a decline recorded as nothing charged.
+    async fn settle(&self, pending: PaymentItem, outcome: Outcome, cause: &Causation) -> Result<PaymentResult, PaymentError> {
+        let result = match &outcome {
+            Outcome::Charged(charged) => {
+                PaymentResult { status: PaymentStatus::Approved, payment_key: Some(charged.payment_key.clone()), ..pending.result.clone() }
+            }
+            Outcome::Declined(reason) => PaymentResult { status: PaymentStatus::Declined, decline_reason: Some(reason.clone()), ..pending.result.clone() },
+        };
+        let event = match result.status {
+            PaymentStatus::Approved => Event::PaymentApproved(result.clone()),
+            _ => Event::PaymentDeclined(result.clone()),
+        };
         let event = Envelope::new(event, result.reservation_id.to_string(), 1, cause);
-        match write_with_events(self.table.as_ref(), vec![WriteOp::put_if(item(&result, 1)?, Condition::NotExists)], &[event]).await {
+        let item = self.next(&pending, result.clone(), None);
+        match write_with_events(self.table.as_ref(), vec![WriteOp::put_if(to_item(&item)?, Condition::equals("status", "PENDING"))], &[event]).await {
             Ok(()) => {
                 tracing::info!(reservation_id = %result.reservation_id, status = ?result.status, amount = %result.amount, "payment processed");
                 Ok(result)
             }
-            // A duplicate request, or a refund that voided this approval meanwhile: what is stored stands.
             Err(StorageError::ConditionFailed { failed }) if failed.contains(&0) => {
-                let stored = self.get(&request.reservation_id).await?.ok_or(PaymentError::Storage(StorageError::Conflict))?;
-                tracing::info!(reservation_id = %stored.reservation_id, status = ?stored.status, "payment already decided");
-                Ok(stored)
+                let now = self.stored(&result.reservation_id).await?.ok_or(PaymentError::Storage(StorageError::Conflict))?;
+                match (now.result.status, outcome) {
+                    (PaymentStatus::Uncertain, Outcome::Charged(charged)) => {
+                        tracing::warn!(reservation_id = %result.reservation_id, "charged after the booking gave up; refunding");
+                        self.refund_uncertain(now, &charged.payment_key, RefundPath::LateApproval, cause).await
+                    }
+                    (PaymentStatus::Uncertain, Outcome::Declined(_)) => self.void_uncertain(now).await,
+                    // Another call settled it: what is stored stands.
+                    _ => Ok(now.result),
+                }
             }
             Err(e) => Err(e.into()),
         }
     }
 
-    /// Refunds the reservation's payment. Idempotent; a refund of a payment not yet made voids
-    /// it, so a late approval finds it voided and charges nothing.
-    pub async fn refund(&self, reservation: &ReservationId, amount: &Money, guest: Option<&UserId>, cause: &Causation) -> Result<PaymentResult, PaymentError> {
+    /// The record after `stored`, with `result` (and the uncertain index's keys, or none).
+    fn next(&self, stored: &PaymentItem, result: PaymentResult, uncertain_since_ms: Option<i64>) -> PaymentItem {
+        PaymentItem {
+            result,
+            version: stored.version + 1,
+            updated_at: self.clock.now_utc(),
+            uncertainpk: uncertain_since_ms.map(|_| UNCERTAIN.to_owned()),
+            uncertainsk: uncertain_since_ms.map(|ms| format!("{ms:015}#{}", stored.result.reservation_id)),
+            ..stored.clone()
+        }
+    }
+
+    /// Refunds an uncertain payment the provider charged, and records it (with the guest's
+    /// `PaymentRefunded`) unless someone settled it first.
+    async fn refund_uncertain(&self, stored: PaymentItem, payment_key: &str, path: RefundPath, cause: &Causation) -> Result<PaymentResult, PaymentError> {
+        self.cancel_at_provider(&stored.result, payment_key, path, cause).await?;
+        let refunded = PaymentResult {
+            status: PaymentStatus::Refunded,
+            payment_key: Some(payment_key.to_owned()),
+            refund_reason: Some(path.reason().to_owned()),
+            ..stored.result.clone()
+        };
+        let event = Envelope::new(Event::PaymentRefunded(refunded.clone()), refunded.reservation_id.to_string(), 2, cause);
+        let item = self.next(&stored, refunded.clone(), None);
+        match write_with_events(self.table.as_ref(), vec![WriteOp::put_if(to_item(&item)?, Condition::equals("status", "UNCERTAIN"))], &[event]).await {
+            Ok(()) => {
+                tracing::info!(reservation_id = %refunded.reservation_id, ?path, "uncertain payment refunded");
+                Ok(refunded)
+            }
+            Err(StorageError::ConditionFailed { failed }) if failed.contains(&0) => {
+                Ok(self.stored(&refunded.reservation_id).await?.ok_or(PaymentError::Storage(StorageError::Conflict))?.result)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Records that an uncertain payment was never charged.
+    async fn void_uncertain(&self, stored: PaymentItem) -> Result<PaymentResult, PaymentError> {
+        let voided = PaymentResult { status: PaymentStatus::Voided, ..stored.result.clone() };
+        let item = self.next(&stored, voided.clone(), None);
+        match self.table.write(vec![WriteOp::put_if(to_item(&item)?, Condition::equals("status", "UNCERTAIN"))]).await {
+            Ok(()) => {
+                tracing::info!(reservation_id = %voided.reservation_id, "uncertain payment was never charged");
+                Ok(voided)
+            }
+            Err(StorageError::ConditionFailed { failed }) if failed.contains(&0) => {
+                Ok(self.stored(&voided.reservation_id).await?.ok_or(PaymentError::Storage(StorageError::Conflict))?.result)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The provider's refund, under the path's idempotency key. Refunded before is refunded.
+    async fn cancel_at_provider(&self, payment: &PaymentResult, payment_key: &str, path: RefundPath, cause: &Causation) -> Result<(), PaymentError> {
+        let cancel = Cancel {
+            payment_key: payment_key.to_owned(),
+            reason: path.reason().to_owned(),
+            amount: payment.amount.amount,
+            idempotency_key: path.idempotency_key(&payment.reservation_id),
+            correlation_id: cause.correlation_id.clone(),
+        };
+        tracing::info!(reservation_id = %payment.reservation_id, idempotency_key = %cancel.idempotency_key, provider = self.provider.kind().as_str(), "refunding through the provider");
+        match self.provider.cancel(&cancel).await {
+            Ok(_) | Err(ProviderError::AlreadyCanceled) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Refunds the reservation's payment. Idempotent.
+    pub async fn refund(
+        &self,
+        reservation: &ReservationId,
+        amount: &Money,
+        guest: Option<&UserId>,
+        path: RefundPath,
+        cause: &Causation,
+    ) -> Result<PaymentResult, PaymentError> {
         for _ in 0..3 {
-            let (ops, result) = match self.refund_ops(reservation, amount, guest, cause).await? {
+            let (ops, result) = match self.refund_ops(reservation, amount, guest, path, cause).await? {
                 Refund::Settled(result) => return Ok(result),
                 Refund::Write { ops, result } => (ops, result),
             };
             match self.table.write(ops).await {
                 Ok(()) => {
-                    tracing::info!(reservation_id = %reservation, status = ?result.status, amount = %result.amount, "payment refunded or voided");
+                    tracing::info!(reservation_id = %reservation, status = ?result.status, amount = %result.amount, "payment refunded, voided or marked uncertain");
                     return Ok(result);
                 }
                 Err(StorageError::ConditionFailed { failed }) if failed.contains(&0) => continue,
@@ -214,58 +454,117 @@ impl PaymentService {
         Err(PaymentError::Storage(StorageError::Conflict))
     }
 
-    /// What refunding the reservation's payment writes, as it stands now: the refund and its
-    /// `PaymentRefunded` event when something was charged; a void, and no event, when nothing
-    /// was; nothing when it is settled already. The first operation carries the condition that
-    /// guards what was read.
-    pub async fn refund_ops(&self, reservation: &ReservationId, amount: &Money, guest: Option<&UserId>, cause: &Causation) -> Result<Refund, PaymentError> {
-        match self.get(reservation).await? {
-            Some(p) if p.status != PaymentStatus::Approved => Ok(Refund::Settled(p)),
-            Some(p) => {
-                let refunded = PaymentResult { status: PaymentStatus::Refunded, ..p };
-                let update = Update::new(key(reservation))
-                    .set("status", "REFUNDED")
-                    .set("version", 2)
-                    .set("updatedAt", rfc3339(OffsetDateTime::now_utc())?)
-                    .when(Condition::equals("status", "APPROVED"));
-                let event = Envelope::new(Event::PaymentRefunded(refunded.clone()), reservation.to_string(), 2, cause);
-                Ok(Refund::Write { ops: vec![update.into_op(), WriteOp::put_if(outbox_item(&event)?, Condition::NotExists)], result: refunded })
+    /// What refunding the reservation's payment writes, as it stands now (the first operation
+    /// carries the condition that guards what was read):
+    /// - charged: the provider refunds it first (under the path's key, so a redelivery repeats
+    ///   the same refund), then `REFUNDED` and its `PaymentRefunded`;
+    /// - being confirmed (`PENDING`): `UNCERTAIN`, for the confirm's end or reconciliation;
+    /// - never asked of the provider: `VOIDED`, so a late approval asks nothing;
+    /// - settled already: nothing.
+    pub async fn refund_ops(
+        &self,
+        reservation: &ReservationId,
+        amount: &Money,
+        guest: Option<&UserId>,
+        path: RefundPath,
+        cause: &Causation,
+    ) -> Result<Refund, PaymentError> {
+        let Some(stored) = self.stored(reservation).await? else {
+            let now = self.clock.now_utc();
+            let k = key(reservation);
+            let voided = PaymentResult {
+                payment_id: PaymentId::generate(),
+                reservation_id: reservation.clone(),
+                amount: amount.clone(),
+                status: PaymentStatus::Voided,
+                decline_reason: Some("voided before approval".into()),
+                guest_id: guest.cloned(),
+                provider: Some(self.provider.kind()),
+                payment_key: None,
+                order_id: None,
+                refund_reason: None,
+            };
+            let item = PaymentItem {
+                pk: k.pk,
+                sk: k.sk,
+                kind: "payment".into(),
+                result: voided.clone(),
+                version: 2,
+                created_at: now,
+                updated_at: now,
+                uncertainpk: None,
+                uncertainsk: None,
+            };
+            return Ok(Refund::Write { ops: vec![WriteOp::put_if(to_item(&item)?, Condition::NotExists)], result: voided });
+        };
+        match stored.result.status {
+            PaymentStatus::Pending => {
+                let uncertain = PaymentResult { status: PaymentStatus::Uncertain, refund_reason: Some(path.reason().to_owned()), ..stored.result.clone() };
+                let item = self.next(&stored, uncertain.clone(), Some(self.clock.now_ms()));
+                Ok(Refund::Write { ops: vec![WriteOp::put_if(to_item(&item)?, Condition::equals("status", "PENDING"))], result: uncertain })
             }
-            None => {
-                let voided = PaymentResult {
-                    payment_id: PaymentId::generate(),
-                    reservation_id: reservation.clone(),
-                    amount: amount.clone(),
-                    status: PaymentStatus::Voided,
-                    decline_reason: Some("voided before approval".into()),
-                    guest_id: guest.cloned(),
-                };
-                Ok(Refund::Write { ops: vec![WriteOp::put_if(item(&voided, 2)?, Condition::NotExists)], result: voided })
+            PaymentStatus::Approved => {
+                // A record from before providers has no key: the sandbox charged nothing real.
+                if let Some(payment_key) = stored.result.payment_key.clone() {
+                    self.cancel_at_provider(&stored.result, &payment_key, path, cause).await?;
+                }
+                let refunded = PaymentResult { status: PaymentStatus::Refunded, refund_reason: Some(path.reason().to_owned()), ..stored.result.clone() };
+                let event = Envelope::new(Event::PaymentRefunded(refunded.clone()), reservation.to_string(), 2, cause);
+                let item = self.next(&stored, refunded.clone(), None);
+                Ok(Refund::Write {
+                    ops: vec![
+                        WriteOp::put_if(to_item(&item)?, Condition::equals("status", "APPROVED")),
+                        WriteOp::put_if(outbox_item(&event)?, Condition::NotExists),
+                    ],
+                    result: refunded,
+                })
+            }
+            _ => Ok(Refund::Settled(stored.result)),
+        }
+    }
+
+    /// Settles every payment left uncertain for longer than [`RECONCILE_AFTER`]: asks the
+    /// provider about its order; refunds a charge (the booking did not happen), records the
+    /// rest as never charged. An index query, bounded by `limit`: the work grows with uncertain
+    /// payments, not with the table.
+    pub async fn reconcile(&self, limit: usize, cause: &Causation) -> Result<Reconciled, PaymentError> {
+        let due = self.clock.now_ms() - RECONCILE_AFTER.as_millis() as i64;
+        let query = crate::storage::Query::on_index(UNCERTAIN_INDEX, UNCERTAIN).sort(crate::storage::SortKey::LessThan(format!("{due:015}#~"))).limit(limit);
+        let page = self.table.query(&query).await?;
+        let mut done = Reconciled::default();
+        for item in &page.items {
+            let stored = match from_item::<PaymentItem>(item) {
+                Ok(stored) if stored.result.status == PaymentStatus::Uncertain => stored,
+                _ => continue,
+            };
+            let reservation = stored.result.reservation_id.clone();
+            let order_id = stored.result.order_id.clone().unwrap_or_else(|| reservation.to_string());
+            let settled = match self.provider.find_order(&order_id).await {
+                Ok(Some(found)) if found.status.charged() || found.status == super::provider::ProviderStatus::Canceled => {
+                    self.refund_uncertain(stored, &found.payment_key, RefundPath::Reconciled, cause).await
+                }
+                Ok(_) => self.void_uncertain(stored).await,
+                Err(e) => Err(e.into()),
+            };
+            match settled {
+                Ok(result) if result.status == PaymentStatus::Refunded => done.refunded += 1,
+                Ok(result) if result.status == PaymentStatus::Voided => done.voided += 1,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(reservation_id = %reservation, %order_id, error = %e, "could not reconcile an uncertain payment; the next run tries again");
+                    done.left += 1;
+                }
             }
         }
+        Ok(done)
     }
 }
 
 /// What a refund comes to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Refund {
-    /// Refunded, voided or declined already: nothing to write.
+    /// Refunded, voided, declined or uncertain already: nothing to write.
     Settled(PaymentResult),
     /// These writes (the first one guarded) settle it.
     Write { ops: Vec<WriteOp>, result: PaymentResult },
-}
-
-fn item(result: &PaymentResult, version: u64) -> Result<Item, StorageError> {
-    let key = key(&result.reservation_id);
-    let now = OffsetDateTime::now_utc();
-    to_item(&PaymentItem { pk: key.pk, sk: key.sk, kind: "payment".into(), result: result.clone(), version, created_at: now, updated_at: now })
-}
-
-fn rfc3339(at: OffsetDateTime) -> Result<String, StorageError> {
-    at.format(&time::format_description::well_known::Rfc3339).map_err(|e| StorageError::Invalid(e.to_string()))
-}
-
-/// A number in [0, 1), from the OS's randomness (through UUIDv4).
-fn chance() -> f64 {
-    (uuid::Uuid::new_v4().as_u128() >> 75) as f64 / (1u64 << 53) as f64
 }

@@ -14,8 +14,26 @@ pub struct PlaceReservationRequest {
     pub check_in: String,
     pub check_out: String,
     pub guests: i64,
-    /// The card to charge, tokenised by the client (`tok_visa`; `tok_declined` declines).
-    pub card_token: String,
+    /// The sandbox's card, tokenised by the client (`tok_visa`; `tok_declined` declines).
+    #[serde(default)]
+    pub card_token: Option<String>,
+    /// What the provider's payment form authorized (a deployment with a real provider).
+    #[serde(default)]
+    pub payment: Option<AuthorizedPayment>,
+}
+
+/// A payment the guest authorized in the provider's form (Toss Payments' widget): confirmed by
+/// bnb only once the nights are held, for the price bnb computes.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthorizedPayment {
+    /// `toss`.
+    pub provider: String,
+    pub payment_key: String,
+    /// The order id the client chose for it (6 to 64 of `A-Z a-z 0-9 - _`).
+    pub order_id: String,
+    /// What the guest was shown and authorized, in won: it must be the stay's price.
+    pub amount: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

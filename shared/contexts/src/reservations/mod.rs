@@ -13,7 +13,7 @@ mod place_reservation;
 mod store;
 
 pub use cancel_reservation::cancel_reservation;
-pub use document::{PlaceReservationRequest, PlacedDocument, ReservationDocument};
+pub use document::{AuthorizedPayment, PlaceReservationRequest, PlacedDocument, ReservationDocument};
 pub use expire_holds::{expire_holds, Expired};
 pub use handler::ReservationHandler;
 pub use idempotency::{Begin, Claim, IdempotencyStore, StoredAnswer};

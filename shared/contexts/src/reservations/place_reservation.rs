@@ -19,7 +19,7 @@ use crate::domain::Actor;
 use crate::domain::{Invalid, ReservationId, RoomId, Stay};
 use crate::events::{Causation, Envelope, Event, ReservationAborted, ReservationConfirmed};
 use crate::outbox::write_with_events;
-use crate::payments::{CircuitBreaker, InvokeError, Invoker, PaymentAction, PaymentRequest, PaymentResult, Permit};
+use crate::payments::{CircuitBreaker, InvokeError, Invoker, PaymentAction, PaymentRequest, PaymentResult, Permit, ProviderKind};
 use crate::rooms::RoomStore;
 use crate::storage::{Condition, Key, StorageError, WriteOp};
 
@@ -33,11 +33,18 @@ pub struct ReservationSettings {
     pub hold: Duration,
     /// How long an attempt owns its `Idempotency-Key` before a retry may resume it.
     pub lease: Duration,
+    /// Who takes the money (`PAYMENT_PROVIDER`): what a booking must bring to pay.
+    pub provider: ProviderKind,
 }
 
 impl Default for ReservationSettings {
     fn default() -> Self {
-        ReservationSettings { payment_timeout: Duration::from_secs(3), hold: Duration::from_secs(120), lease: Duration::from_secs(15) }
+        ReservationSettings {
+            payment_timeout: Duration::from_secs(3),
+            hold: Duration::from_secs(120),
+            lease: Duration::from_secs(15),
+            provider: ProviderKind::Sandbox,
+        }
     }
 }
 
@@ -53,6 +60,9 @@ impl ReservationSettings {
             payment_timeout: num("PAYMENT_TIMEOUT_MS").map(Duration::from_millis).unwrap_or(d.payment_timeout),
             hold: num("HOLD_SECONDS").map(Duration::from_secs).unwrap_or(d.hold),
             lease: num("IDEMPOTENCY_LEASE_MS").map(Duration::from_millis).unwrap_or(d.lease),
+            // Unset, the sandbox (bnb-local, tests); a name it does not know is never read as
+            // the sandbox, where card tokens would book for free (the template allows two names).
+            provider: lookup(crate::payments::provider::PAYMENT_PROVIDER).map(|p| ProviderKind::parse(&p).unwrap_or(ProviderKind::Toss)).unwrap_or(d.provider),
         }
     }
 }
@@ -119,11 +129,11 @@ impl PlaceReservation {
         if !(1..=crate::domain::room::MAX_CAPACITY as i64).contains(&request.guests) {
             invalid.push("guests", "must be a whole number from 1 to 50");
         }
-        let token = card_token(request);
-        if token.is_empty() || token.len() > 64 || !token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-            invalid.push("cardToken", "must be the card token your payment form gave you");
-        }
+        let method = payment_method(request, self.settings.provider, &mut invalid);
         invalid.into_result()?;
+        let Some(method) = method else {
+            return Err(Invalid::field("payment", "is missing").into());
+        };
         let (Some(room_id), Some(stay)) = (room_id, stay) else {
             return Err(Invalid::field("roomId", "is not valid").into());
         };
@@ -139,6 +149,17 @@ impl PlaceReservation {
         }
         let amount =
             room.details.nightly_price.times(stay.nights()).ok_or_else(|| Invalid::field("checkOut", "the stay costs more than bnb takes in one payment"))?;
+        // The price is bnb's: an authorized amount that is not it is refused before anything
+        // is held or confirmed (the client's amount is never trusted).
+        if let Some(authorized) = &request.payment {
+            if authorized.amount != amount.amount {
+                return Err(Invalid::field(
+                    "payment.amount",
+                    format!("must be the stay's price, {} {} ({} nights); nothing was charged", amount.amount, amount.currency.code(), stay.nights()),
+                )
+                .into());
+            }
+        }
         // Fail fast while the breaker is open: nothing is written, nothing is held.
         if let Err(open) = self.breaker.acquire_peek().await {
             return Err(unavailable("breaker-open", open.retry_after));
@@ -187,7 +208,7 @@ impl PlaceReservation {
         tracing::info!(reservation_id = %held.reservation_id, room_id = %held.room_id, nights, "nights held");
 
         // 3 and 4.
-        self.settle(&held, &extra, token, attempt).await
+        self.settle(&held, &extra, &method, attempt).await
     }
 
     /// Finishes the booking a crashed attempt bound to its key: a hold is paid (with the same
@@ -208,7 +229,13 @@ impl PlaceReservation {
         }
         tracing::warn!(reservation_id = %reservation, status = ?current.status, "resuming a booking whose attempt died");
         match current.status {
-            ReservationStatus::Held => self.settle(&current, &kept, card_token(request), attempt).await,
+            ReservationStatus::Held => {
+                let mut invalid = Invalid::default();
+                let Some(method) = payment_method(request, self.settings.provider, &mut invalid) else {
+                    return Err(invalid.into());
+                };
+                self.settle(&current, &kept, &method, attempt).await
+            }
             // Settled already: the transaction that settled it wrote the answer too, so these
             // are reached only by a record from before that was so.
             _ => Err(unavailable("retry", Duration::from_secs(1))),
@@ -216,7 +243,7 @@ impl PlaceReservation {
     }
 
     /// Pays for a hold, behind the breaker, under the timeout, then confirms or releases it.
-    async fn settle(&self, held: &Reservation, extra: &Bookkeeping, token: &str, attempt: Attempt<'_>) -> Result<Placed, ReservationError> {
+    async fn settle(&self, held: &Reservation, extra: &Bookkeeping, method: &PaymentMethod, attempt: Attempt<'_>) -> Result<Placed, ReservationError> {
         let permit = match self.breaker.acquire().await {
             Ok(permit) => permit,
             Err(open) => {
@@ -228,7 +255,18 @@ impl PlaceReservation {
             action: PaymentAction::Approve,
             reservation_id: held.reservation_id.clone(),
             amount: held.amount.clone(),
-            card_token: Some(token.to_owned()),
+            card_token: match method {
+                PaymentMethod::Card(token) => Some(token.clone()),
+                PaymentMethod::Authorized { .. } => None,
+            },
+            payment_key: match method {
+                PaymentMethod::Authorized { payment_key, .. } => Some(payment_key.clone()),
+                PaymentMethod::Card(_) => None,
+            },
+            order_id: match method {
+                PaymentMethod::Authorized { order_id, .. } => Some(order_id.clone()),
+                PaymentMethod::Card(_) => None,
+            },
             guest_id: Some(held.guest_id.clone()),
             correlation_id: attempt.cause.correlation_id.clone(),
         };
@@ -318,8 +356,47 @@ impl PlaceReservation {
     }
 }
 
-fn card_token(request: &PlaceReservationRequest) -> &str {
-    request.card_token.trim()
+/// How a booking pays: a sandbox card token, or a payment the provider's form authorized.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PaymentMethod {
+    Card(String),
+    Authorized { payment_key: String, order_id: String },
+}
+
+/// What the request brings to pay with, as this deployment's provider takes it; a reason per
+/// field otherwise. A card token never pays where a real provider is configured.
+fn payment_method(request: &PlaceReservationRequest, provider: ProviderKind, invalid: &mut Invalid) -> Option<PaymentMethod> {
+    match (provider, &request.card_token, &request.payment) {
+        (ProviderKind::Sandbox, Some(token), None) => {
+            let token = token.trim();
+            if token.is_empty() || token.len() > 64 || !token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+                invalid.push("cardToken", "must be the card token your payment form gave you");
+                return None;
+            }
+            Some(PaymentMethod::Card(token.to_owned()))
+        }
+        (ProviderKind::Sandbox, _, _) => {
+            invalid.push("cardToken", "is required here (this deployment's payments are the sandbox's card tokens), and payment is not taken");
+            None
+        }
+        (ProviderKind::Toss, None, Some(p)) => {
+            let before = invalid.0.len();
+            if p.provider != ProviderKind::Toss.as_str() {
+                invalid.push("payment.provider", "must be \"toss\"");
+            }
+            if p.payment_key.trim().is_empty() || p.payment_key.len() > 200 || p.payment_key.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                invalid.push("payment.paymentKey", "must be the paymentKey the payment form gave you (at most 200 characters)");
+            }
+            if !(6..=64).contains(&p.order_id.len()) || !p.order_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                invalid.push("payment.orderId", "must be 6 to 64 of A-Z a-z 0-9 - _");
+            }
+            (invalid.0.len() == before).then(|| PaymentMethod::Authorized { payment_key: p.payment_key.clone(), order_id: p.order_id.clone() })
+        }
+        (ProviderKind::Toss, _, _) => {
+            invalid.push("payment", "is required here (payments go through Toss Payments), and cardToken is not taken");
+            None
+        }
+    }
 }
 
 /// Releases the nights, rejects the reservation and says `ReservationAborted`, so that a

@@ -117,6 +117,7 @@ impl ViewProjector {
             // The payment's own events set these; an update that leaves them out keeps them.
             payment_status: None,
             payment_id: None,
+            refund_reason: None,
         };
         let row = Stored { kind: "reservation-view", row: &view };
         // The three copies of the reservation take only a newer version: an older event (a
@@ -197,7 +198,7 @@ impl Consumer for ViewProjector {
             Event::PaymentApproved(p) | Event::PaymentRefunded(p) | Event::PaymentDeclined(p) => {
                 // The payment's status on the reservation's views, versioned on its own so it
                 // never fights the reservation's.
-                let fields = PaymentOnView { payment_status: p.status, payment_id: &p.payment_id };
+                let fields = PaymentOnView { payment_status: p.status, payment_id: &p.payment_id, refund_reason: p.refund_reason.as_deref() };
                 Ok(self.set_if_newer(keys::reservation(p.reservation_id.as_str()), &fields, "paymentVersion", envelope.version).await?.into_iter().collect())
             }
             Event::ReservationAborted(_) => Ok(Vec::new()),

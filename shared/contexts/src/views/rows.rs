@@ -47,6 +47,9 @@ pub struct ReservationView {
     pub payment_status: Option<PaymentStatus>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_id: Option<PaymentId>,
+    /// Why the guest got their money back, in the words the payment gave them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_reason: Option<String>,
 }
 
 /// A host's room, as the dashboard lists it (its rating is kept beside it, as sums).
@@ -129,4 +132,7 @@ pub struct HostNight {
 pub struct PaymentOnView<'a> {
     pub payment_status: PaymentStatus,
     pub payment_id: &'a PaymentId,
+    /// Why the guest got their money back (a refund only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refund_reason: Option<&'a str>,
 }

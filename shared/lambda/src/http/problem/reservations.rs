@@ -29,7 +29,7 @@ impl From<ReservationError> for Problem {
                 StatusCode::PAYMENT_REQUIRED,
                 "payment-declined",
                 "Payment declined",
-                format!("The card was declined ({reason}); nothing was booked or charged."),
+                format!("The payment was declined: {reason} (nothing was booked or charged)."),
             ),
             ReservationError::PaymentUnavailable { reason, retry_after_seconds } => {
                 let mut p = Problem::unavailable(
