@@ -236,6 +236,11 @@ impl PaymentService {
         self.table.get(&key(reservation)).await?.map(|i| from_item::<PaymentItem>(&i)).transpose()
     }
 
+    /// The record as another writer left it, after a conditional write lost to them.
+    async fn settled(&self, reservation: &ReservationId) -> Result<PaymentItem, PaymentError> {
+        self.stored(reservation).await?.ok_or(PaymentError::Storage(StorageError::Conflict))
+    }
+
     /// Confirms the reservation's payment with the provider, once: a second call (a retry, a
     /// resumed booking) answers what the first decided, or finishes what it started.
     async fn approve(&self, request: &PaymentRequest, cause: &Causation) -> Result<PaymentResult, PaymentError> {
@@ -345,7 +350,7 @@ impl PaymentService {
                 Ok(result)
             }
             Err(StorageError::ConditionFailed { failed }) if failed.contains(&0) => {
-                let now = self.stored(&result.reservation_id).await?.ok_or(PaymentError::Storage(StorageError::Conflict))?;
+                let now = self.settled(&result.reservation_id).await?;
                 match (now.result.status, outcome) {
                     (PaymentStatus::Uncertain, Outcome::Charged(charged)) => {
                         tracing::warn!(reservation_id = %result.reservation_id, "charged after the booking gave up; refunding");
@@ -389,9 +394,7 @@ impl PaymentService {
                 tracing::info!(reservation_id = %refunded.reservation_id, ?path, "uncertain payment refunded");
                 Ok(refunded)
             }
-            Err(StorageError::ConditionFailed { failed }) if failed.contains(&0) => {
-                Ok(self.stored(&refunded.reservation_id).await?.ok_or(PaymentError::Storage(StorageError::Conflict))?.result)
-            }
+            Err(StorageError::ConditionFailed { failed }) if failed.contains(&0) => Ok(self.settled(&refunded.reservation_id).await?.result),
             Err(e) => Err(e.into()),
         }
     }
@@ -405,9 +408,7 @@ impl PaymentService {
                 tracing::info!(reservation_id = %voided.reservation_id, "uncertain payment was never charged");
                 Ok(voided)
             }
-            Err(StorageError::ConditionFailed { failed }) if failed.contains(&0) => {
-                Ok(self.stored(&voided.reservation_id).await?.ok_or(PaymentError::Storage(StorageError::Conflict))?.result)
-            }
+            Err(StorageError::ConditionFailed { failed }) if failed.contains(&0) => Ok(self.settled(&voided.reservation_id).await?.result),
             Err(e) => Err(e.into()),
         }
     }

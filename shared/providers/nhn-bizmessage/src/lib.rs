@@ -31,12 +31,9 @@ use async_trait::async_trait;
 use bnb_contexts::notifications::dealer::DealerSettings;
 use bnb_contexts::notifications::{AlimTalk, Dealer, DealerError, Delivery, Receipt, TextKind};
 use bnb_contexts::secrets::SecretSource;
+use bnb_https_client::Full;
 use bytes::Bytes;
 use http::{header, Method, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -62,7 +59,7 @@ pub struct NhnSettings {
 
 pub struct NhnBizmessage {
     settings: NhnSettings,
-    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: bnb_https_client::HttpsClient,
     timeout: Duration,
 }
 
@@ -70,19 +67,8 @@ impl NhnBizmessage {
     /// The adapter, or why it cannot be set up (at start-up): the endpoint must be HTTPS (the
     /// secret key goes in a header), but for a contract server on this machine's loopback.
     pub fn new(settings: NhnSettings) -> Result<NhnBizmessage, String> {
-        let endpoint = settings.endpoint.to_ascii_lowercase();
-        let loopback = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"].iter().any(|p| endpoint.starts_with(p));
-        if !endpoint.starts_with("https://") && !loopback {
-            return Err(format!("the AlimTalk endpoint {} is not HTTPS: the secret key would cross the network in clear", settings.endpoint));
-        }
-        // Mozilla's roots, compiled in: nothing to read from disk at a cold start.
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| format!("TLS: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        Ok(NhnBizmessage { settings, client: Client::builder(TokioExecutor::new()).build(connector), timeout: CALL_TIMEOUT })
+        let client = bnb_https_client::client(&settings.endpoint, "AlimTalk")?;
+        Ok(NhnBizmessage { settings, client, timeout: CALL_TIMEOUT })
     }
 
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
@@ -110,14 +96,7 @@ impl NhnBizmessage {
         let request = request
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
             .map_err(|e| DealerError::Refused { code: "REQUEST".into(), reason: e.to_string() })?;
-        let answer = async {
-            let response = self.client.request(request).await.map_err(|e| DealerError::Unavailable(format!("no answer: {e}")))?;
-            let status = response.status();
-            let bytes = response.into_body().collect().await.map_err(|e| DealerError::Unavailable(format!("the answer broke off: {e}")))?.to_bytes();
-            Ok::<_, DealerError>((status, bytes))
-        };
-        let (status, bytes) =
-            tokio::time::timeout(self.timeout, answer).await.map_err(|_| DealerError::Unavailable(format!("no answer within {:?}", self.timeout)))??;
+        let (status, bytes) = bnb_https_client::send(&self.client, request, self.timeout).await.map_err(|e| DealerError::Unavailable(e.0))?;
         if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
             return Err(DealerError::Unavailable(format!("HTTP {status}")));
         }

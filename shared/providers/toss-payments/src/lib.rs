@@ -30,12 +30,9 @@ use async_trait::async_trait;
 use base64::Engine;
 use bnb_contexts::payments::provider::{Cancel, Confirm, PaymentProvider, ProviderError, ProviderKind, ProviderPayment, ProviderStatus};
 use bnb_contexts::secrets::SecretSource;
+use bnb_https_client::Full;
 use bytes::Bytes;
 use http::{header, Method, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -56,7 +53,7 @@ pub struct TossSettings {
 
 pub struct TossPayments {
     settings: TossSettings,
-    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: bnb_https_client::HttpsClient,
     timeout: Duration,
 }
 
@@ -85,19 +82,8 @@ impl TossPayments {
     /// takes nothing else; the secret key is in a header), but for a contract server on this
     /// machine's loopback.
     pub fn new(settings: TossSettings) -> Result<TossPayments, String> {
-        let endpoint = settings.endpoint.to_ascii_lowercase();
-        let loopback = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"].iter().any(|p| endpoint.starts_with(p));
-        if !endpoint.starts_with("https://") && !loopback {
-            return Err(format!("the Toss Payments endpoint {} is not HTTPS: the secret key would cross the network in clear", settings.endpoint));
-        }
-        // Mozilla's roots, compiled in: nothing to read from disk at a cold start.
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| format!("TLS: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        Ok(TossPayments { settings, client: Client::builder(TokioExecutor::new()).build(connector), timeout: CALL_TIMEOUT })
+        let client = bnb_https_client::client(&settings.endpoint, "Toss Payments")?;
+        Ok(TossPayments { settings, client, timeout: CALL_TIMEOUT })
     }
 
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
@@ -131,14 +117,7 @@ impl TossPayments {
         let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
         let request = request.body(Full::new(Bytes::from(bytes))).map_err(|e| ProviderError::Unavailable(format!("request: {e}")))?;
         let started = std::time::Instant::now();
-        let answer = async {
-            let response = self.client.request(request).await.map_err(|e| ProviderError::Unavailable(format!("no answer: {e}")))?;
-            let status = response.status();
-            let bytes = response.into_body().collect().await.map_err(|e| ProviderError::Unavailable(format!("the answer broke off: {e}")))?.to_bytes();
-            Ok::<_, ProviderError>((status, bytes))
-        };
-        let outcome = tokio::time::timeout(self.timeout, answer).await.map_err(|_| ProviderError::Unavailable(format!("no answer within {:?}", self.timeout)));
-        let (status, bytes) = match outcome.and_then(|r| r) {
+        let (status, bytes) = match bnb_https_client::send(&self.client, request, self.timeout).await.map_err(|e| ProviderError::Unavailable(e.0)) {
             Ok(answer) => answer,
             Err(e) => {
                 tracing::warn!(%correlation_id, idempotency_key = idempotency_key.unwrap_or("-"), %method, path = %redacted(path), error = %e, "Toss Payments call failed");
