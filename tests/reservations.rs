@@ -852,10 +852,19 @@ mod toss {
         w.clock.advance(bnb_contexts::payments::RECONCILE_AFTER + Duration::from_secs(1));
         let failing = support::faults::Process::new(support::faults::Fault::FailAt(1));
         let first = w.payment_service.clone().with_table(failing.table(w.payments.clone())).reconcile(100, &cause).await.unwrap();
-        assert_eq!(first.refunded + first.voided, 1, "{first:?}");
+        // The 5xx'd one is still authorized at Toss, not charged, not expired: it is left for later.
+        assert_eq!((first.refunded, first.voided, first.left), (0, 0, 2), "{first:?}");
+        // Both went to the back of the list: due again a minute later, not at once.
+        assert_eq!(w.payment_service.reconcile(100, &cause).await.unwrap(), bnb_contexts::payments::Reconciled::default());
+        w.clock.advance(bnb_contexts::payments::RECONCILE_AFTER + Duration::from_secs(1));
         let done = w.payment_service.reconcile(100, &cause).await.unwrap();
-        assert_eq!(first.refunded + done.refunded, 1, "{first:?} then {done:?}");
-        assert_eq!(first.voided + done.voided, 1, "{first:?} then {done:?}");
+        assert_eq!((done.refunded, done.voided, done.left), (1, 0, 1), "{done:?}");
+        assert_eq!(w.payment(&failed_id).await.unwrap()["status"], "UNCERTAIN", "Toss might still confirm it");
+        // Its authorization runs out at Toss: now it is recorded as never charged.
+        server.expire(&failed);
+        w.clock.advance(bnb_contexts::payments::RECONCILE_AFTER + Duration::from_secs(1));
+        let expired = w.payment_service.reconcile(100, &cause).await.unwrap();
+        assert_eq!((expired.refunded, expired.voided, expired.left), (0, 1, 0), "{expired:?}");
         w.settle().await;
         let refunded = w.payment(&charged_id).await.unwrap();
         assert_eq!(
@@ -872,6 +881,74 @@ mod toss {
         assert!(w.payment_service.reconcile(100, &cause).await.unwrap() == bnb_contexts::payments::Reconciled::default(), "settled for good");
         // Every lookup went out with the key, never an idempotency key on a GET.
         assert!(server.calls().iter().filter(|c| c.method == "GET").all(|c| c.authorized && c.idempotency_key.is_none()));
+    }
+
+    /// One authorized payment pays for one booking: its order is claimed with the first
+    /// confirm, so a second booking that brings it again is declined without asking Toss, and
+    /// reconciliation of the first refunds only the first's own payment. A room priced in
+    /// another currency than won is refused before anything is held; a payment Toss does not
+    /// take at once (a virtual account) is closed at Toss and the booking declined.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_payment_pays_one_booking_in_won_and_only_when_paid_at_once() {
+        let server = TossServer::start().await;
+        let w = toss_world(&server, 5000, Duration::from_secs(5)).await;
+        let room = w.room(2, PRICE).await;
+        let order_id = order("reused");
+        let key = server.authorize(&order_id, PRICE);
+        server.script(&[Scripted::Fail(500, "FAILED_INTERNAL_SYSTEM_PROCESSING")]);
+        assert_eq!(w.book_paid("minho", &room, &day(20), &day(21), paid(&key, &order_id, PRICE), None).await.0, 503);
+        w.settle().await;
+        let (status, problem, _) = w.book_paid("minho", &room, &day(22), &day(23), paid(&key, &order_id, PRICE), None).await;
+        assert_eq!(status, 402, "{problem}");
+        assert!(problem["detail"].as_str().unwrap().contains("already used"), "{problem}");
+        assert_eq!(confirms(&server).len(), 1, "the second booking never reached Toss");
+        assert!(w.lock(&room, &day(22)).await.is_none());
+
+        // Priced in dollars: not payable in won.
+        let body = json!({"title": "Loft", "city": "Seoul", "address": "9 Itaewon-ro", "capacity": 2, "nightlyPrice": {"amount": 10_000, "currency": "USD"}});
+        let request = api_request("POST", "/rooms", "/rooms", Some(&body.to_string()), Some(claims("hana", "host")), &[]);
+        let (_, _, dollars) = answer(TestResources::new(w.clock.clone()).table(ROOMS, w.rooms.clone()).http(&register_room::FUNCTION)(request).await);
+        let dollars = dollars["roomId"].as_str().unwrap().to_owned();
+        let usd_order = order("usd");
+        let usd_key = server.authorize(&usd_order, 10_000);
+        let (status, problem, _) = w.book_paid("minho", &dollars, &day(3), &day(4), paid(&usd_key, &usd_order, 10_000), None).await;
+        assert_eq!((status, problem["errors"][0]["field"].as_str()), (400, Some("roomId")), "{problem}");
+        assert!(w.lock(&dollars, &day(3)).await.is_none());
+
+        // A virtual account: confirmed, it waits for a deposit; bnb closes it and declines.
+        let va_order = order("va");
+        let va_key = server.authorize_virtual_account(&va_order, PRICE);
+        let (status, problem, _) = w.book_paid("minho", &room, &day(24), &day(25), paid(&va_key, &va_order, PRICE), None).await;
+        assert_eq!(status, 402, "{problem}");
+        assert_eq!(server.payment_of_order(&va_order).unwrap().status, "CANCELED", "closed at Toss");
+        let va = reservation_on(&w, &day(24)).await;
+        assert_eq!(cancels(&server).last().unwrap().idempotency_key, Some(format!("unpaid-{}", va["reservationId"].as_str().unwrap())));
+        assert!(server.charged().is_empty());
+    }
+
+    /// A deployment that moved from the sandbox to Toss refunds a sandbox booking without asking
+    /// Toss about it (the sandbox moved no money).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_sandbox_booking_is_refunded_without_asking_toss_after_the_switch() {
+        let server = TossServer::start().await;
+        let w = world(On::Embedded, FaultConfig::default(), settings(5000), breaker_config()).await;
+        let room = w.room(2, PRICE).await;
+        let (status, placed, _) = w.book("minho", &room, &day(30), &day(31), "tok_visa").await;
+        assert_eq!(status, 201, "{placed}");
+        let id = placed["reservation"]["reservationId"].as_str().unwrap().to_owned();
+        w.settle().await;
+        assert_eq!(w.cancel("minho", &id).await.0, 200);
+        let cancelled = support::all_changes(w.reservations.as_ref())
+            .await
+            .into_iter()
+            .filter_map(|c| c.new_image.as_ref().and_then(envelope_of).and_then(Result::ok))
+            .find(|e| e.event_type() == EventType::ReservationCancelled && e.aggregate_id == id)
+            .expect("ReservationCancelled");
+        let toss: Arc<dyn PaymentProvider> = Arc::new(adapter(&server, Duration::from_secs(5)));
+        let handler = PaymentHandler::new(PaymentService::with_provider(w.payments.clone(), toss));
+        apply_once(&handler, &cancelled).await.unwrap();
+        assert_eq!(w.payment(&id).await.unwrap()["status"], "REFUNDED");
+        assert!(server.calls().is_empty(), "Toss was not asked about a sandbox payment");
     }
 
     /// The adapter alone, against the contract: Basic auth, replays answer the first response,

@@ -14,6 +14,8 @@
 //!   cancelAmount?}` (without an amount, all of it) answers the `Payment` with `cancels[]`,
 //!   `status` `CANCELED`, `balanceAmount` 0.
 //! - [lookup]: `/reference#orderid로-결제-조회`: `GET /v1/payments/orders/{orderId}`.
+//! - [status]: `/reference#payment-객체`: `READY`, `IN_PROGRESS`, `WAITING_FOR_DEPOSIT` (a
+//!   virtual account), `DONE`, `CANCELED`, `PARTIAL_CANCELED`, `ABORTED`, `EXPIRED`.
 //! - [codes]: `/reference/error-codes`: 401 `UNAUTHORIZED_KEY`, 400 `ALREADY_PROCESSED_PAYMENT`,
 //!   400 `PROVIDER_ERROR`, 403 `REJECT_CARD_PAYMENT`, 404 `NOT_FOUND_PAYMENT_SESSION`, 404
 //!   `NOT_FOUND_PAYMENT`, 400 `ALREADY_CANCELED_PAYMENT`, 403 `NOT_CANCELABLE_PAYMENT`, 403
@@ -44,8 +46,10 @@ pub struct TossPayment {
     pub payment_key: String,
     pub order_id: String,
     pub amount: i64,
-    /// `READY` (authorized), `DONE`, `CANCELED`, `ABORTED`.
+    /// `READY` (authorized), `DONE`, `WAITING_FOR_DEPOSIT`, `CANCELED`, `ABORTED`, `EXPIRED`.
     pub status: String,
+    /// A virtual account: its confirm leaves it `WAITING_FOR_DEPOSIT` [confirm].
+    pub virtual_account: bool,
     /// A decline the card issuer will give at confirm: (code, message).
     pub decline: Option<(String, String)>,
     pub cancels: Vec<Value>,
@@ -143,10 +147,33 @@ impl TossServer {
 
     fn authorize_with(&self, order_id: &str, amount: i64, decline: Option<(String, String)>) -> String {
         let payment_key = format!("tgen_{}", uuid::Uuid::now_v7().simple());
-        let payment =
-            TossPayment { payment_key: payment_key.clone(), order_id: order_id.to_owned(), amount, status: "READY".into(), decline, cancels: Vec::new() };
+        let payment = TossPayment {
+            payment_key: payment_key.clone(),
+            order_id: order_id.to_owned(),
+            amount,
+            status: "READY".into(),
+            decline,
+            cancels: Vec::new(),
+            virtual_account: false,
+        };
         self.state.lock().unwrap().payments.insert(payment_key.clone(), payment);
         payment_key
+    }
+
+    /// One paid by virtual account: confirmed, it waits for the guest's deposit.
+    pub fn authorize_virtual_account(&self, order_id: &str, amount: i64) -> String {
+        let key = self.authorize(order_id, amount);
+        self.state.lock().unwrap().payments.get_mut(&key).expect("just authorized").virtual_account = true;
+        key
+    }
+
+    /// The authorization of `order_id` ran out unconfirmed ([status]: `EXPIRED` once its time
+    /// passes in `IN_PROGRESS`).
+    pub fn expire(&self, order_id: &str) {
+        let mut state = self.state.lock().unwrap();
+        if let Some(p) = state.payments.values_mut().find(|p| p.order_id == order_id && p.status == "READY") {
+            p.status = "EXPIRED".into();
+        }
     }
 
     /// The next POSTs do these instead, in order.
@@ -265,7 +292,7 @@ async fn confirm(State(state): State<Arc<Mutex<TossState>>>, method: Method, uri
             payment.status = "ABORTED".into();
             return error(403, &code, &message);
         }
-        payment.status = "DONE".into();
+        payment.status = if payment.virtual_account { "WAITING_FOR_DEPOSIT" } else { "DONE" }.into();
         (200, payment.json())
     })
     .await
@@ -289,7 +316,8 @@ async fn cancel(
         };
         match payment.status.as_str() {
             "CANCELED" => return error(400, "ALREADY_CANCELED_PAYMENT", "이미 취소된 결제 입니다."),
-            "DONE" => {}
+            // A virtual account before its deposit is cancelled whole [cancel].
+            "DONE" | "WAITING_FOR_DEPOSIT" => {}
             _ => return error(403, "NOT_CANCELABLE_PAYMENT", "취소 할 수 없는 결제 입니다."),
         }
         let amount = body["cancelAmount"].as_i64().unwrap_or(payment.amount);
@@ -332,8 +360,15 @@ async fn widget_authorize(State(state): State<Arc<Mutex<TossState>>>, Json(body)
         return answer(error(400, "INVALID_REQUEST", "잘못된 요청입니다."));
     };
     let payment_key = format!("tgen_{}", uuid::Uuid::now_v7().simple());
-    let payment =
-        TossPayment { payment_key: payment_key.clone(), order_id: order_id.to_owned(), amount, status: "READY".into(), decline: None, cancels: Vec::new() };
+    let payment = TossPayment {
+        payment_key: payment_key.clone(),
+        order_id: order_id.to_owned(),
+        amount,
+        status: "READY".into(),
+        decline: None,
+        cancels: Vec::new(),
+        virtual_account: false,
+    };
     state.lock().unwrap().payments.insert(payment_key.clone(), payment);
     answer((200, json!({"paymentKey": payment_key})))
 }

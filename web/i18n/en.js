@@ -29,6 +29,7 @@ export default {
   'room.missing': 'This room is not available', 'room.about': 'About this room', 'reviews.title': 'Reviews',
   'book.title': 'Book this room', 'book.signIn': 'Sign in to book this room.', 'book.own': 'This is your room.',
   'card.visa': 'Test card: approved (Visa)', 'card.declined': 'Test card: declined', 'card.slow': 'Test card: payment times out',
+  'toss.krw': 'Toss Payments takes won only, and this room is priced in {currency}',
   'toss.note': 'You pay with Toss Payments: its form opens here for the stay’s price.',
   'toss.start': 'Continue to payment',
   'toss.loading': 'Opening Toss Payments…',

@@ -28,6 +28,7 @@ export default {
   'room.missing': '예약할 수 없는 숙소입니다', 'room.about': '숙소 정보', 'reviews.title': '후기',
   'book.title': '예약하기', 'book.signIn': '예약하려면 로그인하세요.', 'book.own': '내가 등록한 숙소입니다.',
   'card.visa': '테스트 카드: 승인 (Visa)', 'card.declined': '테스트 카드: 거절', 'card.slow': '테스트 카드: 결제 시간 초과',
+  'toss.krw': '토스페이먼츠는 원화만 받는데 이 숙소는 {currency}로 가격이 매겨져 있습니다',
   'toss.note': '토스페이먼츠로 결제합니다. 숙박 금액으로 결제창이 이 페이지에 열립니다.',
   'toss.start': '결제하러 가기',
   'toss.loading': '토스페이먼츠 결제창을 여는 중…',

@@ -29,6 +29,7 @@ export async function startTossPayment(room, stay, box) {
   const orderId = `bnb${uuid().replaceAll('-', '')}`; // 6 to 64 of A-Z a-z 0-9 - _
   const clientKey = cfg().payment?.clientKey;
   if (!clientKey) throw new Error(t('toss.noKey'));
+  if (room.nightlyPrice.currency !== 'KRW') throw new Error(t('toss.krw', { currency: room.nightlyPrice.currency }));
   const TossPayments = await loadSdk();
   const widgets = TossPayments(clientKey).widgets({ customerKey: TossPayments.ANONYMOUS });
   // The amount first: Toss renders and charges what it was told here, and bnb checks it again.

@@ -250,17 +250,38 @@ impl PaymentService {
                 Some(p) => return Ok(p.result),
                 None => {
                     // Written before the provider is asked: whatever becomes of the call, bnb
-                    // knows it was made.
+                    // knows it was made. With it, the order is claimed for this reservation
+                    // alone: one authorized payment never pays (nor is refunded for) two bookings.
                     let pending = self.pending(request)?;
-                    match self.table.write(vec![WriteOp::put_if(to_item(&pending)?, Condition::NotExists)]).await {
+                    let order = pending.result.order_id.clone().unwrap_or_default();
+                    let claim = to_item(&OrderClaim::new(&order, &pending.result.reservation_id))?;
+                    match self.table.write(vec![WriteOp::put_if(to_item(&pending)?, Condition::NotExists), WriteOp::put_if(claim, Condition::NotExists)]).await
+                    {
                         Ok(()) => return self.confirm_pending(pending, cause).await,
-                        Err(StorageError::ConditionFailed { .. }) => continue,
+                        Err(StorageError::ConditionFailed { failed }) if failed.contains(&0) => continue,
+                        Err(StorageError::ConditionFailed { .. }) => return self.refuse_reused_order(pending).await,
                         Err(e) => return Err(e.into()),
                     }
                 }
             }
         }
         Err(PaymentError::Storage(StorageError::Conflict))
+    }
+
+    /// A payment whose order another booking claimed: declined, and recorded so (nothing was
+    /// asked of the provider, so nothing was charged).
+    async fn refuse_reused_order(&self, pending: PaymentItem) -> Result<PaymentResult, PaymentError> {
+        let declined = PaymentResult {
+            status: PaymentStatus::Declined,
+            decline_reason: Some("this payment was already used for another booking; authorize a new one".into()),
+            ..pending.result.clone()
+        };
+        tracing::warn!(reservation_id = %declined.reservation_id, "the payment's order belongs to another booking; declined without asking the provider");
+        match self.table.write(vec![WriteOp::put_if(to_item(&PaymentItem { result: declined.clone(), ..pending })?, Condition::NotExists)]).await {
+            Ok(()) => Ok(declined),
+            Err(StorageError::ConditionFailed { .. }) => Ok(self.settled(&declined.reservation_id).await?.result),
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn pending(&self, request: &PaymentRequest) -> Result<PaymentItem, PaymentError> {
@@ -272,6 +293,10 @@ impl PaymentService {
                 (token, request.reservation_id.to_string())
             }
             ProviderKind::Toss => match (text(&request.payment_key), text(&request.order_id)) {
+                // Toss's domestic payments are in won: another currency's minor units are not won.
+                _ if request.amount.currency.code() != "KRW" => {
+                    return Err(PaymentError::Invalid(format!("Toss Payments takes KRW, not {}", request.amount.currency.code())))
+                }
                 (Some(key), Some(order)) => (key, order),
                 _ => return Err(PaymentError::Invalid("an approval needs the provider's paymentKey and orderId".into())),
             },
@@ -311,18 +336,36 @@ impl PaymentService {
             idempotency_key: p.reservation_id.to_string(),
             correlation_id: cause.correlation_id.clone(),
         };
-        tracing::info!(reservation_id = %p.reservation_id, order_id = %confirm.order_id, idempotency_key = %confirm.idempotency_key, provider = self.provider.kind().as_str(), "confirming the payment");
+        tracing::info!(reservation_id = %p.reservation_id, idempotency_key = %confirm.idempotency_key, provider = self.provider.kind().as_str(), "confirming the payment");
         let outcome = match self.provider.confirm(&confirm).await {
             Ok(charged) if charged.status.charged() => Outcome::Charged(charged),
-            Ok(other) => Outcome::Declined(format!("the provider did not capture the payment ({:?})", other.status)),
+            // Not paid at once (a virtual account waiting for a deposit): bnb books only what is
+            // paid, so the payment is closed at the provider before the booking is declined.
+            Ok(other) => {
+                let close = Cancel {
+                    payment_key: other.payment_key.clone(),
+                    reason: "bnb takes only payments made at once.".into(),
+                    amount: other.total_amount,
+                    idempotency_key: format!("unpaid-{}", p.reservation_id),
+                    correlation_id: cause.correlation_id.clone(),
+                };
+                match self.provider.cancel(&close).await {
+                    Ok(_) | Err(ProviderError::AlreadyCanceled) => {}
+                    // Left open at the provider: the booking stays pending for reconciliation.
+                    Err(e) => return Err(e.into()),
+                }
+                Outcome::Declined("this way of paying is not taken here; pay by card or an easy-pay app".into())
+            }
             Err(ProviderError::Declined { code, message }) => {
                 tracing::info!(reservation_id = %p.reservation_id, %code, "the provider declined the payment");
                 Outcome::Declined(message)
             }
-            // Confirmed before under another key: another booking's payment (this reservation's
-            // own repeat would be answered as the first time). Taking it here would let two
-            // bookings share one charge, which the other's refund could take back.
-            Err(ProviderError::AlreadyProcessed) => Outcome::Declined("this payment was already used; authorize a new one".into()),
+            // Processed before: the order is this reservation's alone (claimed with PENDING), so
+            // a charge for it with this payment key is this booking's own, whose answer was lost.
+            Err(ProviderError::AlreadyProcessed) => match self.provider.find_order(&confirm.order_id).await? {
+                Some(found) if found.status.charged() && found.total_amount == confirm.amount && self.same_payment(p, &found) => Outcome::Charged(found),
+                _ => Outcome::Declined("this payment was already used; authorize a new one".into()),
+            },
             // No answer: the record stays PENDING; the booking that gives up makes it UNCERTAIN.
             Err(e) => return Err(e.into()),
         };
@@ -352,7 +395,7 @@ impl PaymentService {
             Err(StorageError::ConditionFailed { failed }) if failed.contains(&0) => {
                 let now = self.settled(&result.reservation_id).await?;
                 match (now.result.status, outcome) {
-                    (PaymentStatus::Uncertain, Outcome::Charged(charged)) => {
+                    (PaymentStatus::Uncertain | PaymentStatus::Voided, Outcome::Charged(charged)) => {
                         tracing::warn!(reservation_id = %result.reservation_id, "charged after the booking gave up; refunding");
                         self.refund_uncertain(now, &charged.payment_key, RefundPath::LateApproval, cause).await
                     }
@@ -388,8 +431,9 @@ impl PaymentService {
             ..stored.result.clone()
         };
         let event = Envelope::new(Event::PaymentRefunded(refunded.clone()), refunded.reservation_id.to_string(), 2, cause);
+        let was = if stored.result.status == PaymentStatus::Voided { "VOIDED" } else { "UNCERTAIN" };
         let item = self.next(&stored, refunded.clone(), None);
-        match write_with_events(self.table.as_ref(), vec![WriteOp::put_if(to_item(&item)?, Condition::equals("status", "UNCERTAIN"))], &[event]).await {
+        match write_with_events(self.table.as_ref(), vec![WriteOp::put_if(to_item(&item)?, Condition::equals("status", was))], &[event]).await {
             Ok(()) => {
                 tracing::info!(reservation_id = %refunded.reservation_id, ?path, "uncertain payment refunded");
                 Ok(refunded)
@@ -413,8 +457,24 @@ impl PaymentService {
         }
     }
 
-    /// The provider's refund, under the path's idempotency key. Refunded before is refunded.
+    /// Whether the provider's payment is the one this record asked for (its order, and for a real
+    /// provider its payment key; the sandbox names its charge itself).
+    fn same_payment(&self, record: &PaymentResult, found: &ProviderPayment) -> bool {
+        record.order_id.as_deref() == Some(found.order_id.as_str())
+            && (self.provider.kind() == ProviderKind::Sandbox || record.payment_key.as_deref() == Some(found.payment_key.as_str()))
+    }
+
+    /// The provider's refund, under the path's idempotency key. Refunded before is refunded. A
+    /// record another provider took (the deployment switched) is refunded by that provider only
+    /// if it moved real money: the sandbox's never did.
     async fn cancel_at_provider(&self, payment: &PaymentResult, payment_key: &str, path: RefundPath, cause: &Causation) -> Result<(), PaymentError> {
+        match payment.provider {
+            Some(ProviderKind::Sandbox) if self.provider.kind() != ProviderKind::Sandbox => return Ok(()),
+            Some(kind) if kind != self.provider.kind() => {
+                return Err(PaymentError::Gateway(format!("this payment was taken by {}, which this deployment no longer calls", kind.as_str())))
+            }
+            _ => {}
+        }
         let cancel = Cancel {
             payment_key: payment_key.to_owned(),
             reason: path.reason().to_owned(),
@@ -541,8 +601,18 @@ impl PaymentService {
             let reservation = stored.result.reservation_id.clone();
             let order_id = stored.result.order_id.clone().unwrap_or_else(|| reservation.to_string());
             let settled = match self.provider.find_order(&order_id).await {
+                Ok(Some(found)) if !self.same_payment(&stored.result, &found) => {
+                    Err(PaymentError::Gateway("the provider's payment for this order is not the one this booking asked for".into()))
+                }
                 Ok(Some(found)) if found.status.charged() || found.status == super::provider::ProviderStatus::Canceled => {
                     self.refund_uncertain(stored, &found.payment_key, RefundPath::Reconciled, cause).await
+                }
+                // Still being confirmed at the provider (it may take longer than bnb waited): asked
+                // again on a later run, until it is charged or expires.
+                Ok(Some(found)) if found.status == super::provider::ProviderStatus::Pending => {
+                    self.requeue(stored).await;
+                    done.left += 1;
+                    continue;
                 }
                 Ok(_) => self.void_uncertain(stored).await,
                 Err(e) => Err(e.into()),
@@ -552,12 +622,45 @@ impl PaymentService {
                 Ok(result) if result.status == PaymentStatus::Voided => done.voided += 1,
                 Ok(_) => {}
                 Err(e) => {
-                    tracing::error!(reservation_id = %reservation, %order_id, error = %e, "could not reconcile an uncertain payment; the next run tries again");
+                    tracing::error!(reservation_id = %reservation, error = %e, "could not reconcile an uncertain payment; a later run tries again");
+                    if let Ok(Some(stored)) = self.stored(&reservation).await {
+                        self.requeue(stored).await;
+                    }
                     done.left += 1;
                 }
             }
         }
         Ok(done)
+    }
+}
+
+impl PaymentService {
+    /// Puts an uncertain payment behind the others in reconciliation's work list, so one that
+    /// cannot be settled yet never holds up the rest (best effort: it is due again either way).
+    async fn requeue(&self, stored: PaymentItem) {
+        if stored.result.status != PaymentStatus::Uncertain {
+            return;
+        }
+        let item = self.next(&stored, stored.result.clone(), Some(self.clock.now_ms()));
+        if let Ok(item) = to_item(&item) {
+            let _ = self.table.write(vec![WriteOp::put_if(item, Condition::equals("version", stored.version))]).await;
+        }
+    }
+}
+
+/// The claim of an order id by the one reservation it pays for (`ORDER#<orderId>`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrderClaim {
+    pk: String,
+    sk: String,
+    kind: String,
+    reservation_id: ReservationId,
+}
+
+impl OrderClaim {
+    fn new(order_id: &str, reservation: &ReservationId) -> Self {
+        OrderClaim { pk: format!("ORDER#{order_id}"), sk: "ORDER".into(), kind: "order-claim".into(), reservation_id: reservation.clone() }
     }
 }
 

@@ -149,6 +149,10 @@ impl PlaceReservation {
         }
         let amount =
             room.details.nightly_price.times(stay.nights()).ok_or_else(|| Invalid::field("checkOut", "the stay costs more than bnb takes in one payment"))?;
+        // Toss's domestic payments are in won: a room priced in another currency cannot be paid there.
+        if self.settings.provider == ProviderKind::Toss && amount.currency.code() != "KRW" {
+            return Err(Invalid::field("roomId", format!("this room is priced in {}, and payments here are in KRW only", amount.currency.code())).into());
+        }
         // The price is bnb's: an authorized amount that is not it is refused before anything
         // is held or confirmed (the client's amount is never trusted).
         if let Some(authorized) = &request.payment {
