@@ -670,6 +670,16 @@ mod toss {
         items.into_values().find(|i| i.get("kind") == Some(&json!("reservation")) && i.get("checkIn") == Some(&json!(check_in))).expect("a reservation")
     }
 
+    /// The `ReservationCancelled` the reservation's cancel published.
+    async fn cancelled_event(w: &World, id: &str) -> Envelope {
+        support::all_changes(w.reservations.as_ref())
+            .await
+            .into_iter()
+            .filter_map(|c| c.new_image.as_ref().and_then(envelope_of).and_then(Result::ok))
+            .find(|e| e.event_type() == EventType::ReservationCancelled && e.aggregate_id == id)
+            .expect("ReservationCancelled")
+    }
+
     fn order(tag: &str) -> String {
         format!("bnb-{tag}-{}", uuid::Uuid::now_v7().simple())
     }
@@ -774,12 +784,7 @@ mod toss {
         assert_eq!(w.cancel("minho", &id).await.0, 200);
         // The refund's write fails once after Toss refunded (the handler's one transaction):
         // the redelivery asks Toss again under the same key, which answers as the first time.
-        let cancelled = support::all_changes(w.reservations.as_ref())
-            .await
-            .into_iter()
-            .filter_map(|c| c.new_image.as_ref().and_then(envelope_of).and_then(Result::ok))
-            .find(|e| e.event_type() == EventType::ReservationCancelled && e.aggregate_id == id)
-            .expect("ReservationCancelled");
+        let cancelled = cancelled_event(&w, &id).await;
         let failing = support::faults::Process::new(support::faults::Fault::FailAt(1));
         let handler = PaymentHandler::new(w.payment_service.clone().with_table(failing.table(w.payments.clone())));
         assert!(apply_once(&handler, &cancelled).await.is_err(), "the write failed");
@@ -938,12 +943,7 @@ mod toss {
         let id = placed["reservation"]["reservationId"].as_str().unwrap().to_owned();
         w.settle().await;
         assert_eq!(w.cancel("minho", &id).await.0, 200);
-        let cancelled = support::all_changes(w.reservations.as_ref())
-            .await
-            .into_iter()
-            .filter_map(|c| c.new_image.as_ref().and_then(envelope_of).and_then(Result::ok))
-            .find(|e| e.event_type() == EventType::ReservationCancelled && e.aggregate_id == id)
-            .expect("ReservationCancelled");
+        let cancelled = cancelled_event(&w, &id).await;
         let toss: Arc<dyn PaymentProvider> = Arc::new(adapter(&server, Duration::from_secs(5)));
         let handler = PaymentHandler::new(PaymentService::with_provider(w.payments.clone(), toss));
         apply_once(&handler, &cancelled).await.unwrap();
