@@ -146,18 +146,7 @@ impl TossServer {
     }
 
     fn authorize_with(&self, order_id: &str, amount: i64, decline: Option<(String, String)>) -> String {
-        let payment_key = format!("tgen_{}", uuid::Uuid::now_v7().simple());
-        let payment = TossPayment {
-            payment_key: payment_key.clone(),
-            order_id: order_id.to_owned(),
-            amount,
-            status: "READY".into(),
-            decline,
-            cancels: Vec::new(),
-            virtual_account: false,
-        };
-        self.state.lock().unwrap().payments.insert(payment_key.clone(), payment);
-        payment_key
+        authorize(&self.state, order_id, amount, decline)
     }
 
     /// One paid by virtual account: confirmed, it waits for the guest's deposit.
@@ -359,16 +348,22 @@ async fn widget_authorize(State(state): State<Arc<Mutex<TossState>>>, Json(body)
     let (Some(order_id), Some(amount)) = (body["orderId"].as_str(), body["amount"].as_i64()) else {
         return answer(error(400, "INVALID_REQUEST", "잘못된 요청입니다."));
     };
+    let payment_key = authorize(&state, order_id, amount, None);
+    answer((200, json!({"paymentKey": payment_key})))
+}
+
+/// A payment the guest authorized in the widget, `READY` for bnb's confirm: its paymentKey.
+fn authorize(state: &Mutex<TossState>, order_id: &str, amount: i64, decline: Option<(String, String)>) -> String {
     let payment_key = format!("tgen_{}", uuid::Uuid::now_v7().simple());
     let payment = TossPayment {
         payment_key: payment_key.clone(),
         order_id: order_id.to_owned(),
         amount,
         status: "READY".into(),
-        decline: None,
+        decline,
         cancels: Vec::new(),
         virtual_account: false,
     };
     state.lock().unwrap().payments.insert(payment_key.clone(), payment);
-    answer((200, json!({"paymentKey": payment_key})))
+    payment_key
 }

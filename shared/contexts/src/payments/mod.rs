@@ -15,6 +15,4 @@ pub use handler::PaymentHandler;
 pub use invoker::{InvokeError, Invoker};
 pub use provider::{PaymentProvider, ProviderError, ProviderKind};
 pub use sandbox::{FaultConfig, Sandbox};
-pub use service::{
-    PaymentAction, PaymentError, PaymentItem, PaymentRequest, PaymentResult, PaymentService, Reconciled, Refund, RefundPath, RECONCILE_AFTER, UNCERTAIN_INDEX,
-};
+pub use service::{PaymentAction, PaymentError, PaymentRequest, PaymentResult, PaymentService, Reconciled, Refund, RefundPath, RECONCILE_AFTER};

@@ -213,10 +213,6 @@ impl PaymentService {
         self.table.as_ref()
     }
 
-    pub fn provider(&self) -> ProviderKind {
-        self.provider.kind()
-    }
-
     pub async fn process(&self, request: PaymentRequest) -> Result<PaymentResult, PaymentError> {
         let cause = Causation::request(&request.correlation_id);
         match request.action {
