@@ -19,7 +19,14 @@ install_tools() {
     rm -rf "$venv"
     mkdir -p "$tools"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    # No pip cache: the wheels are installed once into the venv, and a cached copy of each would
+    # double the ~600 MB on disks that can be small (a CI run once failed here on a full disk).
+    if ! "$venv/bin/pip" install --quiet --disable-pip-version-check --no-cache-dir -r "$requirements"; then
+        echo "could not install the test tools; free space where they go:" >&2
+        df -h "$tools" "${TMPDIR:-/tmp}" >&2 || true
+        rm -rf "$venv"
+        exit 1
+    fi
     echo "$want" > "$stamp"
 }
 
