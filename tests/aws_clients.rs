@@ -97,3 +97,68 @@ async fn warming_a_connection_never_stops_a_function() {
     let tables: Vec<Arc<dyn Table>> = vec![reachable, unreachable];
     tokio::time::timeout(Duration::from_secs(30), warm_up(&tables)).await.expect("warm_up is bounded by its own timeout");
 }
+
+/// A function that pays through Toss reads the provider's secret key from SSM in its init, as
+/// issue 17 asks, and keeps it: a payment confirmed after the parameter is gone still carries
+/// the key. A key SSM cannot give in init does not stop the function: its first call reads it.
+#[tokio::test]
+async fn a_providers_secret_key_is_read_in_init_and_kept() {
+    use bnb_contexts::payments::provider::{Confirm, ProviderStatus, TOSS_ENDPOINT, TOSS_SECRET_KEY_PARAMETER};
+    use bnb_contexts::payments::ProviderKind;
+    use bnb_lambda::Resources;
+
+    let moto = support::moto_url();
+    let config = bnb_lambda::aws::aws_sdk_config_for(&moto).await;
+    let ssm = aws_sdk_ssm::Client::new(&config);
+    let toss = support::toss::TossServer::start().await;
+    let parameter = format!("/{}/toss/secret-key", support::unique("init"));
+    // Only this test reads these two variables.
+    std::env::set_var(TOSS_ENDPOINT, &toss.url);
+    std::env::set_var(TOSS_SECRET_KEY_PARAMETER, &parameter);
+    let adapters = bnb_lambda::AwsAdapters {
+        payment_provider: Some(|settings, secret_key| bnb_toss_payments::provider(settings.endpoint, secret_key)),
+        secret: Some(bnb_aws_ssm::secret),
+        ..Default::default()
+    };
+    let confirm = |order_id: &str, payment_key: String| Confirm {
+        payment_key,
+        order_id: order_id.to_owned(),
+        amount: 120_000,
+        idempotency_key: format!("r-{order_id}"),
+        correlation_id: "c-init".into(),
+    };
+
+    // The key is in SSM when the function starts; init reads it; then it is deleted.
+    ssm.put_parameter()
+        .name(&parameter)
+        .value(support::toss::SECRET_KEY)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .expect("PutParameter");
+    let resources = bnb_lambda::run::AwsResources::new(config.clone(), adapters, "process-payment");
+    let provider = resources.payment_provider(ProviderKind::Toss).expect("the Toss adapter links");
+    let secrets = resources.linked_secrets();
+    assert_eq!(secrets.len(), 1, "the provider's key is the one secret the function holds");
+    bnb_lambda::run::read_secrets(&secrets).await;
+    ssm.delete_parameter().name(&parameter).send().await.expect("DeleteParameter");
+    let charged = provider.confirm(&confirm("order-init-1", toss.authorize("order-init-1", 120_000))).await.expect("confirmed with the key read in init");
+    assert_eq!(charged.status, ProviderStatus::Done);
+
+    // SSM has no such parameter when the function starts: init logs and goes on, and the first
+    // call reads the key, now that it is there.
+    let resources = bnb_lambda::run::AwsResources::new(config.clone(), adapters, "process-payment");
+    let provider = resources.payment_provider(ProviderKind::Toss).expect("the Toss adapter links");
+    tokio::time::timeout(Duration::from_secs(30), bnb_lambda::run::read_secrets(&resources.linked_secrets()))
+        .await
+        .expect("reading secrets in init is bounded by its own timeout");
+    ssm.put_parameter()
+        .name(&parameter)
+        .value(support::toss::SECRET_KEY)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .expect("PutParameter");
+    let charged = provider.confirm(&confirm("order-init-2", toss.authorize("order-init-2", 120_000))).await.expect("confirmed with the key read at first use");
+    assert_eq!(charged.status, ProviderStatus::Done);
+}

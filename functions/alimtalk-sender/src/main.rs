@@ -7,10 +7,8 @@ async fn main() -> Result<(), Error> {
         AwsAdapters {
             table: Some(bnb_aws_dynamodb::tables),
             dead_letters: Some(bnb_aws_sqs::dead_letters),
-            dealer: Some(|config, settings| {
-                let secret_key = bnb_aws_ssm::secret(config, settings.secret_key_parameter.clone());
-                bnb_nhn_bizmessage::dealer(settings, secret_key)
-            }),
+            dealer: Some(bnb_nhn_bizmessage::dealer),
+            secret: Some(bnb_aws_ssm::secret),
             ..Default::default()
         },
     )

@@ -6,10 +6,8 @@ async fn main() -> Result<(), Error> {
         &check_deliveries::FUNCTION,
         AwsAdapters {
             table: Some(bnb_aws_dynamodb::tables),
-            dealer: Some(|config, settings| {
-                let secret_key = bnb_aws_ssm::secret(config, settings.secret_key_parameter.clone());
-                bnb_nhn_bizmessage::dealer(settings, secret_key)
-            }),
+            dealer: Some(bnb_nhn_bizmessage::dealer),
+            secret: Some(bnb_aws_ssm::secret),
             ..Default::default()
         },
     )

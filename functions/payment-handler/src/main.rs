@@ -7,9 +7,8 @@ async fn main() -> Result<(), Error> {
         AwsAdapters {
             table: Some(bnb_aws_dynamodb::tables),
             dead_letters: Some(bnb_aws_sqs::dead_letters),
-            payment_provider: Some(|config, settings| {
-                bnb_toss_payments::provider(settings.endpoint, bnb_aws_ssm::secret(config, settings.secret_key_parameter))
-            }),
+            payment_provider: Some(|settings, secret_key| bnb_toss_payments::provider(settings.endpoint, secret_key)),
+            secret: Some(bnb_aws_ssm::secret),
             ..Default::default()
         },
     )

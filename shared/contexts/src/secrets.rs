@@ -37,8 +37,9 @@ pub struct SecretError {
     pub reason: String,
 }
 
-/// Where a secret is kept. Read when first needed, not at start-up, so a function that never
-/// sends never pays for it.
+/// Where a secret is kept. A function on Lambda reads the secrets of the adapters it links in its
+/// init (which Lambda does not bill to the first request), and a failed read is tried again at
+/// first use.
 #[async_trait]
 pub trait SecretSource: Send + Sync {
     async fn secret(&self) -> Result<Secret, SecretError>;

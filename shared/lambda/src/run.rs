@@ -19,6 +19,7 @@ use bnb_contexts::notifications::dealer::{
 use bnb_contexts::notifications::Dealer;
 use bnb_contexts::payments::provider::{TOSS_ENDPOINT, TOSS_SECRET_KEY_PARAMETER};
 use bnb_contexts::payments::{Invoker, PaymentProvider, ProviderKind};
+use bnb_contexts::secrets::SecretSource;
 use bnb_contexts::storage::{Key, Table, TableSpec};
 use bnb_contexts::tables::TableKind;
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -42,6 +43,7 @@ pub struct AwsAdapters {
     pub dead_letters: Option<DeadLettersAdapter>,
     pub payments: Option<PaymentsAdapter>,
     pub payment_provider: Option<PaymentProviderAdapter>,
+    pub secret: Option<SecretAdapter>,
 }
 
 /// What opens tables, by their spec, all on one client.
@@ -50,16 +52,18 @@ pub type TableAdapter = fn(&SdkConfig) -> OpenTable;
 pub type OpenTable = Box<dyn Fn(TableSpec) -> Arc<dyn Table> + Send + Sync>;
 /// A topic, by ARN.
 pub type TopicAdapter = fn(&SdkConfig, String) -> Arc<dyn Topic>;
-/// The KakaoTalk dealer, from its settings (or why it cannot be set up).
-pub type DealerAdapter = fn(&SdkConfig, DealerSettings) -> Result<Arc<dyn Dealer>, String>;
+/// The KakaoTalk dealer, from its settings and its secret key (or why it cannot be set up).
+pub type DealerAdapter = fn(DealerSettings, Arc<dyn SecretSource>) -> Result<Arc<dyn Dealer>, String>;
 /// The user pools.
 pub type UserPoolsAdapter = fn(&SdkConfig) -> Arc<dyn UserPools>;
 /// Dead letters, by queue URL.
 pub type DeadLettersAdapter = fn(&SdkConfig, String) -> Arc<dyn DeadLetters>;
 /// The payment function, by name.
 pub type PaymentsAdapter = fn(&SdkConfig, String) -> Arc<dyn Invoker>;
-/// A real payment provider, from its settings (or why it cannot be set up).
-pub type PaymentProviderAdapter = fn(&SdkConfig, ProviderSettings) -> Result<Arc<dyn PaymentProvider>, String>;
+/// A real payment provider, from its settings and its secret key (or why it cannot be set up).
+pub type PaymentProviderAdapter = fn(ProviderSettings, Arc<dyn SecretSource>) -> Result<Arc<dyn PaymentProvider>, String>;
+/// Where a secret is kept, by the name of the parameter that keeps it.
+pub type SecretAdapter = fn(&SdkConfig, String) -> Arc<dyn SecretSource>;
 
 /// Where a real provider is, and the name of the SSM parameter that keeps its secret key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,12 +81,21 @@ pub struct AwsResources {
     function: &'static str,
     clock: SharedClock,
     opened: Mutex<Vec<Arc<dyn Table>>>,
+    secrets: Mutex<Vec<Arc<dyn SecretSource>>>,
 }
 
 impl AwsResources {
     pub fn new(config: SdkConfig, adapters: AwsAdapters, function: &'static str) -> Self {
         let tables = adapters.table.map(|open| open(&config));
-        AwsResources { config, adapters, tables, function, clock: bnb_contexts::clock::system(), opened: Mutex::new(Vec::new()) }
+        AwsResources {
+            config,
+            adapters,
+            tables,
+            function,
+            clock: bnb_contexts::clock::system(),
+            opened: Mutex::new(Vec::new()),
+            secrets: Mutex::new(Vec::new()),
+        }
     }
 
     fn adapter<T>(&self, adapter: Option<T>, what: &str) -> Result<T, LinkError> {
@@ -92,6 +105,20 @@ impl AwsResources {
     /// The tables opened so far (to warm their connection).
     fn opened_tables(&self) -> Vec<Arc<dyn Table>> {
         self.opened.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    /// Where a secret is kept, remembered so that init can read it ([`read_secrets`]).
+    fn secret(&self, parameter: String) -> Result<Arc<dyn SecretSource>, LinkError> {
+        let secret = self.adapter(self.adapters.secret, "a secret")?(&self.config, parameter);
+        if let Ok(mut secrets) = self.secrets.lock() {
+            secrets.push(secret.clone());
+        }
+        Ok(secret)
+    }
+
+    /// The secrets the linked adapters hold, to be read in init.
+    pub fn linked_secrets(&self) -> Vec<Arc<dyn SecretSource>> {
+        self.secrets.lock().map(|s| s.clone()).unwrap_or_default()
     }
 }
 
@@ -122,7 +149,9 @@ impl Resources for AwsResources {
             fallback_send_no: self.required(ALIMTALK_FALLBACK_SEND_NO)?,
             secret_key_parameter: self.required(ALIMTALK_SECRET_KEY_PARAMETER)?,
         };
-        self.adapter(self.adapters.dealer, "the KakaoTalk dealer")?(&self.config, settings).map_err(LinkError)
+        let dealer = self.adapter(self.adapters.dealer, "the KakaoTalk dealer")?;
+        let secret_key = self.secret(settings.secret_key_parameter.clone())?;
+        dealer(settings, secret_key).map_err(LinkError)
     }
 
     fn user_pools(&self) -> Result<Arc<dyn UserPools>, LinkError> {
@@ -139,7 +168,9 @@ impl Resources for AwsResources {
 
     fn payment_provider(&self, kind: ProviderKind) -> Result<Arc<dyn PaymentProvider>, LinkError> {
         let settings = ProviderSettings { kind, endpoint: self.required(TOSS_ENDPOINT)?, secret_key_parameter: self.required(TOSS_SECRET_KEY_PARAMETER)? };
-        self.adapter(self.adapters.payment_provider, "the payment provider")?(&self.config, settings).map_err(LinkError)
+        let provider = self.adapter(self.adapters.payment_provider, "the payment provider")?;
+        let secret_key = self.secret(settings.secret_key_parameter.clone())?;
+        provider(settings, secret_key).map_err(LinkError)
     }
 
     fn clock(&self) -> SharedClock {
@@ -171,7 +202,22 @@ pub async fn run(function: &'static Function, adapters: AwsAdapters) -> Result<(
         warm_up(&tables).await;
         tracing::info!(function = function.name, tables = tables.len(), warm_up_ms = started.elapsed().as_secs_f64() * 1000.0, "connections warmed in init");
     }
+    read_secrets(&resources.linked_secrets()).await;
     serve(function.name, handler).await
+}
+
+/// Reads each secret a linked adapter holds (a provider's or dealer's key, from SSM) during init,
+/// and keeps it, so no request waits for it. A failure only logs, naming the parameter and why
+/// (never a value): the first call reads it again, and a key that cannot be read fails that call
+/// as the provider being unavailable.
+pub async fn read_secrets(secrets: &[Arc<dyn SecretSource>]) {
+    for secret in secrets {
+        match tokio::time::timeout(WARM_UP_TIMEOUT, secret.secret()).await {
+            Ok(Ok(_)) => tracing::info!("secret read in init"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not read a secret in init; the first call will read it"),
+            Err(_) => tracing::warn!("reading a secret in init timed out; the first call will read it"),
+        }
+    }
 }
 
 /// Opens each table's connection (DNS, TCP, TLS) during init, which Lambda does not bill to the

@@ -1,5 +1,6 @@
 //! Secrets from SSM Parameter Store: a SecureString parameter, decrypted by `GetParameter`
-//! (`WithDecryption`), read on first use and kept until the other side refuses it (a rotated
+//! (`WithDecryption`), read in the function's init (`bnb_lambda::run::read_secrets`; again on
+//! first use if that failed) and kept until the other side refuses it (a rotated
 //! key), when it is read again. The function's role may read that one parameter
 //! (template.yaml); its name comes from a template parameter, so the value is in neither the
 //! code, the template nor the function's environment.

@@ -53,7 +53,7 @@ pub struct NhnSettings {
     pub sender_key: String,
     /// The number the fallback SMS comes from (registered with NHN's SMS service).
     pub fallback_send_no: String,
-    /// The `X-Secret-Key`, read when first needed.
+    /// The `X-Secret-Key`, read in the function's init (`bnb_lambda::run`).
     pub secret_key: Arc<dyn SecretSource>,
 }
 

@@ -47,7 +47,7 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct TossSettings {
     /// `https://api.tosspayments.com`, or a local contract server.
     pub endpoint: String,
-    /// The secret key (`test_sk_…`/`live_sk_…`, or a widget's `…_gsk_…`), read when first needed.
+    /// The secret key (`test_sk_…`/`live_sk_…`, or a widget's `…_gsk_…`), read in the function's init (`bnb_lambda::run`).
     pub secret_key: Arc<dyn SecretSource>,
 }
 
