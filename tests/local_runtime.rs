@@ -369,7 +369,7 @@ async fn a_method_not_allowed_names_the_methods_that_are() {
 /// (tests/support/toss.rs), the template's wiring takes a booking through Toss end to end:
 /// place-reservation wants a Toss payment (a card token is refused), process-payment confirms
 /// it, and the guest's cancel is refunded through Toss by payment-handler. A parameter the
-/// template does not declare stops start-up, naming it.
+/// template does not declare, or one its rules refuse, stops start-up, naming it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_toss_as_the_provider_a_booking_and_its_refund_go_through_toss() {
     use bnb_contexts::secrets::{FixedSecret, Secret};
@@ -377,12 +377,17 @@ async fn with_toss_as_the_provider_a_booking_and_its_refund_go_through_toss() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = LocalConfig::new(dir.path(), support::template_path());
     config.parameters.insert("PaymentProvider".into(), "toss".into());
+    config.parameters.insert("TossClientKey".into(), "test_gck_bnbContractServer".into());
+    config.web = Some(support::template_path().parent().unwrap().join("web"));
     let secret = std::sync::Arc::new(FixedSecret(Secret::new(support::toss::SECRET_KEY)));
     config.payment_provider = Some(bnb_local::runtime::RealPaymentProvider(bnb_toss_payments::provider(toss.url.clone(), secret).unwrap()));
     let running = start(config.clone()).await.unwrap();
     let base = running.url();
     let (host, guest) = host_and_guest(dir.path());
     let http = reqwest::Client::new();
+    // The booking screen offers Toss's widget, with the root's TossClientKey.
+    let app: Value = http.get(format!("{base}/config.json")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(app["payment"], json!({"provider": "toss", "clientKey": "test_gck_bnbContractServer"}));
     let room: Value = http.post(format!("{base}/rooms")).bearer_auth(&host).json(&room()).send().await.unwrap().json().await.unwrap();
     let stay = json!({"roomId": room["roomId"], "checkIn": "2030-11-10", "checkOut": "2030-11-12", "guests": 2});
     let mut with_card = stay.clone();
@@ -408,6 +413,15 @@ async fn with_toss_as_the_provider_a_booking_and_its_refund_go_through_toss() {
     support::eventually(30, "the status view shows the refund", || async { status_of().await["paymentStatus"] == "REFUNDED" }).await;
     assert_eq!(status_of().await["refundReason"], "You cancelled the stay.");
     running.stop().await.unwrap();
+
+    // The template's rules hold here as on AWS: Toss without the widget's key does not start.
+    let mut keyless = config.clone();
+    keyless.parameters.remove("TossClientKey");
+    let error = match start(keyless).await {
+        Ok(_) => panic!("Toss without its client key must not start"),
+        Err(e) => e.to_string(),
+    };
+    assert!(error.contains("TossNeedsItsClientKey"), "{error}");
 
     let mut typo = config;
     typo.parameters = [("PaymentProvder".to_string(), "toss".to_string())].into();

@@ -691,3 +691,37 @@ fn every_payment_function_names_the_templates_provider() {
     let allowed = &root(&stacks)["Parameters"]["PaymentProvider"]["AllowedValues"];
     assert_eq!(allowed.as_sequence().map(|l| l.len()), Some(2), "sandbox and toss, nothing a typo could make");
 }
+
+/// The root's `Rules`, as CloudFormation applies them before it changes anything (and bnb-local
+/// before it starts): prod never runs on the sandbox, which approves any card token, and Toss
+/// never runs without the client key its widget needs. samconfig's prod overrides and the deploy
+/// workflow's (with a client key) pass them.
+#[test]
+fn a_prod_stack_takes_real_payments() {
+    use bnb_local::template::Topology;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let template = dir.join("template.yaml");
+    let load = |pairs: &[(&str, &str)]| Topology::load_with(&template, &pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+
+    let refused = load(&[("Stage", "prod")]).expect_err("prod on the sandbox");
+    assert!(refused.to_string().contains("ProdTakesRealPayments") && refused.to_string().contains("PaymentProvider=toss"), "{refused}");
+    let refused = load(&[("Stage", "dev"), ("PaymentProvider", "toss")]).expect_err("Toss without a client key");
+    assert!(refused.to_string().contains("TossNeedsItsClientKey"), "{refused}");
+    load(&[("Stage", "dev")]).expect("dev on the sandbox, as bnb-local and the tests run");
+    load(&[("Stage", "dev"), ("PaymentProvider", "toss"), ("TossClientKey", "test_gck_x")]).expect("dev on Toss");
+
+    let samconfig = std::fs::read_to_string(dir.join("samconfig.toml")).unwrap();
+    let prod = samconfig.split("[prod.deploy.parameters]").nth(1).expect("samconfig has prod's deploy parameters");
+    let overrides = prod.lines().find_map(|l| l.strip_prefix("parameter_overrides = ")).expect("prod's parameter_overrides").trim_matches('"');
+    let mut pairs: Vec<(&str, &str)> = overrides.split_whitespace().filter_map(|p| p.split_once('=')).collect();
+    assert!(pairs.contains(&("Stage", "prod")), "{overrides}");
+    pairs.push(("TossClientKey", "live_gck_x"));
+    load(&pairs).expect("samconfig's prod overrides, given a client key");
+
+    let workflow = std::fs::read_to_string(dir.join(".github/workflows/deploy.yml")).unwrap();
+    let prod_deploy = workflow.split("deploy-prod:").nth(1).expect("the workflow deploys prod");
+    assert!(
+        prod_deploy.contains("--parameter-overrides Stage=prod PaymentProvider=toss \"TossClientKey=${{ vars.TOSS_CLIENT_KEY }}\""),
+        "the workflow deploys prod on Toss with the repository's client key"
+    );
+}

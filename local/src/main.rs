@@ -63,7 +63,8 @@ enum Command {
         /// PaymentProvider=toss`). Reads the secret key BNB_TOSS_SECRET_KEY from the environment.
         #[arg(long, env = "BNB_TOSS_ENDPOINT")]
         toss_endpoint: Option<String>,
-        /// The client key the web app's Toss Payments widget uses (test_gck_…; not a secret).
+        /// The client key the web app's Toss Payments widget uses (test_gck_…; not a secret):
+        /// the same as `--parameter TossClientKey=…`.
         #[arg(long, env = "BNB_TOSS_CLIENT_KEY")]
         toss_client_key: Option<String>,
         /// Run every function's clock this many days ahead (to see what happens after a stay:
@@ -165,6 +166,10 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 LogFormat::Pretty => bnb_lambda::telemetry::init_pretty(),
                 LogFormat::Json => bnb_lambda::telemetry::init_json(),
             }
+            let mut parameters: std::collections::BTreeMap<String, String> = cli.parameters.iter().cloned().collect();
+            if let Some(key) = toss_client_key {
+                parameters.insert("TossClientKey".into(), key.clone());
+            }
             let config = LocalConfig {
                 data_dir: cli.data_dir.clone(),
                 template: cli.template.clone(),
@@ -176,9 +181,8 @@ async fn run(cli: Cli) -> Result<(), Error> {
                 clock: clock_days_ahead(*days_ahead),
                 web: Some(web.clone().unwrap_or_else(|| cli.template.parent().unwrap_or(std::path::Path::new("")).join("web"))),
                 dealer: alimtalk_endpoint.as_deref().map(real_dealer).transpose()?,
-                parameters: cli.parameters.iter().cloned().collect(),
+                parameters,
                 payment_provider: toss_endpoint.as_deref().map(real_toss).transpose()?,
-                toss_client_key: toss_client_key.clone(),
             };
             let running = start(config).await?;
             for w in &running.wired {

@@ -44,8 +44,6 @@ pub struct LocalConfig {
     pub parameters: std::collections::BTreeMap<String, String>,
     /// The real payment provider the functions take when `PaymentProvider` names one.
     pub payment_provider: Option<RealPaymentProvider>,
-    /// The client key of Toss Payments' widget, for the web app (not a secret).
-    pub toss_client_key: Option<String>,
 }
 
 /// A payment provider `bnb-local up --toss-endpoint` points at.
@@ -84,7 +82,6 @@ impl LocalConfig {
             dealer: None,
             parameters: Default::default(),
             payment_provider: None,
-            toss_client_key: None,
         }
     }
 }
@@ -228,7 +225,9 @@ pub async fn start(config: LocalConfig) -> Result<Running, StartError> {
                 .function("place-reservation")
                 .and_then(|f| f.environment.get(bnb_contexts::payments::provider::PAYMENT_PROVIDER).cloned())
                 .unwrap_or_else(|| "sandbox".into()),
-            client_key: config.toss_client_key.clone(),
+            // The widget's key is the root's TossClientKey, as scripts/deploy-web.sh reads it from
+            // a deployed stack's outputs.
+            client_key: config.parameters.get("TossClientKey").filter(|k| !k.is_empty()).cloned(),
         },
     });
     let ops = crate::ops::OpsPages::new(dead_letter_queues(&topology, &wiring), openapi_beside(&config.template)?);

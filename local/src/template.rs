@@ -213,6 +213,7 @@ fn parse_stack(text: &str, base: Option<&Path>, given: &BTreeMap<String, String>
     }
 
     let resolver = Resolver { resources: &resources, parameters, outputs: &outputs };
+    rules_hold(raw.get("Rules"), &resolver)?;
     let resolved: Map<String, Value> = resources.iter().map(|(k, v)| (k.clone(), resolver.resolve(v))).collect();
     let globals = resolver.resolve(raw.get("Globals").and_then(|g| g.get("Function")).unwrap_or(&Value::Null));
     let stack_outputs: Map<String, Value> = raw
@@ -555,6 +556,62 @@ impl Resolver<'_> {
     }
 }
 
+/// A template's `Rules`, checked as CloudFormation checks them before it changes anything: each
+/// rule whose `RuleCondition` holds (or that has none) needs every `Assert` to hold, or the
+/// stack is refused with the assertion's `AssertDescription`.
+fn rules_hold(rules: Option<&Value>, resolver: &Resolver<'_>) -> Result<(), TemplateError> {
+    let Some(rules) = rules.and_then(Value::as_object) else {
+        return Ok(());
+    };
+    for (name, rule) in rules {
+        let applies = match rule.get("RuleCondition") {
+            Some(condition) => truth(condition, resolver).map_err(|e| TemplateError::Invalid(format!("rule {name}: {e}")))?,
+            None => true,
+        };
+        if !applies {
+            continue;
+        }
+        for assertion in rule.get("Assertions").and_then(Value::as_array).into_iter().flatten() {
+            let holds = truth(assertion.get("Assert").unwrap_or(&Value::Null), resolver).map_err(|e| TemplateError::Invalid(format!("rule {name}: {e}")))?;
+            if !holds {
+                let why = assertion.get("AssertDescription").map(scalar_text).unwrap_or_else(|| "an assertion does not hold".into());
+                return Err(TemplateError::Invalid(format!("rule {name}: {why}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The rule functions bnb's templates use (`Fn::Equals`, `Fn::Not`, `Fn::And`, `Fn::Or`,
+/// `Fn::Contains`), over parameters; any other is named, never taken as true.
+fn truth(value: &Value, resolver: &Resolver<'_>) -> Result<bool, String> {
+    let Some((function, args)) = value.as_object().filter(|o| o.len() == 1).and_then(|o| o.iter().next()) else {
+        return Err(format!("{value} is not a rule function"));
+    };
+    let list = || args.as_array().map(Vec::as_slice).unwrap_or_default();
+    let text = |v: &Value| scalar_text(&resolver.resolve(v));
+    match function.as_str() {
+        "Fn::Equals" => match list() {
+            [a, b] => Ok(text(a) == text(b)),
+            _ => Err("Fn::Equals takes two values".into()),
+        },
+        "Fn::Not" => match list() {
+            [a] => Ok(!truth(a, resolver)?),
+            _ => Err("Fn::Not takes one condition".into()),
+        },
+        "Fn::And" => list().iter().try_fold(true, |all, c| Ok(all && truth(c, resolver)?)),
+        "Fn::Or" => list().iter().try_fold(false, |any, c| Ok(any || truth(c, resolver)?)),
+        "Fn::Contains" => match list() {
+            [values, one] => {
+                let one = text(one);
+                Ok(resolver.resolve(values).as_array().is_some_and(|l| l.iter().any(|v| scalar_text(v) == one)))
+            }
+            _ => Err("Fn::Contains takes a list and a value".into()),
+        },
+        other => Err(format!("bnb-local does not evaluate {other} in a rule")),
+    }
+}
+
 /// YAML to JSON, turning CloudFormation's short-form tags into their long forms.
 fn to_json(value: serde_yaml_ng::Value) -> Value {
     use serde_yaml_ng::Value as Y;
@@ -793,5 +850,33 @@ Outputs:
         // Without its file's place, a nested application cannot be found: said, not guessed.
         let root = std::fs::read_to_string(dir.path().join("template.yaml")).unwrap();
         assert!(matches!(Topology::parse(&root), Err(TemplateError::Invalid(e)) if e.contains("Backbone") || e.contains("Rooms")));
+    }
+
+    /// Rules hold or refuse as CloudFormation's do: a rule whose condition fails is skipped, a
+    /// failed assertion names the rule and says its description, and a function bnb-local does
+    /// not know is named rather than taken as true.
+    #[test]
+    fn rules_are_checked_with_the_parameters_given() {
+        let template = r#"
+Parameters:
+  Stage: {Type: String, Default: dev}
+  Regions: {Type: CommaDelimitedList, Default: "a,b"}
+Rules:
+  ProdOnlyInA:
+    RuleCondition: !And [!Equals [!Ref Stage, prod], !Not [!Equals [!Ref Stage, dev]]]
+    Assertions:
+      - Assert: !Or [!Equals [!Ref "AWS::Region", us-east-1], !Contains [[x, y], x]]
+        AssertDescription: always holds
+      - Assert: !Equals [!Ref Stage, staging]
+        AssertDescription: prod is refused here
+Resources: {}
+"#;
+        let given = |stage: &str| BTreeMap::from([("Stage".to_owned(), stage.to_owned())]);
+        assert!(parse_stack(template, None, &given("dev"), 0).is_ok(), "the rule does not apply in dev");
+        let refused = parse_stack(template, None, &given("prod"), 0).unwrap_err().to_string();
+        assert!(refused.contains("rule ProdOnlyInA: prod is refused here"), "{refused}");
+        let unknown = template.replace("!Equals [!Ref Stage, staging]", "!EachMemberEquals [!Ref Regions, a]");
+        let refused = parse_stack(&unknown, None, &given("prod"), 0).unwrap_err().to_string();
+        assert!(refused.contains("does not evaluate Fn::EachMemberEquals"), "{refused}");
     }
 }
