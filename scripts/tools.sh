@@ -30,22 +30,26 @@ install_tools() {
     echo "$want" > "$stamp"
 }
 
-# Debian's chromium, for the browser tests: installed once with apt-get (as root, or through
-# sudo); Playwright is pointed at it, never at a browser it would download.
+# Debian's chromium, for the browser tests, and a Korean font (Nanum), without which every Korean
+# screen's screenshot is boxes: installed once with apt-get (as root, or through sudo); Playwright
+# is pointed at this chromium, never at a browser it would download.
 chromium_bin=/usr/bin/chromium
+browser_packages=(chromium fonts-nanum)
+has_korean_font() { fc-list :lang=ko 2>/dev/null | grep -q .; }
 install_chromium() {
-    if [[ -x "$chromium_bin" ]]; then
-        echo "chromium is installed ($("$chromium_bin" --version 2>/dev/null || echo "$chromium_bin"))"
+    if [[ -x "$chromium_bin" ]] && has_korean_font; then
+        echo "chromium is installed ($("$chromium_bin" --version 2>/dev/null || echo "$chromium_bin")), with a Korean font"
         return
     fi
-    step "installing Debian's chromium (apt-get)"
+    step "installing Debian's ${browser_packages[*]} (apt-get)"
     local sudo=""
     if [[ "$(id -u)" != 0 ]]; then
         sudo="sudo"
     fi
-    $sudo apt-get install -y chromium >"$tools/apt.log" 2>&1 \
-        || { $sudo apt-get update >>"$tools/apt.log" 2>&1 && $sudo apt-get install -y chromium >>"$tools/apt.log" 2>&1; } \
-        || { echo "could not install chromium; its log:" >&2; tail -20 "$tools/apt.log" >&2; exit 1; }
+    $sudo apt-get install -y "${browser_packages[@]}" >"$tools/apt.log" 2>&1 \
+        || { $sudo apt-get update >>"$tools/apt.log" 2>&1 && $sudo apt-get install -y "${browser_packages[@]}" >>"$tools/apt.log" 2>&1; } \
+        || { echo "could not install ${browser_packages[*]}; the log:" >&2; tail -20 "$tools/apt.log" >&2; exit 1; }
+    has_korean_font || { echo "fonts-nanum is installed, but fontconfig finds no Korean font" >&2; exit 1; }
 }
 
 free_port() {
