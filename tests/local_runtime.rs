@@ -394,7 +394,7 @@ async fn with_toss_as_the_provider_a_booking_and_its_refund_go_through_toss() {
     with_card["cardToken"] = json!("tok_visa");
     let refused = http.post(format!("{base}/reservations")).bearer_auth(&guest).json(&with_card).send().await.unwrap();
     assert_eq!(refused.status(), 400, "a card token does not pay where Toss is the provider");
-    let order_id = format!("bnb-local-{}", uuid::Uuid::now_v7().simple());
+    let order_id = format!("{}-{}", bnb_contexts::payments::provider::order_prefix("minho"), uuid::Uuid::now_v7().simple());
     let payment_key = toss.authorize(&order_id, 240_000);
     let mut paid = stay.clone();
     paid["payment"] = json!({"provider": "toss", "paymentKey": payment_key, "orderId": order_id, "amount": 240_000});

@@ -670,6 +670,34 @@ mod toss {
         items.into_values().find(|i| i.get("kind") == Some(&json!("reservation")) && i.get("checkIn") == Some(&json!(check_in))).expect("a reservation")
     }
 
+    /// A payment authorized for one guest's order pays for that guest's bookings only: another
+    /// guest who holds its paymentKey and order id (leaked from the success address) is refused
+    /// before anything is held or confirmed, and the guest it was made for books with it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_authorization_pays_only_for_the_guest_whose_order_it_is() {
+        let server = TossServer::start().await;
+        let w = toss_world(&server, 5000, Duration::from_secs(5)).await;
+        let room = w.room(2, PRICE).await;
+        let minhos = order("minho", "own");
+        let key = server.authorize(&minhos, PRICE);
+        let (status, problem, _) = w.book_paid("jiwoo", &room, &day(3), &day(4), paid(&key, &minhos, PRICE), None).await;
+        assert_eq!((status, problem["errors"][0]["field"].as_str()), (400, Some("payment.orderId")), "{problem}");
+        let own = bnb_contexts::payments::provider::order_prefix("jiwoo");
+        assert!(problem["errors"][0]["message"].as_str().unwrap().contains(&own), "tells the caller what their orders start with: {problem}");
+        assert!(w.lock(&room, &day(3)).await.is_none(), "nothing held");
+        assert!(confirms(&server).is_empty(), "nothing confirmed");
+        // An order id of nobody's (the prefix alone, or none) is refused the same way.
+        for bare in [own.clone(), format!("bnb-{}", uuid::Uuid::now_v7().simple())] {
+            let bare_key = server.authorize(&bare, PRICE);
+            let (status, problem, _) = w.book_paid("jiwoo", &room, &day(3), &day(4), paid(&bare_key, &bare, PRICE), None).await;
+            assert_eq!((status, problem["errors"][0]["field"].as_str()), (400, Some("payment.orderId")), "{bare}: {problem}");
+        }
+        let (status, placed, _) = w.book_paid("minho", &room, &day(3), &day(4), paid(&key, &minhos, PRICE), None).await;
+        assert_eq!(status, 201, "{placed}");
+        assert_eq!(server.payment_of_order(&minhos).unwrap().status, "DONE");
+        assert_eq!(confirms(&server).len(), 1);
+    }
+
     /// The `ReservationCancelled` the reservation's cancel published.
     async fn cancelled_event(w: &World, id: &str) -> Envelope {
         support::all_changes(w.reservations.as_ref())
@@ -680,8 +708,10 @@ mod toss {
             .expect("ReservationCancelled")
     }
 
-    fn order(tag: &str) -> String {
-        format!("bnb-{tag}-{}", uuid::Uuid::now_v7().simple())
+    /// An order id of `guest`'s, as the web app makes one.
+    fn order(guest: &str, tag: &str) -> String {
+        // Toss takes at most 64 characters: the prefix, the tag and a v7 uuid's last 20 (its random bits).
+        format!("{}-{tag}-{}", bnb_contexts::payments::provider::order_prefix(guest), &uuid::Uuid::now_v7().simple().to_string()[12..])
     }
 
     fn paid(payment_key: &str, order_id: &str, amount: i64) -> Value {
@@ -716,7 +746,7 @@ mod toss {
         let room = w.room(2, PRICE).await;
 
         // The client's amount is not the price (2 nights): refused before anything is held or confirmed.
-        let order_id = order("under");
+        let order_id = order("minho", "under");
         let key = server.authorize(&order_id, PRICE);
         let (status, problem, _) = w.book_paid("minho", &room, &day(3), &day(5), paid(&key, &order_id, PRICE), None).await;
         assert_eq!(status, 400, "{problem}");
@@ -727,7 +757,7 @@ mod toss {
         let (status, problem, _) = w.book("minho", &room, &day(3), &day(5), "tok_visa").await;
         assert_eq!((status, problem["errors"][0]["field"].as_str()), (400, Some("payment")), "{problem}");
 
-        let order_id = order("stay");
+        let order_id = order("minho", "stay");
         let key = server.authorize(&order_id, 2 * PRICE);
         let (status, placed, _) = w.book_paid("minho", &room, &day(3), &day(5), paid(&key, &order_id, 2 * PRICE), Some("book-1")).await;
         assert_eq!(status, 201, "{placed}");
@@ -744,7 +774,7 @@ mod toss {
         assert_eq!((again, &replayed), (201, &placed));
         assert_eq!(confirms(&server).len(), 1, "confirmed once");
         // The nights are taken: another guest's authorized payment is never confirmed.
-        let other = order("taken");
+        let other = order("jiwoo", "taken");
         let other_key = server.authorize(&other, 2 * PRICE);
         let (status, _, _) = w.book_paid("jiwoo", &room, &day(3), &day(5), paid(&other_key, &other, 2 * PRICE), None).await;
         assert_eq!(status, 409);
@@ -756,7 +786,7 @@ mod toss {
         let server = TossServer::start().await;
         let w = toss_world(&server, 5000, Duration::from_secs(5)).await;
         let room = w.room(2, PRICE).await;
-        let order_id = order("declined");
+        let order_id = order("minho", "declined");
         let words = "한도초과 혹은 잔액부족으로 결제에 실패했습니다.";
         let key = server.authorize_declined(&order_id, PRICE, "REJECT_CARD_PAYMENT", words);
         let (status, problem, _) = w.book_paid("minho", &room, &day(7), &day(8), paid(&key, &order_id, PRICE), None).await;
@@ -775,7 +805,7 @@ mod toss {
         let server = TossServer::start().await;
         let w = toss_world(&server, 5000, Duration::from_secs(5)).await;
         let room = w.room(2, PRICE).await;
-        let order_id = order("cancel");
+        let order_id = order("minho", "cancel");
         let key = server.authorize(&order_id, PRICE);
         let (status, placed, _) = w.book_paid("minho", &room, &day(10), &day(11), paid(&key, &order_id, PRICE), None).await;
         assert_eq!(status, 201, "{placed}");
@@ -807,7 +837,7 @@ mod toss {
         // Toss answers in 800 ms; the booking waits 200 ms; the adapter waits 5 s.
         let w = toss_world(&server, 200, Duration::from_secs(5)).await;
         let room = w.room(2, PRICE).await;
-        let order_id = order("late");
+        let order_id = order("minho", "late");
         let key = server.authorize(&order_id, PRICE);
         server.script(&[Scripted::TakeThenHang(Duration::from_millis(800))]);
         let (status, problem, _) = w.book_paid("minho", &room, &day(12), &day(13), paid(&key, &order_id, PRICE), None).await;
@@ -832,12 +862,12 @@ mod toss {
         // booking after 200 ms: nobody at bnb knows that Toss charged.
         let w = toss_world(&server, 200, Duration::from_millis(400)).await;
         let room = w.room(2, PRICE).await;
-        let charged = order("charged");
+        let charged = order("minho", "charged");
         let charged_key = server.authorize(&charged, PRICE);
         server.script(&[Scripted::TakeThenHang(Duration::from_secs(3))]);
         assert_eq!(w.book_paid("minho", &room, &day(14), &day(15), paid(&charged_key, &charged, PRICE), None).await.0, 503);
         // And one that Toss never took (its 500): nothing charged.
-        let failed = order("failed");
+        let failed = order("minho", "failed");
         let failed_key = server.authorize(&failed, PRICE);
         server.script(&[Scripted::Fail(500, "FAILED_INTERNAL_SYSTEM_PROCESSING")]);
         assert_eq!(w.book_paid("minho", &room, &day(16), &day(17), paid(&failed_key, &failed, PRICE), None).await.0, 503);
@@ -898,7 +928,7 @@ mod toss {
         let server = TossServer::start().await;
         let w = toss_world(&server, 5000, Duration::from_secs(5)).await;
         let room = w.room(2, PRICE).await;
-        let order_id = order("reused");
+        let order_id = order("minho", "reused");
         let key = server.authorize(&order_id, PRICE);
         server.script(&[Scripted::Fail(500, "FAILED_INTERNAL_SYSTEM_PROCESSING")]);
         assert_eq!(w.book_paid("minho", &room, &day(20), &day(21), paid(&key, &order_id, PRICE), None).await.0, 503);
@@ -914,14 +944,14 @@ mod toss {
         let request = api_request("POST", "/rooms", "/rooms", Some(&body.to_string()), Some(claims("hana", "host")), &[]);
         let (_, _, dollars) = answer(TestResources::new(w.clock.clone()).table(ROOMS, w.rooms.clone()).http(&register_room::FUNCTION)(request).await);
         let dollars = dollars["roomId"].as_str().unwrap().to_owned();
-        let usd_order = order("usd");
+        let usd_order = order("minho", "usd");
         let usd_key = server.authorize(&usd_order, 10_000);
         let (status, problem, _) = w.book_paid("minho", &dollars, &day(3), &day(4), paid(&usd_key, &usd_order, 10_000), None).await;
         assert_eq!((status, problem["errors"][0]["field"].as_str()), (400, Some("roomId")), "{problem}");
         assert!(w.lock(&dollars, &day(3)).await.is_none());
 
         // A virtual account: confirmed, it waits for a deposit; bnb closes it and declines.
-        let va_order = order("va");
+        let va_order = order("minho", "va");
         let va_key = server.authorize_virtual_account(&va_order, PRICE);
         let (status, problem, _) = w.book_paid("minho", &room, &day(24), &day(25), paid(&va_key, &va_order, PRICE), None).await;
         assert_eq!(status, 402, "{problem}");
@@ -959,7 +989,7 @@ mod toss {
         use bnb_contexts::payments::provider::{Cancel, Confirm, ProviderStatus};
         let server = TossServer::start().await;
         let toss = adapter(&server, Duration::from_secs(5));
-        let order_id = order("adapter");
+        let order_id = order("minho", "adapter");
         let key = server.authorize(&order_id, PRICE);
         let confirm =
             Confirm { payment_key: key.clone(), order_id: order_id.clone(), amount: PRICE, idempotency_key: "res-1".into(), correlation_id: "c-1".into() };
@@ -978,7 +1008,7 @@ mod toss {
         assert_eq!(toss.cancel(&cancel).await.unwrap().status, ProviderStatus::Canceled, "the same key, tried again");
         assert_eq!(toss.cancel(&Cancel { idempotency_key: "cancel-again".into(), ..cancel.clone() }).await, Err(ProviderError::AlreadyCanceled));
         // A declined card, in Toss's words.
-        let declined = order("adapter-declined");
+        let declined = order("minho", "adapter-declined");
         let declined_key = server.authorize_declined(&declined, PRICE, "REJECT_CARD_COMPANY", "결제 승인이 거절되었습니다.");
         let refused = toss.confirm(&Confirm { payment_key: declined_key, order_id: declined, idempotency_key: "res-3".into(), ..confirm.clone() }).await;
         assert_eq!(refused, Err(ProviderError::Declined { code: "REJECT_CARD_COMPANY".into(), message: "결제 승인이 거절되었습니다.".into() }));

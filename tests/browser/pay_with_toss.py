@@ -20,6 +20,7 @@ in Toss's words, and nothing is booked. Every screen is audited as in story.py.
 """
 import base64
 import datetime as dt
+import hashlib
 import json
 import os
 import subprocess
@@ -167,6 +168,9 @@ def main():
                 step("Toss's widget opens for the stay's price (2 nights), the amount set before it renders")
 
                 order_id = page.evaluate("Object.keys(sessionStorage).find((k) => k.startsWith('bnb.pay.'))").removeprefix("bnb.pay.")
+                # The order is minho's own (his token's sub is his name here): bnb confirms it for him only.
+                prefix = "bnb" + hashlib.sha256(b"bnb-order:minho").hexdigest()[:16]
+                assert order_id.startswith(prefix + "-") and len(order_id) <= 64, order_id
                 pay.click()
                 page.wait_for_url(f"{server.url}/#/reservations")
                 expect(page.locator("#flash")).to_contain_text("Booked!")
@@ -176,7 +180,7 @@ def main():
                 charged = toss_get(toss_url, f"/v1/payments/orders/{quote(order_id)}")
                 assert charged and charged["status"] == "DONE" and charged["totalAmount"] == 2 * price, charged
                 assert "toss=" not in page.url, page.url
-                step("back from Toss, the app books with what it authorized; bnb confirmed it at Toss, once, for its price")
+                step("back from Toss, the app books with what it authorized, under minho's own order id; bnb confirmed it at Toss, once, for its price")
 
                 page.goto(f"{server.url}/#/rooms/{room['roomId']}?checkIn={iso(stay[1])}&checkOut={iso(stay[1] + dt.timedelta(days=1))}&guests=1")
                 page.get_by_role("button", name="Continue to payment").click()

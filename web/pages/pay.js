@@ -3,7 +3,7 @@
 // the browser back with paymentKey, orderId and amount, and the app books with them (bnb
 // confirms the payment only after the nights are held, for the price it computes itself).
 // Toss's documents: /guides/payment-widget/integration and /sdk/v2/js (docs.tosspayments.com).
-import { cfg } from '../auth.js';
+import { cfg, session } from '../auth.js';
 import { h, t, api, explain, money, day, uuid, queueFlash } from '../lib.js';
 
 export const SDK = 'https://js.tosspayments.com/v2/standard';
@@ -21,12 +21,23 @@ function loadSdk() {
   });
 }
 
+// How this guest's order ids begin: `bnb` and SHA-256("bnb-order:" + the token's sub), its first
+// 16 hex digits. bnb confirms an authorization only for the guest whose order it was made for
+// (shared/contexts/src/payments/provider.rs, order_prefix), so one leaked from the success
+// address cannot pay for someone else's stay.
+async function orderPrefix() {
+  const part = (session()?.token || '').split('.')[1] || '';
+  const claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(part.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0))));
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`bnb-order:${claims.sub}`));
+  return `bnb${[...new Uint8Array(digest)].slice(0, 8).map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
+
 // Shows Toss's payment methods and agreement in `box` for this stay, and a button that hands
 // the guest to Toss. What the app needs when Toss sends the guest back is kept in this tab.
 export async function startTossPayment(room, stay, box) {
   const nights = Math.round((Date.parse(stay.checkOut) - Date.parse(stay.checkIn)) / 864e5);
   const amount = room.nightlyPrice.amount * nights;
-  const orderId = `bnb${uuid().replaceAll('-', '')}`; // 6 to 64 of A-Z a-z 0-9 - _
+  const orderId = `${await orderPrefix()}-${uuid().replaceAll('-', '')}`; // 52 of A-Z a-z 0-9 - _ (Toss: 6 to 64)
   const clientKey = cfg().payment?.clientKey;
   if (!clientKey) throw new Error(t('toss.noKey'));
   if (room.nightlyPrice.currency !== 'KRW') throw new Error(t('toss.krw', { currency: room.nightlyPrice.currency }));

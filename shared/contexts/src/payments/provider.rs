@@ -41,6 +41,22 @@ impl ProviderKind {
     }
 }
 
+/// How every order id a guest pays under begins: `bnb` and the first 16 hex digits of
+/// SHA-256(`bnb-order:` + the guest's user id, the JWT's `sub`). The client chooses the rest.
+///
+/// The provider's form authorizes a payment for an order id, and whoever holds the paymentKey and
+/// order id could otherwise book with it: a guest's authorization, leaked from the success
+/// address it came back on, would pay for another guest's stay. Toss's confirm needs the order
+/// id the payment was authorized for, so an order made under one guest's prefix pays for that
+/// guest's bookings only. The web app computes the same prefix (web/pages/pay.js, WebCrypto).
+/// It is no secret, and needs to be none: the caller's own identity decides which is theirs.
+pub fn order_prefix(guest: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("bnb-order:{guest}").as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("bnb{hex}")
+}
+
 /// Confirm a payment the guest authorized: `{paymentKey, orderId, amount}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Confirm {
@@ -127,4 +143,19 @@ pub trait PaymentProvider: Send + Sync {
     async fn cancel(&self, request: &Cancel) -> Result<ProviderPayment, ProviderError>;
     /// The payment made for an order id, if the provider has one.
     async fn find_order(&self, order_id: &str) -> Result<Option<ProviderPayment>, ProviderError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The prefix is SHA-256 as WebCrypto computes it (the value below is Python's
+    /// `hashlib.sha256(b"bnb-order:minho").hexdigest()[:16]`), within Toss's order-id alphabet,
+    /// and each guest's own.
+    #[test]
+    fn a_guests_order_prefix_is_theirs_alone() {
+        assert_eq!(order_prefix("minho"), "bnbb506a329316d68d8");
+        assert_ne!(order_prefix("minho"), order_prefix("hana"));
+        assert!(order_prefix("5f1c-인증 sub").chars().all(|c| c.is_ascii_alphanumeric()));
+    }
 }

@@ -19,6 +19,7 @@ use crate::domain::Actor;
 use crate::domain::{Invalid, ReservationId, RoomId, Stay};
 use crate::events::{Causation, Envelope, Event, ReservationAborted, ReservationConfirmed};
 use crate::outbox::write_with_events;
+use crate::payments::provider::order_prefix;
 use crate::payments::{CircuitBreaker, InvokeError, Invoker, PaymentAction, PaymentRequest, PaymentResult, Permit, ProviderKind};
 use crate::rooms::RoomStore;
 use crate::storage::{Condition, Key, StorageError, WriteOp};
@@ -129,7 +130,7 @@ impl PlaceReservation {
         if !(1..=crate::domain::room::MAX_CAPACITY as i64).contains(&request.guests) {
             invalid.push("guests", "must be a whole number from 1 to 50");
         }
-        let method = payment_method(request, self.settings.provider, &mut invalid);
+        let method = payment_method(request, self.settings.provider, caller, &mut invalid);
         invalid.into_result()?;
         let Some(method) = method else {
             return Err(Invalid::field("payment", "is missing").into());
@@ -235,7 +236,7 @@ impl PlaceReservation {
         match current.status {
             ReservationStatus::Held => {
                 let mut invalid = Invalid::default();
-                let Some(method) = payment_method(request, self.settings.provider, &mut invalid) else {
+                let Some(method) = payment_method(request, self.settings.provider, caller, &mut invalid) else {
                     return Err(invalid.into());
                 };
                 self.settle(&current, &kept, &method, attempt).await
@@ -368,8 +369,9 @@ enum PaymentMethod {
 }
 
 /// What the request brings to pay with, as this deployment's provider takes it; a reason per
-/// field otherwise. A card token never pays where a real provider is configured.
-fn payment_method(request: &PlaceReservationRequest, provider: ProviderKind, invalid: &mut Invalid) -> Option<PaymentMethod> {
+/// field otherwise. A card token never pays where a real provider is configured, and an
+/// authorization pays only for the guest whose order it was made for ([`order_prefix`]).
+fn payment_method(request: &PlaceReservationRequest, provider: ProviderKind, caller: &Actor, invalid: &mut Invalid) -> Option<PaymentMethod> {
     match (provider, &request.card_token, &request.payment) {
         (ProviderKind::Sandbox, Some(token), None) => {
             let token = token.trim();
@@ -391,8 +393,12 @@ fn payment_method(request: &PlaceReservationRequest, provider: ProviderKind, inv
             if p.payment_key.trim().is_empty() || p.payment_key.len() > 200 || p.payment_key.chars().any(|c| c.is_whitespace() || c.is_control()) {
                 invalid.push("payment.paymentKey", "must be the paymentKey the payment form gave you (at most 200 characters)");
             }
+            let prefix = order_prefix(caller.user_id.as_str());
             if !(6..=64).contains(&p.order_id.len()) || !p.order_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
                 invalid.push("payment.orderId", "must be 6 to 64 of A-Z a-z 0-9 - _");
+            } else if !p.order_id.starts_with(&prefix) || p.order_id.len() == prefix.len() {
+                // Never confirmed: the authorization was made for someone else's order.
+                invalid.push("payment.orderId", format!("must be an order of yours: your order ids start with {prefix} (docs/payments.md)"));
             }
             (invalid.0.len() == before).then(|| PaymentMethod::Authorized { payment_key: p.payment_key.clone(), order_id: p.order_id.clone() })
         }
