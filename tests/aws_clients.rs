@@ -128,14 +128,13 @@ async fn a_providers_secret_key_is_read_in_init_and_kept() {
         correlation_id: "c-init".into(),
     };
 
+    let put_key = || async {
+        let put = ssm.put_parameter().name(&parameter).value(support::toss::SECRET_KEY);
+        put.r#type(aws_sdk_ssm::types::ParameterType::SecureString).send().await.expect("PutParameter");
+    };
+
     // The key is in SSM when the function starts; init reads it; then it is deleted.
-    ssm.put_parameter()
-        .name(&parameter)
-        .value(support::toss::SECRET_KEY)
-        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
-        .send()
-        .await
-        .expect("PutParameter");
+    put_key().await;
     let resources = bnb_lambda::run::AwsResources::new(config.clone(), adapters, "process-payment");
     let provider = resources.payment_provider(ProviderKind::Toss).expect("the Toss adapter links");
     let secrets = resources.linked_secrets();
@@ -152,13 +151,7 @@ async fn a_providers_secret_key_is_read_in_init_and_kept() {
     tokio::time::timeout(Duration::from_secs(30), bnb_lambda::run::read_secrets(&resources.linked_secrets()))
         .await
         .expect("reading secrets in init is bounded by its own timeout");
-    ssm.put_parameter()
-        .name(&parameter)
-        .value(support::toss::SECRET_KEY)
-        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
-        .send()
-        .await
-        .expect("PutParameter");
+    put_key().await;
     let charged = provider.confirm(&confirm("order-init-2", toss.authorize("order-init-2", 120_000))).await.expect("confirmed with the key read at first use");
     assert_eq!(charged.status, ProviderStatus::Done);
 }
