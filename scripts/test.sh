@@ -43,8 +43,12 @@ step "actionlint .github/workflows/"
 step "cargo test --workspace"
 cargo test --workspace --locked
 
+# What the stories run, built with --workspace so its features resolve as the tests' did: built
+# with -p, each would compile tokio, hyper and every function crate once more (two extra sets,
+# minutes on a fresh clone).
+cargo build --workspace --bin bnb-local --example toss_contract_server --locked --quiet
+
 step "the deploy's smoke story (tests/e2e/smoke.py), then schemathesis, against bnb-local"
-cargo build -p bnb-local --locked --quiet
 smoke_dir=$(mktemp -d)
 smoke_port=$(free_port)
 target/debug/bnb-local --data-dir "$smoke_dir" up --port "$smoke_port" --log-format json >"$smoke_dir/bnb-local.log" 2>&1 &
@@ -81,5 +85,4 @@ step "the web app in headless chromium (tests/browser/story.py)"
 BNB_LOCAL_BIN=target/debug/bnb-local CHROMIUM="$chromium_bin" "$venv/bin/python" tests/browser/story.py
 
 step "paying with Toss Payments in the web app (tests/browser/pay_with_toss.py, against Toss's contract server)"
-cargo build -p bnb-tests --example toss_contract_server --locked --quiet
 BNB_LOCAL_BIN=target/debug/bnb-local CHROMIUM="$chromium_bin" "$venv/bin/python" tests/browser/pay_with_toss.py

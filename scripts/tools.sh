@@ -6,7 +6,8 @@ venv="$tools/venv"
 requirements="$root/scripts/requirements-test.txt"
 stamp="$venv/.requirements.sha256"
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step says how long the run has taken so far (bash's SECONDS), so a slow CI run shows where.
+step() { printf '\n==> [%dm%02ds] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
 install_tools() {
     local want
